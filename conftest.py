@@ -37,7 +37,9 @@ def _cuda_available() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    run_slow = os.environ.get("GENLOOSE_SLOW", "") == "1" or "slow" in (config.option.markexpr or "")
+    run_slow = os.environ.get("GENLOOSE_SLOW", "") == "1" or "slow" in (
+        config.option.markexpr or ""
+    )
     skip_slow = pytest.mark.skip(reason="slow: set GENLOOSE_SLOW=1 or select with -m slow")
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
     has_gpu: bool | None = None

@@ -15,16 +15,22 @@ from genloose._errors import (
 )
 from genloose._version import __version__
 from genloose.estimate import Estimate
+from genloose.metrics.radius import RadiusResult, class_radius
+from genloose.models import Classifier, Generator
 
 __all__ = [
     "BoundHypothesisWarning",
+    "Classifier",
     "Estimate",
+    "Generator",
     "GenlooseError",
     "GenlooseWarning",
     "InvalidArgumentError",
     "ModelOutputError",
     "NonDeterministicModelError",
+    "RadiusResult",
     "SearchFailureWarning",
     "UndefinedMetricWarning",
     "__version__",
+    "class_radius",
 ]

@@ -71,10 +71,14 @@ def check_float(
     result = float(value)
     if np.isnan(result) or (np.isinf(result) and not allow_inf):
         raise fail(name, "a finite real number", value)
-    if min_value is not None and (result < min_value or (result == min_value and not min_inclusive)):
+    if min_value is not None and (
+        result < min_value or (result == min_value and not min_inclusive)
+    ):
         op = ">=" if min_inclusive else ">"
         raise fail(name, f"a number {op} {min_value}", value)
-    if max_value is not None and (result > max_value or (result == max_value and not max_inclusive)):
+    if max_value is not None and (
+        result > max_value or (result == max_value and not max_inclusive)
+    ):
         op = "<=" if max_inclusive else "<"
         raise fail(name, f"a number {op} {max_value}", value)
     return result
@@ -82,8 +86,9 @@ def check_float(
 
 def check_confidence(value: Any, name: str = "confidence") -> float:
     """A confidence level strictly between 0 and 1."""
-    return check_float(name, value, min_value=0.0, max_value=1.0, min_inclusive=False,
-                       max_inclusive=False)
+    return check_float(
+        name, value, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False
+    )
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
@@ -109,7 +114,9 @@ def as_label_array(
             return np.zeros(0, dtype=np.int64)
         raise InvalidArgumentError(f"{name} must hold at least one label; got 0 sample(s)")
     if array.dtype.kind not in "iu":
-        raise fail(name, "integer class labels (int dtype; floats and booleans are refused)", labels)
+        raise fail(
+            name, "integer class labels (int dtype; floats and booleans are refused)", labels
+        )
     if array.dtype.kind == "i" and array.min() < 0:
         raise InvalidArgumentError(
             f"{name} must be non-negative class labels; got minimum {int(array.min())}"
@@ -122,7 +129,9 @@ def as_label_array(
 
 
 def _to_numpy(value: Any, name: str) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+    if hasattr(value, "detach") and hasattr(
+        value, "cpu"
+    ):  # a torch tensor, without importing torch
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         return value

@@ -75,8 +75,15 @@ class Estimate:
         0.020...
         """
         half = normal_quantile(confidence) * stderr
-        return cls(float(value), float(stderr), float(value - half), float(value + half),
-                   float(confidence), int(n), method)
+        return cls(
+            float(value),
+            float(stderr),
+            float(value - half),
+            float(value + half),
+            float(confidence),
+            int(n),
+            method,
+        )
 
     def contains(self, x: float) -> bool:
         """Whether ``x`` lies in the closed interval ``[ci_low, ci_high]``."""
@@ -99,9 +106,7 @@ class Estimate:
         low, high = fn(self.ci_low), fn(self.ci_high)
         if not increasing:
             low, high = high, low
-        stderr = (
-            abs(derivative(self.value)) * self.stderr if derivative is not None else math.nan
-        )
+        stderr = abs(derivative(self.value)) * self.stderr if derivative is not None else math.nan
         return replace(
             self,
             value=float(fn(self.value)),
@@ -117,5 +122,7 @@ class Estimate:
 
     def __str__(self) -> str:
         level = f"{100 * self.confidence:g}%"
-        return (f"{self.value:.6g} ± {self.stderr:.3g} "
-                f"({level} CI [{self.ci_low:.6g}, {self.ci_high:.6g}], n={self.n}, {self.method})")
+        return (
+            f"{self.value:.6g} ± {self.stderr:.3g} "
+            f"({level} CI [{self.ci_low:.6g}, {self.ci_high:.6g}], n={self.n}, {self.method})"
+        )

@@ -1,0 +1,7 @@
+"""The class-radius estimator: one module per search stage, composed by :func:`class_radius`."""
+
+from genloose.metrics.radius.result import RadiusResult
+from genloose.metrics.radius.sampling import sample_latents
+from genloose.metrics.radius.search import class_radius
+
+__all__ = ["RadiusResult", "class_radius", "sample_latents"]

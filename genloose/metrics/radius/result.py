@@ -1,0 +1,137 @@
+"""The result of a class-radius search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genloose.estimate import Estimate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RadiusResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class RadiusResult:
+    """Per-point upper bounds on r(z), the witnesses that prove them, and their mean.
+
+    Every finite ``radii[i]`` is the distance from ``latents[i]`` to ``witnesses[i]``, a latent point the
+    classifier labels ``witness_labels[i] != labels[i]`` (checked again after the search). So each radius is an
+    *upper bound* on r(z) and ``estimate`` is an upper estimate of the class radius E[r(z)], with a Monte Carlo
+    confidence interval (the search error is one-sided and not in the interval).
+
+    Attributes
+    ----------
+    latents : ndarray of shape (n, d)
+        The points, exactly as the models saw them (float64 copies of the model-dtype values).
+    radii : ndarray of shape (n,)
+        Witness distances; ``inf`` where censored.
+    witnesses : ndarray of shape (n, d)
+        The differently-labelled points found; NaN rows where censored.
+    labels, witness_labels : ndarray of shape (n,)
+        c(g(z)) and c(g(witness)); ``witness_labels`` is -1 where censored.
+    censored : ndarray of shape (n,)
+        Points for which no witness was found (see ``censoring`` for how the estimate treats them).
+    queries : ndarray of shape (n,)
+        Calls of c∘g spent on each point (forward and gradient evaluations, each counted once).
+    pool_queries : int
+        Calls spent labelling the shared seeding pool.
+    estimate : Estimate
+        Mean of the finite radii with its Monte Carlo standard error and CI.
+    access : str
+        ``"white-box"`` or ``"black-box"``.
+    class_counts : ndarray
+        Label counts over the sample and the seeding pool (the p̂ behind ``fawzi_cap``).
+    fawzi_cap : float
+        The universal cap Σ φ(Φ⁻¹(p_k)) + p_k Φ⁻¹(p_k) at p̂: E[r] cannot exceed it for any classifier.
+    exceeds_cap : bool
+        True when the estimate's CI lies entirely above the cap: the search has failed.
+    lower_bounds : ndarray of shape (n,) or None
+        Certified per-point lower bounds (Lipschitz margin), when a Lipschitz constant was given.
+    lower_estimate : Estimate or None
+        Their mean: with ``estimate`` it brackets the class radius (up to Monte Carlo error).
+
+    Examples
+    --------
+    >>> import torch, genloose
+    >>> result = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2,
+    ...                                num_samples=64, seed=0, progress=False)
+    >>> bool((result.radii > 0).all()), result.num_censored
+    (True, 0)
+    """
+
+    latents: np.ndarray
+    radii: np.ndarray
+    witnesses: np.ndarray
+    labels: np.ndarray
+    witness_labels: np.ndarray
+    censored: np.ndarray
+    queries: np.ndarray
+    pool_queries: int
+    estimate: Estimate
+    access: str
+    seed: int | None
+    class_counts: np.ndarray
+    fawzi_cap: float
+    exceeds_cap: bool
+    censoring: str
+    lower_bounds: np.ndarray | None = None
+    lower_estimate: Estimate | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_samples(self) -> int:
+        """The number of points."""
+        return int(self.radii.shape[0])
+
+    @property
+    def latent_dim(self) -> int:
+        """d."""
+        return int(self.latents.shape[1])
+
+    @property
+    def num_censored(self) -> int:
+        """Points with no witness."""
+        return int(self.censored.sum())
+
+    @property
+    def total_queries(self) -> int:
+        """All calls of c∘g, pool included."""
+        return int(self.queries.sum()) + self.pool_queries
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point: index, label, witness label, radius, censored, queries (and lower bound).
+
+        Examples
+        --------
+        >>> import torch, genloose
+        >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, num_samples=8,
+        ...                           progress=False)
+        >>> list(r.to_frame().columns)
+        ['point', 'label', 'witness_label', 'radius', 'censored', 'queries']
+        """
+        import pandas as pd
+
+        columns: dict[str, Any] = {
+            "point": np.arange(self.num_samples, dtype=np.int64),
+            "label": self.labels.astype(np.int64),
+            "witness_label": self.witness_labels.astype(np.int64),
+            "radius": self.radii.astype(np.float64),
+            "censored": self.censored.astype(bool),
+            "queries": self.queries.astype(np.int64),
+        }
+        if self.lower_bounds is not None:
+            columns["lower_bound"] = self.lower_bounds.astype(np.float64)
+        return pd.DataFrame(columns)
+
+    def __repr__(self) -> str:
+        cap = "EXCEEDS the universal cap" if self.exceeds_cap else "within the universal cap"
+        return (
+            f"RadiusResult(class radius <= {self.estimate}, n={self.num_samples}, "
+            f"censored={self.num_censored}, access={self.access!r}, "
+            f"queries/point={self.queries.mean():.0f}, fawzi_cap={self.fawzi_cap:.4g}, {cap})"
+        )

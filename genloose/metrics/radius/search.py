@@ -1,0 +1,497 @@
+"""The class-radius estimator: composes the search stages and aggregates the result."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from genloose._errors import (
+    InvalidArgumentError,
+    NonDeterministicModelError,
+    SearchFailureWarning,
+    UndefinedMetricWarning,
+)
+from genloose._progress import progress_bar
+from genloose._validation import check_choice, check_confidence, check_float, check_int, describe
+from genloose.estimate import Estimate
+from genloose.metrics.radius.blackbox import blackbox_with_restarts, sign_normal_iteration
+from genloose.metrics.radius.result import RadiusResult
+from genloose.metrics.radius.sampling import POOL_STREAM, sample_latents
+from genloose.metrics.radius.seeding import ClassPool, random_ray_seeds, seed_from_pool
+from genloose.metrics.radius.state import ChunkState
+from genloose.metrics.radius.whitebox import ddn_attack, linearized_rays, normal_ray_iteration
+from genloose.models import Generator, LatentLabeler, as_classifier, as_generator
+
+__all__ = ["class_radius"]
+
+Access = Literal["auto", "white-box", "black-box"]
+
+
+def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
+    if hasattr(latents, "detach"):
+        latents = latents.detach().cpu().numpy()
+    if not isinstance(latents, np.ndarray) or latents.dtype.kind not in "fiu":
+        raise InvalidArgumentError(
+            f"latents must be a float array or tensor of shape (n, {latent_dim}); got {describe(latents)}"
+        )
+    if latents.ndim != 2 or latents.shape[1] != latent_dim or latents.shape[0] == 0:
+        raise InvalidArgumentError(
+            f"latents must have shape (n, {latent_dim}) with n >= 1; got shape {latents.shape}"
+        )
+    bad = ~np.isfinite(latents).all(axis=1)
+    if bad.any():
+        raise InvalidArgumentError(
+            f"latents must be finite; {int(bad.sum())} row(s) hold NaN or Inf (first at index "
+            f"{int(np.flatnonzero(bad)[0])})"
+        )
+    return latents.astype(np.float64)
+
+
+def _label_in_chunks(labeler: LatentLabeler, points: torch.Tensor, chunk: int) -> torch.Tensor:
+    return torch.cat(
+        [labeler.labels(points[i : i + chunk]) for i in range(0, points.shape[0], chunk)]
+    )
+
+
+def _lipschitz_lower_bounds(
+    labeler: LatentLabeler, z: torch.Tensor, lipschitz: float, chunk: int
+) -> np.ndarray:
+    """r(z) >= (f_y - max_{j≠y} f_j)(z) / (√2·L) when the score map z -> f(z) is L-Lipschitz in L2."""
+    out = []
+    for start in range(0, z.shape[0], chunk):
+        scores = labeler.scores(z[start : start + chunk])
+        if scores is None:
+            raise InvalidArgumentError(
+                "lipschitz needs a classifier that returns scores (n, K); this one returns labels"
+            )
+        top2 = scores.to(torch.float64).topk(2, dim=1).values
+        out.append(((top2[:, 0] - top2[:, 1]) / (math.sqrt(2.0) * lipschitz)).cpu().numpy())
+    return np.concatenate(out)
+
+
+def _fawzi_cap(counts: np.ndarray) -> float:
+    from genloose.theory import fawzi_bound
+
+    p = counts[counts > 0] / counts.sum()
+    return float(fawzi_bound(p))
+
+
+def class_radius(
+    generator: Any,
+    classifier: Any,
+    *,
+    latent_dim: int | None = None,
+    latents: Any = None,
+    num_samples: int | None = None,
+    seed: int = 0,
+    access: Access = "auto",
+    num_classes: int | None = None,
+    batch_size: int = 256,
+    pool_size: int = 2048,
+    num_seeds: int = 3,
+    max_queries: int | None = None,
+    rtol: float = 1e-4,
+    refine_steps: int = 10,
+    attack_steps: int = 20,
+    top_k: int = 3,
+    blackbox_steps: int = 16,
+    blackbox_explore_steps: int = 3,
+    blackbox_probes: int | None = None,
+    max_radius: float | None = None,
+    lipschitz: float | None = None,
+    confidence: float = 0.95,
+    on_unverified: Literal["raise", "censor"] = "raise",
+    progress: bool | None = None,
+) -> RadiusResult:
+    r"""Estimate the class radius E_z[r(z)] of c∘g, with a verified upper bound on r(z) for every point.
+
+    .. math:: r(z) = \inf\{\lVert z - z'\rVert_2 : c(g(z')) \ne c(g(z))\},\qquad z \sim N(0, I_d)
+
+    r(z) is the minimum-norm L2 adversarial perturbation of c∘g in latent space. The search (seed from a
+    labelled pool, segment bisection, white-box or black-box boundary refinement, polish) only ever keeps
+    points the classifier actually labelled differently, so every finite radius is an upper bound on r(z),
+    and the mean is an upper estimate of the class radius (Definition 2.5 of Manoj, 2018).
+
+    Parameters
+    ----------
+    generator, classifier
+        :class:`genloose.Generator` / :class:`genloose.Classifier` adapters, or bare ``torch.nn.Module``\ s or
+        functions on torch tensors. The classifier returns integer labels (n,) or scores (n, K).
+    latent_dim : int, optional
+        d; required unless ``generator`` is an adapter or ``latents`` is given.
+    latents : array or tensor of shape (n, d), optional
+        Fixed points (e.g. for paired comparisons). Exclusive with ``num_samples``.
+    num_samples : int, optional
+        Points drawn from N(0, I_d) with ``seed``; point i depends only on (seed, i).
+    seed : int
+        Seeds the sample, the seeding pool and the black-box probe directions.
+    access : {"auto", "white-box", "black-box"}
+        ``"auto"`` uses gradients when the classifier's scores are differentiable through the generator, and
+        labels only otherwise.
+    num_classes : int, optional
+        K, needed to validate a classifier that returns labels.
+    batch_size : int
+        Points searched together (memory scales with it); results do not depend on it.
+    pool_size : int
+        Labelled N(0, I) points used as seeds (stage 1).
+    num_seeds : int
+        Seeds per point, of distinct classes.
+    max_queries : int, optional
+        Budget of calls of c∘g per point (forward and gradient evaluations each count one). Default 1000 in
+        white-box and ``150·d + 1000`` in black-box. A stage in progress may overrun it by one ray search.
+    rtol : float
+        Relative precision of every bisection.
+    refine_steps, attack_steps, top_k : int
+        White-box: normal-ray iterations, DDN attack steps, and classes linearised at z.
+    blackbox_steps, blackbox_explore_steps, blackbox_probes : int
+        Black-box: iterations on the best witness, iterations from each seed class before choosing it
+        (restarts), and sign queries per iteration (default ``4·d``).
+    max_radius : float, optional
+        How far random rays look for a witness when the pool offers no seed (default ``4·sqrt(d) + 4``). A
+        point with no witness at all is *censored*.
+    lipschitz : float, optional
+        A Lipschitz constant (L2 to L2) of z -> scores; gives certified lower bounds and a bracket.
+    confidence : float
+        Level of the Monte Carlo confidence interval.
+    on_unverified : {"raise", "censor"}
+        What to do when a witness fails re-verification (a non-deterministic model): raise
+        :class:`NonDeterministicModelError`, or censor those points with a warning.
+    progress : bool, optional
+        Progress bar policy (``None``: shown on a terminal unless ``TQDM_DISABLE`` is set).
+
+    Returns
+    -------
+    RadiusResult
+        Per-point radii, witnesses, labels, queries, and ``estimate``. Censored points are excluded from the
+        mean and counted (``num_censored``, ``estimate.method``); a warning says how many. If every point is
+        censored, the estimate is NaN with an :class:`UndefinedMetricWarning`.
+
+    Warns
+    -----
+    SearchFailureWarning
+        Points were censored, or the estimate lies above the universal cap ``fawzi_bound(p)`` beyond its
+        error (the search has failed: the cap holds for every classifier).
+
+    Examples
+    --------
+    Two classes split by a hyperplane through 0: r(z) = |z_1|, so E r = sqrt(2/π) ≈ 0.798.
+
+    >>> import torch, genloose
+    >>> result = genloose.class_radius(torch.nn.Identity(), lambda x: torch.stack([x[:, 0], -x[:, 0]], 1),
+    ...                                latent_dim=8, num_samples=200, seed=0, progress=False)
+    >>> err = result.radii - abs(result.latents[:, 0])
+    >>> bool((err >= -1e-6).all() and (err <= 1e-3 * result.radii).all())
+    True
+    """
+    if latent_dim is None and latents is not None and not isinstance(generator, Generator):
+        shape = getattr(latents, "shape", None)
+        if shape is None or len(shape) != 2:
+            raise InvalidArgumentError(f"latents must have shape (n, d); got {describe(latents)}")
+        latent_dim = int(shape[1])
+    gen = as_generator(generator, latent_dim=latent_dim)
+    d = gen.latent_dim
+    clf = as_classifier(classifier, num_classes=num_classes)
+    seed = check_int("seed", seed, min_value=0)
+    access = check_choice("access", access, ("auto", "white-box", "black-box"))
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    pool_size = check_int("pool_size", pool_size, min_value=0)
+    num_seeds = check_int("num_seeds", num_seeds, min_value=1)
+    rtol = check_float("rtol", rtol, min_value=1e-12, max_value=0.5)
+    refine_steps = check_int("refine_steps", refine_steps, min_value=0)
+    attack_steps = check_int("attack_steps", attack_steps, min_value=0)
+    top_k = check_int("top_k", top_k, min_value=0)
+    blackbox_steps = check_int("blackbox_steps", blackbox_steps, min_value=0)
+    blackbox_explore_steps = check_int(
+        "blackbox_explore_steps", blackbox_explore_steps, min_value=0
+    )
+    probes = (
+        4 * d
+        if blackbox_probes is None
+        else check_int("blackbox_probes", blackbox_probes, min_value=2)
+    )
+    search_radius = (
+        4.0 * math.sqrt(d) + 4.0
+        if max_radius is None
+        else check_float("max_radius", max_radius, min_value=0.0, min_inclusive=False)
+    )
+    if lipschitz is not None:
+        lipschitz = check_float("lipschitz", lipschitz, min_value=0.0, min_inclusive=False)
+    confidence = check_confidence(confidence)
+    on_unverified = check_choice("on_unverified", on_unverified, ("raise", "censor"))
+
+    if (latents is None) == (num_samples is None):
+        raise InvalidArgumentError(
+            "exactly one of latents and num_samples must be given; got "
+            f"latents={'None' if latents is None else 'an array'}, num_samples={num_samples!r}"
+        )
+    if latents is not None:
+        points64 = _check_latents(latents, d)
+        sample_seed: int | None = None
+    else:
+        n = check_int("num_samples", num_samples, min_value=1)
+        points64 = sample_latents(seed, d, n)
+        sample_seed = seed
+
+    labeler = LatentLabeler(gen, clf)
+    with labeler.session():
+        return _search(
+            labeler,
+            points64,
+            seed=seed,
+            sample_seed=sample_seed,
+            access=access,
+            batch_size=batch_size,
+            pool_size=pool_size,
+            num_seeds=num_seeds,
+            max_queries=max_queries,
+            rtol=rtol,
+            refine_steps=refine_steps,
+            attack_steps=attack_steps,
+            top_k=top_k,
+            blackbox_steps=blackbox_steps,
+            probes=probes,
+            explore_steps=blackbox_explore_steps,
+            search_radius=search_radius,
+            lipschitz=lipschitz,
+            confidence=confidence,
+            on_unverified=on_unverified,
+            progress=progress,
+        )
+
+
+def _resolve_access(labeler: LatentLabeler, access: str, probe: torch.Tensor) -> str:
+    if access == "black-box":
+        return access
+    differentiable = labeler.supports_gradients(probe)
+    if access == "white-box" and not differentiable:
+        raise InvalidArgumentError(
+            "access='white-box' needs a torch generator and a classifier returning scores (n, K) that are "
+            "differentiable with respect to the latents; use access='black-box' or 'auto'"
+        )
+    return "white-box" if differentiable else "black-box"
+
+
+def _search(
+    labeler: LatentLabeler,
+    points64: np.ndarray,
+    *,
+    seed: int,
+    sample_seed: int | None,
+    access: str,
+    batch_size: int,
+    pool_size: int,
+    num_seeds: int,
+    max_queries: int | None,
+    rtol: float,
+    refine_steps: int,
+    attack_steps: int,
+    top_k: int,
+    blackbox_steps: int,
+    probes: int,
+    explore_steps: int,
+    search_radius: float,
+    lipschitz: float | None,
+    confidence: float,
+    on_unverified: str,
+    progress: bool | None,
+) -> RadiusResult:
+    n, d = points64.shape
+    z_all = labeler.to_latents(points64)
+    points64 = z_all.detach().cpu().to(torch.float64).numpy()  # exactly what the models see
+    y_all = _label_in_chunks(labeler, z_all, batch_size)
+    access = _resolve_access(labeler, access, z_all[:2])
+    if max_queries is None:
+        budget = 1000 if access == "white-box" else 150 * d + 1000
+    else:
+        budget = check_int("max_queries", max_queries, min_value=1)
+
+    before_pool = labeler.queries.total
+    pool_z = labeler.to_latents(sample_latents(seed, d, pool_size, stream=POOL_STREAM))
+    pool_y = _label_in_chunks(labeler, pool_z, batch_size) if pool_size else y_all[:0]
+    pool_queries = labeler.queries.total - before_pool
+    pool_np = pool_z.detach().cpu().numpy()
+    pool_labels = pool_y.cpu().numpy()
+    if pool_size and np.unique(pool_labels).size < 2:
+        pool_np = np.concatenate([pool_np, z_all.detach().cpu().numpy()])
+        pool_labels = np.concatenate([pool_labels, y_all.cpu().numpy()])
+    pool = ClassPool(pool_np, pool_labels) if pool_labels.size else None
+
+    radii = np.full(n, np.inf)
+    witnesses = np.full((n, d), np.nan)
+    witness_labels = np.full(n, -1, dtype=np.int64)
+    queries = np.zeros(n, dtype=np.int64)
+    index_all = torch.arange(n)
+    starts = range(0, n, batch_size)
+    for start in progress_bar(starts, progress=progress, desc="class radius", unit="chunk"):
+        stop = min(n, start + batch_size)
+        state = ChunkState(labeler, z_all[start:stop], y_all[start:stop], rtol=rtol)
+        rows = torch.arange(state.size, device=z_all.device)
+        chunk_index = index_all[start:stop]
+        if access == "black-box" and pool is not None and num_seeds > 1:
+            blackbox_with_restarts(
+                state,
+                rows,
+                lambda sub, slot: seed_from_pool(sub, pool, num_seeds, only_slot=slot),
+                num_seeds=num_seeds,
+                explore_steps=explore_steps,
+                steps=blackbox_steps,
+                probes=probes,
+                probe_scale=10 * rtol,
+                seed=seed,
+                point_index=chunk_index,
+                budget=budget,
+            )
+        elif pool is not None:
+            seed_from_pool(state, pool, num_seeds)
+        lonely = rows[~torch.isfinite(state.radius)]
+        random_ray_seeds(
+            state, lonely, max_radius=search_radius, num_rays=8, seed=seed, point_index=chunk_index
+        )
+        if access == "white-box":
+            linearized_rays(state, rows, top_k=top_k, budget=budget)
+            normal_ray_iteration(state, rows, steps=refine_steps, tol=rtol, budget=budget)
+            ddn_attack(state, rows, steps=attack_steps, budget=budget)
+            normal_ray_iteration(
+                state, rows, steps=max(1, refine_steps // 2), tol=rtol, budget=budget
+            )
+        elif not (pool is not None and num_seeds > 1) or lonely.numel():
+            sign_normal_iteration(
+                state,
+                lonely if pool is not None and num_seeds > 1 else rows,
+                steps=blackbox_steps,
+                probes=probes,
+                probe_scale=10 * rtol,
+                seed=seed,
+                point_index=chunk_index,
+                budget=budget,
+            )
+        state.polish(rows)
+        radii[start:stop] = state.radius.cpu().numpy()
+        witnesses[start:stop] = state.witness.detach().cpu().to(torch.float64).numpy()
+        witness_labels[start:stop] = state.witness_label.cpu().numpy()
+        queries[start:stop] = state.spent.cpu().numpy()
+
+    censored = ~np.isfinite(radii)
+    censored |= _reverify(
+        labeler, z_all, y_all, witnesses, witness_labels, censored, batch_size, on_unverified
+    )
+    radii[censored] = np.inf
+    witnesses[censored] = np.nan
+    witness_labels[censored] = -1
+    labels = y_all.cpu().numpy()
+
+    counts = np.bincount(
+        np.concatenate([labels, pool_y.cpu().numpy()]), minlength=labeler.num_classes or 0
+    ).astype(np.int64)
+    estimate = _mean_estimate(radii[~censored], n, confidence)
+    cap = _fawzi_cap(counts)
+    exceeds = bool(np.isfinite(estimate.ci_low) and estimate.ci_low > cap)
+    if censored.any() and not censored.all():
+        warnings.warn(
+            f"class_radius: {int(censored.sum())} of {n} points have no witness (censored) "
+            "and are excluded from the mean",
+            SearchFailureWarning,
+            stacklevel=3,
+        )
+    if exceeds:
+        warnings.warn(
+            f"class_radius: the estimate {estimate.value:.4g} (CI low {estimate.ci_low:.4g}) "
+            f"exceeds the universal cap {cap:.4g}: the search has failed",
+            SearchFailureWarning,
+            stacklevel=3,
+        )
+    lower = lower_estimate = None
+    if lipschitz is not None:
+        lower = np.minimum(_lipschitz_lower_bounds(labeler, z_all, lipschitz, batch_size), radii)
+        lower_estimate = Estimate.from_normal(
+            float(lower.mean()),
+            float(lower.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+            n=n,
+            confidence=confidence,
+            method="mean of certified Lipschitz-margin lower bounds",
+        )
+    return RadiusResult(
+        latents=points64,
+        radii=radii,
+        witnesses=witnesses,
+        labels=labels,
+        witness_labels=witness_labels,
+        censored=censored,
+        queries=queries,
+        pool_queries=int(pool_queries),
+        estimate=estimate,
+        access=access,
+        seed=sample_seed,
+        class_counts=counts,
+        fawzi_cap=cap,
+        exceeds_cap=exceeds,
+        censoring="excluded",
+        lower_bounds=lower,
+        lower_estimate=lower_estimate,
+        metadata={
+            "budget_per_point": budget,
+            "rtol": rtol,
+            "pool_size": pool_size,
+            "forward_queries": labeler.queries.forward,
+            "backward_queries": labeler.queries.backward,
+        },
+    )
+
+
+def _reverify(
+    labeler: LatentLabeler,
+    z_all: torch.Tensor,
+    y_all: torch.Tensor,
+    witnesses: np.ndarray,
+    witness_labels: np.ndarray,
+    censored: np.ndarray,
+    chunk: int,
+    on_unverified: str,
+) -> np.ndarray:
+    """Label every latent and witness again; return the mask of points that fail."""
+    found = np.flatnonzero(~censored)
+    failed = np.zeros(censored.shape[0], dtype=bool)
+    if found.size == 0:
+        return failed
+    again = _label_in_chunks(labeler, z_all, chunk).cpu().numpy()
+    w = labeler.to_latents(witnesses[found])
+    w_again = _label_in_chunks(labeler, w, chunk).cpu().numpy()
+    y = y_all.cpu().numpy()
+    bad = (again[found] != y[found]) | (w_again != witness_labels[found]) | (w_again == y[found])
+    failed[found[bad]] = True
+    if bad.any():
+        message = (
+            f"class_radius: {int(bad.sum())} witness(es) failed re-verification (first at point "
+            f"{int(found[bad][0])}): the classifier or generator gives different labels for the "
+            "same latent on different calls (dropout, batch-norm in train mode, sampling?)"
+        )
+        if on_unverified == "raise":
+            raise NonDeterministicModelError(message)
+        warnings.warn(message + "; those points are censored", SearchFailureWarning, stacklevel=4)
+    return failed
+
+
+def _mean_estimate(finite: np.ndarray, n: int, confidence: float) -> Estimate:
+    k = finite.size
+    censored_note = "" if k == n else f"; {n - k} of {n} censored points excluded"
+    method = (
+        "mean of per-point upper bounds (witness distances), Monte Carlo Wald CI" + censored_note
+    )
+    if k == 0:
+        warnings.warn(
+            "class_radius: every point is censored (no differently-labelled point was found; "
+            "a single-class model?); the estimate is NaN",
+            UndefinedMetricWarning,
+            stacklevel=4,
+        )
+        return Estimate(math.nan, math.nan, math.nan, math.nan, confidence, 0, method)
+    stderr = float(finite.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
+    if k == 1:
+        return Estimate(float(finite[0]), math.nan, math.nan, math.nan, confidence, 1, method)
+    return Estimate.from_normal(
+        float(finite.mean()), stderr, n=k, confidence=confidence, method=method
+    )

@@ -1,0 +1,170 @@
+"""The per-chunk search state and the ray primitives every stage is built on.
+
+A chunk holds m latents z with their labels y, the best witness found so far for each (the closest point with
+another label that the classifier has actually labelled), and the queries each point has used. Witnesses only
+ever improve, and only through points that were labelled, so every finite radius is a verified upper bound.
+
+Ray primitives work on rays z + s·u (u a unit vector, s >= 0): a probe scan finds the first sampled crossing,
+and a bisection shrinks the bracket [lo, hi] (lo labelled y or lo = 0, hi labelled differently) to a relative
+width ``rtol``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from genloose.models import LatentLabeler
+
+__all__ = ["ChunkState"]
+
+
+class ChunkState:
+    """Latents, labels, best witnesses and query counts of one chunk of points."""
+
+    def __init__(
+        self, labeler: LatentLabeler, latents: torch.Tensor, labels: torch.Tensor, *, rtol: float
+    ) -> None:
+        self.labeler = labeler
+        self.z = latents
+        self.y = labels
+        self.rtol = rtol
+        m = latents.shape[0]
+        device = latents.device
+        self.radius = torch.full((m,), math.inf, dtype=torch.float64, device=device)
+        self.witness = torch.full_like(latents, math.nan)
+        self.witness_label = torch.full((m,), -1, dtype=torch.long, device=device)
+        self.spent = torch.zeros(m, dtype=torch.long, device=device)
+
+    @property
+    def size(self) -> int:
+        """Number of points in the chunk."""
+        return int(self.z.shape[0])
+
+    def label_points(self, rows: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Labels of ``points`` (shape (len(rows), P, d) or (len(rows), d)); charges each row its P queries."""
+        flat = points.reshape(-1, points.shape[-1])
+        per_row = flat.shape[0] // max(1, rows.shape[0])
+        self.spent[rows] += per_row
+        return self.labeler.labels(flat).reshape(points.shape[:-1])
+
+    def offer(self, rows: torch.Tensor, points: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Keep each point of ``points`` (len(rows), d) as witness if it is labelled differently and closer.
+
+        Returns the boolean mask of rows that improved.
+        """
+        adversarial = labels != self.y[rows]
+        dist = torch.linalg.vector_norm((points - self.z[rows]).to(torch.float64), dim=1)
+        better = adversarial & (dist < self.radius[rows])
+        take = rows[better]
+        self.radius[take] = dist[better]
+        self.witness[take] = points[better]
+        self.witness_label[take] = labels[better]
+        return better
+
+    def ray_points(self, rows: torch.Tensor, u: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Points z[rows] + s·u in the model's dtype; ``s`` has shape (len(rows),) or (len(rows), P)."""
+        z = self.z[rows]
+        s = s.to(z.dtype)
+        if s.ndim == 1:
+            return z + s[:, None] * u
+        return z[:, None, :] + s[:, :, None] * u[:, None, :]
+
+    def scan(
+        self, rows: torch.Tensor, u: torch.Tensor, s: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Probe each ray at increasing distances ``s`` (len(rows), P) and bracket the first crossing.
+
+        Probes at or beyond the row's current radius are skipped (they cannot improve it). Returns
+        ``(found, lo, hi, hi_label)``: whether a differently-labelled probe was seen, and the bracket.
+        """
+        usable = s < self.radius[rows, None]
+        labels = torch.full(s.shape, -1, dtype=torch.long, device=s.device)
+        keep = usable.any(dim=1)
+        if keep.any():
+            sub = rows[keep]
+            points = self.ray_points(sub, u[keep], s[keep])
+            mask = usable[keep]
+            flat_labels = self.labeler.labels(points[mask])
+            self.spent.index_add_(0, sub, mask.sum(dim=1))
+            block = torch.full(mask.shape, -1, dtype=torch.long, device=s.device)
+            block[mask] = flat_labels
+            labels[keep] = block
+        adversarial = usable & (labels != self.y[rows, None]) & (labels >= 0)
+        found = adversarial.any(dim=1)
+        first = torch.where(
+            found, adversarial.float().argmax(dim=1), torch.zeros_like(found, dtype=torch.long)
+        )
+        hi = s.gather(1, first[:, None])[:, 0]
+        hi_label = labels.gather(1, first[:, None])[:, 0]
+        prev = (first - 1).clamp(min=0)
+        lo = torch.where(first > 0, s.gather(1, prev[:, None])[:, 0], torch.zeros_like(hi))
+        return found, lo, hi, hi_label
+
+    def bisect(
+        self,
+        rows: torch.Tensor,
+        u: torch.Tensor,
+        lo: torch.Tensor,
+        hi: torch.Tensor,
+        hi_label: torch.Tensor,
+    ) -> None:
+        """Shrink brackets [lo, hi] on the rays to relative width ``rtol`` and offer the hi ends."""
+        lo, hi, hi_label = lo.clone(), hi.clone(), hi_label.clone()
+        active = (hi - lo) > self.rtol * hi
+        while bool(active.any()):
+            idx = torch.nonzero(active)[:, 0]
+            mid = 0.5 * (lo[idx] + hi[idx])
+            labels = self.label_points(rows[idx], self.ray_points(rows[idx], u[idx], mid))
+            adversarial = labels != self.y[rows[idx]]
+            hi[idx] = torch.where(adversarial, mid, hi[idx])
+            hi_label[idx] = torch.where(adversarial, labels, hi_label[idx])
+            lo[idx] = torch.where(adversarial, lo[idx], mid)
+            active[idx] = (hi[idx] - lo[idx]) > self.rtol * hi[idx]
+        self.offer(rows, self.ray_points(rows, u, hi), hi_label)
+
+    def search_rays(
+        self,
+        rows: torch.Tensor,
+        u: torch.Tensor,
+        guess: torch.Tensor,
+        factors: tuple[float, ...] = (0.5, 0.9, 0.99, 1.01, 1.1, 1.5, 2.5),
+        radius_fractions: tuple[float, ...] = (),
+    ) -> None:
+        """Look for a closer witness along rays z + s·u near the expected crossing distance ``guess``.
+
+        The rays are probed at ``guess·factors`` and at ``radius·radius_fractions`` (fractions of the current
+        radius: any crossing closer than the witness is an improvement, so these catch crossings a poor guess
+        misses), skipping distances at or beyond the current radius; the first crossing found is bisected.
+        """
+        ok = torch.isfinite(u).all(dim=1)
+        if not radius_fractions:
+            ok &= torch.isfinite(guess) & (guess > 0)
+        if not bool(ok.any()):
+            return
+        rows, u, guess = rows[ok], u[ok], guess[ok]
+        kw = {"dtype": torch.float64, "device": guess.device}
+        s = guess[:, None] * torch.tensor(factors, **kw)
+        s = torch.where(torch.isfinite(s) & (s > 0), s, torch.full_like(s, math.inf))
+        if radius_fractions:
+            near = self.radius[rows, None] * torch.tensor(radius_fractions, **kw)
+            s = torch.sort(torch.cat([s, near], dim=1), dim=1).values
+        found, lo, hi, hi_label = self.scan(rows, u, s)
+        if bool(found.any()):
+            self.bisect(rows[found], u[found], lo[found], hi[found], hi_label[found])
+
+    def polish(self, rows: torch.Tensor) -> None:
+        """Probe the segment from z to the current witness and bisect any earlier crossing.
+
+        This removes the overshoot an attack step leaves (to within 1e-4 of the radius); only probed points
+        can become witnesses.
+        """
+        has = torch.isfinite(self.radius[rows])
+        rows = rows[has]
+        if rows.numel() == 0:
+            return
+        direction = (self.witness[rows] - self.z[rows]).to(torch.float64)
+        norm = torch.linalg.vector_norm(direction, dim=1)
+        u = (direction / norm[:, None]).to(self.z.dtype)
+        self.search_rays(rows, u, norm, factors=(0.5, 0.9, 0.99, 0.999, 0.9999))

@@ -1,0 +1,496 @@
+"""Adapters that put any generator and classifier behind one checked, counted interface.
+
+A user hands genloose a ``torch.nn.Module``, a function on torch tensors, or (with ``backend="numpy"``) a function on
+numpy arrays. :class:`Generator` and :class:`Classifier` wrap them; :class:`LatentLabeler` composes them into the
+map z -> c(g(z)) that every metric queries. Each call:
+
+* runs the user's code in eval mode and without autograd unless a gradient is asked for;
+* leaves the global torch, numpy and Python RNG states as they were (the user's code may draw from them);
+* checks every output: shape, finiteness, label range, and for scores a consistent number of classes;
+* is counted, so that search budgets are reported in calls of c∘g.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from genloose._errors import InvalidArgumentError, ModelOutputError
+from genloose._validation import check_choice, check_int, describe
+
+__all__ = [
+    "Classifier",
+    "Generator",
+    "LatentLabeler",
+    "QueryCounter",
+    "as_classifier",
+    "as_generator",
+]
+
+Backend = Literal["torch", "numpy"]
+_BACKENDS = ("torch", "numpy")
+
+
+@contextlib.contextmanager
+def isolated_rng(device: torch.device) -> Iterator[None]:
+    """Run a block without changing the global torch, numpy or Python RNG states."""
+    numpy_state = np.random.get_state()  # noqa: NPY002 (saving the legacy global state is the point)
+    python_state = random.getstate()
+    devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        np.random.set_state(numpy_state)  # noqa: NPY002
+        random.setstate(python_state)
+
+
+@contextlib.contextmanager
+def eval_mode(fn: Any) -> Iterator[None]:
+    """Put a ``torch.nn.Module`` (and its submodules) in eval mode for a block, then restore each flag."""
+    if not isinstance(fn, torch.nn.Module):
+        yield
+        return
+    flags = [(module, module.training) for module in fn.modules()]
+    fn.eval()
+    try:
+        yield
+    finally:
+        for module, training in flags:
+            module.training = training
+
+
+def _resolve_device(device: str | torch.device | None, fn: Any) -> torch.device:
+    if device is not None:
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise InvalidArgumentError(
+                f"device must be a torch device such as 'cpu' or 'cuda'; got {describe(device)}"
+            ) from error
+    if isinstance(fn, torch.nn.Module):
+        for tensor in fn.parameters():
+            return tensor.device
+        for tensor in fn.buffers():
+            return tensor.device
+    return torch.device("cpu")
+
+
+def _resolve_dtype(dtype: torch.dtype | None, fn: Any) -> torch.dtype:
+    if dtype is not None:
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise InvalidArgumentError(
+                f"dtype must be a floating torch dtype such as torch.float32; got {describe(dtype)}"
+            )
+        return dtype
+    if isinstance(fn, torch.nn.Module):
+        for tensor in fn.parameters():
+            if tensor.is_floating_point():
+                return tensor.dtype
+    return torch.float32
+
+
+def _check_callable(fn: Any, name: str) -> None:
+    if not callable(fn):
+        raise InvalidArgumentError(
+            f"{name} must be callable (a torch.nn.Module or a function); got {describe(fn)}"
+        )
+
+
+def _to_tensor(output: Any, *, name: str, device: torch.device) -> torch.Tensor:
+    if isinstance(output, torch.Tensor):
+        return output.to(device)
+    if isinstance(output, np.ndarray):
+        if output.dtype == object:
+            raise ModelOutputError(f"{name} returned an object array; expected numbers")
+        return torch.from_numpy(np.ascontiguousarray(output)).to(device)
+    raise ModelOutputError(
+        f"{name} must return a torch.Tensor or numpy.ndarray; got {type(output).__name__}"
+    )
+
+
+def _first_bad_rows(values: torch.Tensor) -> tuple[int, int]:
+    bad = ~torch.isfinite(values.reshape(values.shape[0], -1)).all(dim=1)
+    count = int(bad.sum())
+    first = int(torch.nonzero(bad)[0, 0]) if count else -1
+    return count, first
+
+
+@dataclass
+class QueryCounter:
+    """Calls of c∘g made so far, counted in points (a batch of n points counts n).
+
+    ``forward`` counts points labelled or scored without a gradient; ``backward`` counts points whose score
+    gradient was taken (each also costs a forward pass, counted there too).
+    """
+
+    forward: int = 0
+    backward: int = 0
+
+    @property
+    def total(self) -> int:
+        """Forward plus backward point-evaluations."""
+        return self.forward + self.backward
+
+
+class Generator:
+    """A generator g: latents (n, latent_dim) -> samples (n, ...), checked and batched.
+
+    Parameters
+    ----------
+    fn : callable
+        A ``torch.nn.Module`` or a function. With ``backend="torch"`` it receives a float tensor of shape
+        ``(n, latent_dim)`` on ``device``; with ``backend="numpy"`` a float64 numpy array.
+    latent_dim : int
+        The dimension d of the latent space.
+    backend : {"torch", "numpy"}
+        What ``fn`` takes and returns. A numpy generator cannot be differentiated (black-box access only).
+    batch_size : int, optional
+        The largest batch passed to ``fn`` in one call; larger requests are split. Default: no split.
+    device : str or torch.device, optional
+        Where latents are sent. Default: the device of the module's parameters, else CPU.
+    dtype : torch.dtype, optional
+        The float dtype of the latents passed to ``fn``. Default: the module's parameter dtype, else float32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = Generator(torch.nn.Linear(2, 3), latent_dim=2)
+    >>> g(torch.zeros(4, 2)).shape
+    torch.Size([4, 3])
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        latent_dim: int,
+        backend: Backend = "torch",
+        batch_size: int | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        _check_callable(fn, "generator")
+        self.fn = fn
+        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.backend = check_choice("backend", backend, _BACKENDS)
+        self.batch_size = (
+            None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
+        )
+        self.device = _resolve_device(device, fn)
+        self.dtype = _resolve_dtype(dtype, fn)
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether gradients can flow through this generator (torch backend)."""
+        return self.backend == "torch"
+
+    def __repr__(self) -> str:
+        return (
+            f"Generator({getattr(self.fn, '__name__', type(self.fn).__name__)}, latent_dim="
+            f"{self.latent_dim}, backend={self.backend!r}, device={str(self.device)!r})"
+        )
+
+    def __call__(
+        self, latents: torch.Tensor, *, grad: bool = False, offset: int = 0
+    ) -> torch.Tensor:
+        """Generate samples for ``latents`` (already on device and of the right dtype).
+
+        ``offset`` is the index of the first row among the caller's points, used in error messages.
+        """
+        outputs = []
+        step = self.batch_size or max(1, latents.shape[0])
+        for start in range(0, latents.shape[0], step):
+            outputs.append(
+                self._call_once(latents[start : start + step], grad=grad, offset=offset + start)
+            )
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
+    def _call_once(self, latents: torch.Tensor, *, grad: bool, offset: int) -> torch.Tensor:
+        n = latents.shape[0]
+        with isolated_rng(self.device), torch.set_grad_enabled(grad):
+            if self.backend == "numpy":
+                raw = self.fn(latents.detach().cpu().numpy().astype(np.float64))
+            else:
+                raw = self.fn(latents)
+        samples = _to_tensor(raw, name="generator", device=self.device)
+        if samples.ndim == 0 or samples.shape[0] != n:
+            raise ModelOutputError(
+                f"generator must return one sample per latent: expected first dimension {n}, got "
+                f"output of shape {tuple(samples.shape)}"
+            )
+        if samples.is_floating_point() or samples.is_complex():
+            count, first = _first_bad_rows(samples.detach())
+            if count:
+                raise ModelOutputError(
+                    f"generator returned NaN or Inf for {count} of {n} latents (first at latent index "
+                    f"{offset + first})"
+                )
+        return samples
+
+
+class Classifier:
+    """A classifier c: samples -> integer labels (n,) or scores (n, K), checked and batched.
+
+    Parameters
+    ----------
+    fn : callable
+        A ``torch.nn.Module`` or a function returning labels or scores (logits, probabilities: any scores whose
+        argmax is the class).
+    num_classes : int, optional
+        K. Required to validate labels returned directly; inferred from the score width otherwise.
+    backend : {"torch", "numpy"}
+        What ``fn`` takes and returns.
+    batch_size : int, optional
+        The largest batch passed to ``fn`` in one call.
+
+    Examples
+    --------
+    >>> import torch
+    >>> c = Classifier(lambda x: x, num_classes=3)
+    >>> c.labels(torch.tensor([[0.0, 2.0, 1.0]]))
+    tensor([1])
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        num_classes: int | None = None,
+        backend: Backend = "torch",
+        batch_size: int | None = None,
+    ) -> None:
+        _check_callable(fn, "classifier")
+        self.fn = fn
+        self.num_classes = (
+            None if num_classes is None else check_int("num_classes", num_classes, min_value=1)
+        )
+        self.backend = check_choice("backend", backend, _BACKENDS)
+        self.batch_size = (
+            None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
+        )
+        self.gives_scores: bool | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Classifier({getattr(self.fn, '__name__', type(self.fn).__name__)}, num_classes="
+            f"{self.num_classes}, backend={self.backend!r})"
+        )
+
+    def outputs(self, samples: torch.Tensor, *, grad: bool = False) -> torch.Tensor:
+        """The checked raw output: int64 labels (n,) or float scores (n, K)."""
+        chunks = []
+        step = self.batch_size or max(1, samples.shape[0])
+        for start in range(0, samples.shape[0], step):
+            chunks.append(self._call_once(samples[start : start + step], grad=grad))
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+
+    def labels(self, samples: torch.Tensor) -> torch.Tensor:
+        """Integer labels (n,) for ``samples``."""
+        out = self.outputs(samples)
+        return out if out.ndim == 1 else out.argmax(dim=1)
+
+    def _call_once(self, samples: torch.Tensor, *, grad: bool) -> torch.Tensor:
+        n = samples.shape[0]
+        device = samples.device
+        with isolated_rng(device), torch.set_grad_enabled(grad):
+            raw = self.fn(samples.detach().cpu().numpy()) if self.backend == "numpy" else self.fn(samples)
+        out = _to_tensor(raw, name="classifier", device=device)
+        if out.ndim not in (1, 2) or out.shape[0] != n:
+            raise ModelOutputError(
+                f"classifier must return labels of shape ({n},) or scores of shape ({n}, K); got shape "
+                f"{tuple(out.shape)}"
+            )
+        gives_scores = out.ndim == 2
+        if self.gives_scores is not None and gives_scores != self.gives_scores:
+            raise ModelOutputError("classifier switched between returning labels and scores")
+        self.gives_scores = gives_scores
+        return self._check_scores(out) if gives_scores else self._check_labels(out)
+
+    def _check_scores(self, scores: torch.Tensor) -> torch.Tensor:
+        if not scores.is_floating_point():
+            raise ModelOutputError(f"classifier scores must be floats; got dtype {scores.dtype}")
+        width = scores.shape[1]
+        if self.num_classes is None:
+            self.num_classes = width
+        elif width != self.num_classes:
+            raise ModelOutputError(
+                f"classifier returned scores for {width} classes; expected num_classes="
+                f"{self.num_classes}"
+            )
+        count, first = _first_bad_rows(scores.detach())
+        if count:
+            raise ModelOutputError(
+                f"classifier returned NaN or Inf scores for {count} of {scores.shape[0]} samples "
+                f"(first at row {first} of the batch)"
+            )
+        return scores
+
+    def _check_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
+            raise ModelOutputError(
+                f"classifier labels must be integers; got dtype {labels.dtype} (return scores of "
+                "shape (n, K) for probabilities)"
+            )
+        labels = labels.long()
+        if labels.numel():
+            low, high = int(labels.min()), int(labels.max())
+            top = self.num_classes
+            if low < 0 or (top is not None and high >= top):
+                expected = f"[0, {top})" if top is not None else "[0, inf)"
+                raise ModelOutputError(
+                    f"classifier returned labels outside {expected}: min {low}, max {high}"
+                )
+        return labels
+
+
+def as_generator(generator: Any, *, latent_dim: int | None) -> Generator:
+    """Wrap a bare module or function as a :class:`Generator` (an adapter is returned unchanged).
+
+    Examples
+    --------
+    >>> import torch
+    >>> as_generator(torch.nn.Identity(), latent_dim=2).latent_dim
+    2
+    """
+    if isinstance(generator, Generator):
+        if latent_dim is not None and latent_dim != generator.latent_dim:
+            raise InvalidArgumentError(
+                f"latent_dim must match the generator's latent_dim={generator.latent_dim}; got "
+                f"{latent_dim}"
+            )
+        return generator
+    if latent_dim is None:
+        raise InvalidArgumentError(
+            "latent_dim must be given for a bare generator (or wrap it in genloose.Generator); got None"
+        )
+    return Generator(generator, latent_dim=latent_dim)
+
+
+def as_classifier(classifier: Any, *, num_classes: int | None = None) -> Classifier:
+    """Wrap a bare module or function as a :class:`Classifier` (an adapter is returned unchanged).
+
+    Examples
+    --------
+    >>> as_classifier(lambda x: x).num_classes is None
+    True
+    """
+    if isinstance(classifier, Classifier):
+        return classifier
+    return Classifier(classifier, num_classes=num_classes)
+
+
+class LatentLabeler:
+    """The composite z -> c(g(z)), counted, with labels, scores and score gradients.
+
+    Examples
+    --------
+    >>> import torch
+    >>> labeler = LatentLabeler(Generator(torch.nn.Identity(), latent_dim=2),
+    ...                         Classifier(lambda x: x, num_classes=2))
+    >>> labeler.labels(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    tensor([0, 1])
+    >>> labeler.queries.forward
+    2
+    """
+
+    def __init__(self, generator: Generator, classifier: Classifier) -> None:
+        self.generator = generator
+        self.classifier = classifier
+        self.queries = QueryCounter()
+
+    @property
+    def device(self) -> torch.device:
+        """The device latents are placed on."""
+        return self.generator.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The float dtype of latents passed to the generator."""
+        return self.generator.dtype
+
+    @property
+    def num_classes(self) -> int | None:
+        """K, once known."""
+        return self.classifier.num_classes
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[LatentLabeler]:
+        """Hold both models in eval mode for a whole computation, then restore their modes."""
+        with eval_mode(self.generator.fn), eval_mode(self.classifier.fn):
+            yield self
+
+    def to_latents(self, latents: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Latents as a tensor on the model's device and dtype."""
+        return torch.as_tensor(latents).to(device=self.device, dtype=self.dtype)
+
+    def labels(self, latents: torch.Tensor) -> torch.Tensor:
+        """Labels c(g(z)) as int64 on the model device; counts ``len(latents)`` forward queries."""
+        if latents.shape[0] == 0:
+            return torch.zeros(0, dtype=torch.long, device=self.device)
+        self.queries.forward += latents.shape[0]
+        with torch.no_grad():
+            return self.classifier.labels(self.generator(latents)).to(self.device)
+
+    def scores(self, latents: torch.Tensor) -> torch.Tensor | None:
+        """Scores (n, K) without gradient, or None for a label-only classifier."""
+        self.queries.forward += latents.shape[0]
+        with torch.no_grad():
+            out = self.classifier.outputs(self.generator(latents))
+        return out if out.ndim == 2 else None
+
+    def supports_gradients(self, probe: torch.Tensor) -> bool:
+        """Whether scores are differentiable with respect to latents (probes with a small batch)."""
+        if not (self.generator.differentiable and self.classifier.backend == "torch"):
+            return False
+        latents = probe.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            out = self.classifier.outputs(self.generator(latents, grad=True), grad=True)
+        self.queries.forward += latents.shape[0]
+        return out.ndim == 2 and out.requires_grad
+
+    def margin_gradients(
+        self, latents: torch.Tensor, source: torch.Tensor, target: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Margin m = f_target - f_source at ``latents``, its gradient, and the labels there.
+
+        ``source`` and ``target`` are int64 class indices, one per row; ``target=None`` takes, row by row, the
+        highest-scoring class other than ``source``. Counts one backward query per row.
+        """
+        n = latents.shape[0]
+        self.queries.forward += n
+        self.queries.backward += n
+        step = self.generator.batch_size or self.classifier.batch_size or max(1, n)
+        margins, grads, labels = [], [], []
+        for start in range(0, n, step):
+            chunk = latents[start : start + step].detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                scores = self.classifier.outputs(
+                    self.generator(chunk, grad=True, offset=start), grad=True
+                )
+                if scores.ndim != 2 or not scores.requires_grad:
+                    raise ModelOutputError(
+                        "classifier scores are not differentiable with respect to the latents; use "
+                        "access='black-box'"
+                    )
+                rows = torch.arange(chunk.shape[0], device=chunk.device)
+                src = source[start : start + step]
+                if target is None:
+                    others = scores.detach().clone()
+                    others[rows, src] = -math.inf
+                    tgt = others.argmax(dim=1)
+                else:
+                    tgt = target[start : start + step]
+                margin = scores[rows, tgt] - scores[rows, src]
+                (grad,) = torch.autograd.grad(margin.sum(), chunk)
+            margins.append(margin.detach())
+            grads.append(grad.detach())
+            labels.append(scores.detach().argmax(dim=1))
+        return torch.cat(margins), torch.cat(grads), torch.cat(labels)
