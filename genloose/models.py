@@ -390,6 +390,19 @@ def as_classifier(classifier: Any, *, num_classes: int | None = None) -> Classif
 class LatentLabeler:
     """The composite z -> c(g(z)), counted, with labels, scores and score gradients.
 
+    The models are always called on blocks of exactly ``block_size`` latents (the last block padded with
+    copies of its last row, whose outputs are dropped and not counted as queries). Kernels such as CPU matrix
+    products round differently for different batch sizes, so fixed blocks are what make every point's result
+    independent of how many points are searched together: the same (seed, N) gives bit-identical results
+    for any search batch size on CPU.
+
+    Parameters
+    ----------
+    generator, classifier
+        The adapters.
+    block_size : int, optional
+        Rows per model call. Default: the generator's ``batch_size``, else the classifier's, else 128.
+
     Examples
     --------
     >>> import torch
@@ -401,10 +414,12 @@ class LatentLabeler:
     2
     """
 
-    def __init__(self, generator: Generator, classifier: Classifier) -> None:
+    def __init__(self, generator: Generator, classifier: Classifier, *, block_size: int | None = None) -> None:
         self.generator = generator
         self.classifier = classifier
         self.queries = QueryCounter()
+        default = generator.batch_size or classifier.batch_size or 128
+        self.block_size = default if block_size is None else check_int("block_size", block_size, min_value=1)
 
     @property
     def device(self) -> torch.device:
@@ -431,19 +446,37 @@ class LatentLabeler:
         """Latents as a tensor on the model's device and dtype."""
         return torch.as_tensor(latents).to(device=self.device, dtype=self.dtype)
 
+    def _blocks(self, latents: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """(start, real rows, block of exactly block_size rows) over ``latents``."""
+        size = self.block_size
+        for start in range(0, latents.shape[0], size):
+            block = latents[start : start + size]
+            real = block.shape[0]
+            if real < size:
+                block = torch.cat([block, block[-1:].expand(size - real, -1)])
+            yield start, real, block
+
+    def _outputs(self, latents: torch.Tensor, *, grad: bool) -> torch.Tensor:
+        chunks = []
+        for start, real, block in self._blocks(latents):
+            samples = self.generator._call_once(block, grad=grad, offset=start)
+            chunks.append(self.classifier._call_once(samples, grad=grad)[:real])
+        return torch.cat(chunks)
+
     def labels(self, latents: torch.Tensor) -> torch.Tensor:
         """Labels c(g(z)) as int64 on the model device; counts ``len(latents)`` forward queries."""
         if latents.shape[0] == 0:
             return torch.zeros(0, dtype=torch.long, device=self.device)
         self.queries.forward += latents.shape[0]
         with torch.no_grad():
-            return self.classifier.labels(self.generator(latents)).to(self.device)
+            out = self._outputs(latents, grad=False)
+        return (out if out.ndim == 1 else out.argmax(dim=1)).to(self.device)
 
     def scores(self, latents: torch.Tensor) -> torch.Tensor | None:
         """Scores (n, K) without gradient, or None for a label-only classifier."""
         self.queries.forward += latents.shape[0]
         with torch.no_grad():
-            out = self.classifier.outputs(self.generator(latents))
+            out = self._outputs(latents, grad=False)
         return out if out.ndim == 2 else None
 
     def supports_gradients(self, probe: torch.Tensor) -> bool:
@@ -452,7 +485,7 @@ class LatentLabeler:
             return False
         latents = probe.detach().clone().requires_grad_(True)
         with torch.enable_grad():
-            out = self.classifier.outputs(self.generator(latents, grad=True), grad=True)
+            out = self._outputs(latents, grad=True)
         self.queries.forward += latents.shape[0]
         return out.ndim == 2 and out.requires_grad
 
@@ -467,30 +500,28 @@ class LatentLabeler:
         n = latents.shape[0]
         self.queries.forward += n
         self.queries.backward += n
-        step = self.generator.batch_size or self.classifier.batch_size or max(1, n)
         margins, grads, labels = [], [], []
-        for start in range(0, n, step):
-            chunk = latents[start : start + step].detach().clone().requires_grad_(True)
+        for start, real, block in self._blocks(latents):
+            chunk = block.detach().clone().requires_grad_(True)
             with torch.enable_grad():
-                scores = self.classifier.outputs(
-                    self.generator(chunk, grad=True, offset=start), grad=True
-                )
+                samples = self.generator._call_once(chunk, grad=True, offset=start)
+                scores = self.classifier._call_once(samples, grad=True)
                 if scores.ndim != 2 or not scores.requires_grad:
                     raise ModelOutputError(
-                        "classifier scores are not differentiable with respect to the latents; use "
-                        "access='black-box'"
+                        "classifier scores are not differentiable with respect to the latents; use access='black-box'"
                     )
-                rows = torch.arange(chunk.shape[0], device=chunk.device)
-                src = source[start : start + step]
+                scores = scores[:real]
+                rows = torch.arange(real, device=chunk.device)
+                src = source[start : start + real]
                 if target is None:
                     others = scores.detach().clone()
                     others[rows, src] = -math.inf
                     tgt = others.argmax(dim=1)
                 else:
-                    tgt = target[start : start + step]
+                    tgt = target[start : start + real]
                 margin = scores[rows, tgt] - scores[rows, src]
                 (grad,) = torch.autograd.grad(margin.sum(), chunk)
             margins.append(margin.detach())
-            grads.append(grad.detach())
+            grads.append(grad[:real].detach())
             labels.append(scores.detach().argmax(dim=1))
         return torch.cat(margins), torch.cat(grads), torch.cat(labels)

@@ -88,6 +88,7 @@ def class_radius(
     latents: Any = None,
     num_samples: int | None = None,
     seed: int = 0,
+    sample_offset: int = 0,
     access: Access = "auto",
     num_classes: int | None = None,
     batch_size: int = 256,
@@ -129,6 +130,10 @@ def class_radius(
         Points drawn from N(0, I_d) with ``seed``; point i depends only on (seed, i).
     seed : int
         Seeds the sample, the seeding pool and the black-box probe directions.
+    sample_offset : int
+        Index of the first point in the seeded sequence: ``num_samples=n, sample_offset=k`` evaluates points
+        k, ..., k + n - 1 (what one process of a sharded run does); their results equal those of the
+        same points in an unsharded run.
     access : {"auto", "white-box", "black-box"}
         ``"auto"`` uses gradients when the classifier's scores are differentiable through the generator, and
         labels only otherwise.
@@ -196,6 +201,7 @@ def class_radius(
     d = gen.latent_dim
     clf = as_classifier(classifier, num_classes=num_classes)
     seed = check_int("seed", seed, min_value=0)
+    sample_offset = check_int("sample_offset", sample_offset, min_value=0)
     access = check_choice("access", access, ("auto", "white-box", "black-box"))
     batch_size = check_int("batch_size", batch_size, min_value=1)
     pool_size = check_int("pool_size", pool_size, min_value=0)
@@ -231,9 +237,13 @@ def class_radius(
     if latents is not None:
         points64 = _check_latents(latents, d)
         sample_seed: int | None = None
+        if sample_offset:
+            raise InvalidArgumentError(
+                f"sample_offset applies to sampled points only; got {sample_offset} with latents"
+            )
     else:
         n = check_int("num_samples", num_samples, min_value=1)
-        points64 = sample_latents(seed, d, n)
+        points64 = sample_latents(seed, d, sample_offset + n, start=sample_offset)
         sample_seed = seed
 
     labeler = LatentLabeler(gen, clf)
@@ -242,6 +252,7 @@ def class_radius(
             labeler,
             points64,
             seed=seed,
+            sample_offset=sample_offset,
             sample_seed=sample_seed,
             access=access,
             batch_size=batch_size,
@@ -280,6 +291,7 @@ def _search(
     points64: np.ndarray,
     *,
     seed: int,
+    sample_offset: int,
     sample_seed: int | None,
     access: str,
     batch_size: int,
@@ -324,7 +336,7 @@ def _search(
     witnesses = np.full((n, d), np.nan)
     witness_labels = np.full(n, -1, dtype=np.int64)
     queries = np.zeros(n, dtype=np.int64)
-    index_all = torch.arange(n)
+    index_all = torch.arange(sample_offset, sample_offset + n)
     starts = range(0, n, batch_size)
     for start in progress_bar(starts, progress=progress, desc="class radius", unit="chunk"):
         stop = min(n, start + batch_size)

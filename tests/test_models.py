@@ -1,0 +1,230 @@
+"""Tests for genloose.models: adapters check outputs, isolate RNG state, restore modes and count queries."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from genloose import Classifier, Generator, InvalidArgumentError, ModelOutputError
+from genloose.models import LatentLabeler, as_classifier, as_generator
+
+
+def _linear_labeler(d: int = 3, k: int = 4) -> tuple[LatentLabeler, torch.Tensor]:
+    weight = torch.randn(k, d, generator=torch.Generator().manual_seed(0))
+    gen = Generator(torch.nn.Identity(), latent_dim=d)
+    clf = Classifier(lambda x: x @ weight.T)
+    return LatentLabeler(gen, clf), weight
+
+
+class TestGenerator:
+    def test_batches_give_the_same_output_as_one_call_within_rounding(self) -> None:
+        net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh())
+        z = torch.randn(10, 4, generator=torch.Generator().manual_seed(1))
+        whole = Generator(net, latent_dim=4)(z)
+        split = Generator(net, latent_dim=4, batch_size=3)(z)
+        torch.testing.assert_close(whole, split)
+
+    def test_numpy_backend_receives_float64_arrays(self) -> None:
+        seen = []
+
+        def fn(z: np.ndarray) -> np.ndarray:
+            seen.append(z.dtype)
+            return z * 2
+
+        out = Generator(fn, latent_dim=2, backend="numpy")(torch.ones(3, 2))
+        assert seen == [np.float64]
+        assert torch.equal(out, torch.full((3, 2), 2.0, dtype=torch.float64))
+
+    def test_nan_output_reports_row_count_and_first_index(self) -> None:
+        def fn(z: torch.Tensor) -> torch.Tensor:
+            out = z.clone()
+            out[[2, 5]] = float("nan")
+            return out
+
+        with pytest.raises(ModelOutputError, match=r"2 of 8 latents \(first at latent index 10\)"):
+            Generator(fn, latent_dim=2)(torch.zeros(8, 2), offset=8)
+
+    def test_wrong_number_of_rows_is_an_error(self) -> None:
+        with pytest.raises(ModelOutputError, match="expected first dimension 4"):
+            Generator(lambda z: z[:2], latent_dim=2)(torch.zeros(4, 2))
+
+    def test_non_tensor_output_is_an_error(self) -> None:
+        with pytest.raises(ModelOutputError, match=r"must return a torch\.Tensor or numpy\.ndarray; got list"):
+            Generator(lambda z: [1, 2], latent_dim=2)(torch.zeros(2, 2))
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({"latent_dim": 0}, "latent_dim must be an integer >= 1"),
+            ({"latent_dim": 2.0}, "latent_dim must be an integer"),
+            ({"latent_dim": 2, "backend": "jax"}, "backend must be one of"),
+            ({"latent_dim": 2, "batch_size": 0}, "batch_size must be an integer >= 1"),
+            ({"latent_dim": 2, "dtype": torch.int32}, "dtype must be a floating torch dtype"),
+            ({"latent_dim": 2, "device": "nowhere"}, "device must be a torch device"),
+        ],
+    )
+    def test_bad_arguments_name_the_argument(self, kwargs: dict, match: str) -> None:
+        with pytest.raises(InvalidArgumentError, match=match):
+            Generator(torch.nn.Identity(), **kwargs)
+
+    def test_not_callable(self) -> None:
+        with pytest.raises(InvalidArgumentError, match="generator must be callable"):
+            Generator(3, latent_dim=2)
+
+    def test_dtype_follows_module_parameters(self) -> None:
+        net = torch.nn.Linear(2, 2).double()
+        assert Generator(net, latent_dim=2).dtype == torch.float64
+
+
+class TestClassifier:
+    def test_scores_give_argmax_labels_and_fix_num_classes(self) -> None:
+        clf = Classifier(lambda x: x)
+        assert clf.labels(torch.tensor([[0.0, 3.0, 1.0]])).tolist() == [1]
+        assert clf.num_classes == 3
+        with pytest.raises(ModelOutputError, match="scores for 2 classes; expected num_classes=3"):
+            clf.labels(torch.zeros(1, 2))
+
+    def test_labels_are_range_checked(self) -> None:
+        clf = Classifier(lambda x: x[:, 0].long(), num_classes=3)
+        assert clf.labels(torch.tensor([[2.0], [0.0]])).tolist() == [2, 0]
+        with pytest.raises(ModelOutputError, match=r"outside \[0, 3\): min 0, max 5"):
+            clf.labels(torch.tensor([[0.0], [5.0]]))
+        with pytest.raises(ModelOutputError, match="min -1"):
+            Classifier(lambda x: x[:, 0].long()).labels(torch.tensor([[-1.0]]))
+
+    @pytest.mark.parametrize(
+        ("fn", "match"),
+        [
+            (lambda x: x[:, 0], "labels must be integers; got dtype torch.float32"),
+            (lambda x: x[:, 0] > 0, "labels must be integers; got dtype torch.bool"),
+            (lambda x: x[:1].long(), r"labels of shape \(2,\) or scores of shape \(2, K\)"),
+            (lambda x: x[None], r"got shape \(1, 2, 3\)"),
+            (lambda x: x.long(), "scores must be floats"),
+            (lambda x: x / 0.0, "NaN or Inf scores for 2 of 2 samples"),
+        ],
+    )
+    def test_bad_outputs(self, fn, match: str) -> None:
+        with pytest.raises(ModelOutputError, match=match):
+            Classifier(fn).labels(torch.ones(2, 3))
+
+    def test_switching_between_labels_and_scores_is_an_error(self) -> None:
+        calls = iter([torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)])
+        clf = Classifier(lambda x: next(calls))
+        clf.labels(torch.ones(2, 3))
+        with pytest.raises(ModelOutputError, match="switched between returning labels and scores"):
+            clf.labels(torch.ones(2, 3))
+
+    def test_numpy_backend(self) -> None:
+        clf = Classifier(lambda x: (x[:, 0] > 0).astype(np.int64), num_classes=2, backend="numpy")
+        assert clf.labels(torch.tensor([[1.0], [-1.0]])).tolist() == [1, 0]
+
+
+class TestIsolationAndModes:
+    def test_global_rng_states_are_untouched_by_a_noisy_generator(self) -> None:
+        def noisy(z: torch.Tensor) -> torch.Tensor:
+            np.random.standard_normal(3)
+            random.random()
+            return z + 1e-3 * torch.randn_like(z)
+
+        torch_state = torch.get_rng_state()
+        numpy_state = np.random.get_state()[1].copy()
+        python_state = random.getstate()
+        Generator(noisy, latent_dim=2)(torch.zeros(4, 2))
+        assert torch.equal(torch.get_rng_state(), torch_state)
+        assert np.array_equal(np.random.get_state()[1], numpy_state)
+        assert random.getstate() == python_state
+
+    def test_session_holds_eval_mode_and_restores_training_flags(self) -> None:
+        net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+        net.train()
+        net[0].eval()  # mixed flags must come back exactly
+        seen = []
+
+        def clf(x: torch.Tensor) -> torch.Tensor:
+            seen.append(net.training)
+            return x
+
+        labeler = LatentLabeler(Generator(net, latent_dim=2), Classifier(clf))
+        with labeler.session():
+            labeler.labels(torch.ones(3, 2))
+        assert seen == [False]
+        assert net.training
+        assert not net[0].training
+        assert net[1].training
+
+    def test_no_autograd_graph_for_labels(self) -> None:
+        seen = []
+
+        def clf(x: torch.Tensor) -> torch.Tensor:
+            seen.append(torch.is_grad_enabled())
+            return x
+
+        LatentLabeler(Generator(torch.nn.Linear(2, 2), latent_dim=2), Classifier(clf)).labels(torch.ones(1, 2))
+        assert seen == [False]
+
+
+class TestLatentLabeler:
+    def test_fixed_blocks_make_each_row_independent_of_its_batch(self) -> None:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            net = torch.nn.Sequential(torch.nn.Linear(8, 256), torch.nn.ReLU(), torch.nn.Linear(256, 5))
+        labeler = LatentLabeler(Generator(net, latent_dim=8), Classifier(lambda x: x), block_size=32)
+        z = torch.randn(70, 8, generator=torch.Generator().manual_seed(4))
+        whole = labeler.scores(z)
+        for rows in ([0], [3, 69], list(range(5, 40))):
+            assert torch.equal(labeler.scores(z[rows]), whole[rows])
+
+    def test_padding_rows_are_not_counted(self) -> None:
+        labeler, _ = _linear_labeler()
+        labeler.block_size = 8
+        labeler.labels(torch.zeros(3, 3))
+        assert labeler.queries.forward == 3
+
+    def test_counts_queries_in_points(self) -> None:
+        labeler, _ = _linear_labeler()
+        labeler.labels(torch.zeros(5, 3))
+        labeler.scores(torch.zeros(2, 3))
+        labeler.margin_gradients(torch.zeros(4, 3), torch.zeros(4, dtype=torch.long), None)
+        assert (labeler.queries.forward, labeler.queries.backward, labeler.queries.total) == (11, 4, 15)
+
+    def test_margin_gradient_of_a_linear_model_is_exact(self) -> None:
+        labeler, weight = _linear_labeler()
+        z = torch.randn(6, 3, generator=torch.Generator().manual_seed(2))
+        source = torch.zeros(6, dtype=torch.long)
+        target = torch.full((6,), 2, dtype=torch.long)
+        margin, grad, labels = labeler.margin_gradients(z, source, target)
+        torch.testing.assert_close(grad, (weight[2] - weight[0]).expand(6, 3))
+        torch.testing.assert_close(margin, z @ (weight[2] - weight[0]))
+        assert torch.equal(labels, (z @ weight.T).argmax(1))
+
+    def test_untargeted_margin_uses_the_best_other_class(self) -> None:
+        labeler, weight = _linear_labeler()
+        z = torch.randn(6, 3, generator=torch.Generator().manual_seed(3))
+        scores = z @ weight.T
+        source = scores.argmax(1)
+        others = scores.clone()
+        others[torch.arange(6), source] = -torch.inf
+        margin, _, _ = labeler.margin_gradients(z, source, None)
+        torch.testing.assert_close(margin, others.max(1).values - scores.max(1).values)
+
+    def test_gradients_through_a_label_only_classifier_are_refused(self) -> None:
+        labeler = LatentLabeler(
+            Generator(torch.nn.Identity(), latent_dim=2), Classifier(lambda x: (x[:, 0] > 0).long(), num_classes=2)
+        )
+        assert not labeler.supports_gradients(torch.zeros(2, 2))
+        with pytest.raises(ModelOutputError, match="not differentiable"):
+            labeler.margin_gradients(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), None)
+
+
+def test_as_generator_and_as_classifier() -> None:
+    gen = Generator(torch.nn.Identity(), latent_dim=3)
+    assert as_generator(gen, latent_dim=None) is gen
+    with pytest.raises(InvalidArgumentError, match="latent_dim must match the generator's latent_dim=3; got 4"):
+        as_generator(gen, latent_dim=4)
+    with pytest.raises(InvalidArgumentError, match="latent_dim must be given for a bare generator"):
+        as_generator(torch.nn.Identity(), latent_dim=None)
+    clf = Classifier(lambda x: x)
+    assert as_classifier(clf) is clf
