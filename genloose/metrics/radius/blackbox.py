@@ -53,12 +53,16 @@ def sign_normal_iteration(
     rows = rows[torch.isfinite(state.radius[rows])]
     d = state.z.shape[1]
     accumulated = torch.zeros(rows.shape[0], d, dtype=torch.float64, device=state.z.device)
+    facet = state.witness_label[rows].clone()
     for iteration in range(steps):
         alive = state.spent[rows] < budget
         if not bool(alive.any()):
             return
         idx = torch.nonzero(alive)[:, 0]
         act = rows[idx]
+        moved = state.witness_label[act] != facet[idx]  # on another class's boundary: old normals misled
+        accumulated[idx[moved]] = 0.0
+        facet[idx] = state.witness_label[act]
         witness = state.witness[act]
         radius = state.radius[act]
         v = torch.as_tensor(

@@ -93,14 +93,14 @@ def class_radius(
     num_classes: int | None = None,
     batch_size: int = 256,
     pool_size: int = 2048,
-    num_seeds: int = 3,
+    num_seeds: int | None = None,
     max_queries: int | None = None,
     rtol: float = 1e-4,
     refine_steps: int = 10,
     attack_steps: int = 20,
     top_k: int = 3,
     blackbox_steps: int = 16,
-    blackbox_explore_steps: int = 3,
+    blackbox_explore_steps: int = 2,
     blackbox_probes: int | None = None,
     max_radius: float | None = None,
     lipschitz: float | None = None,
@@ -143,8 +143,10 @@ def class_radius(
         Points searched together (memory scales with it); results do not depend on it.
     pool_size : int
         Labelled N(0, I) points used as seeds (stage 1).
-    num_seeds : int
-        Seeds per point, of distinct classes.
+    num_seeds : int, optional
+        Seeds per point, of distinct classes (default 3 in white-box, where linearised rays toward the
+        likeliest classes also restart the search, and 6 in black-box, where each seed class is explored on
+        its own: with many classes, raise it so that the class across the nearest boundary is among them).
     max_queries : int, optional
         Budget of calls of c∘g per point (forward and gradient evaluations each count one). Default 1000 in
         white-box and ``150·d + 1000`` in black-box. A stage in progress may overrun it by one ray search.
@@ -205,7 +207,8 @@ def class_radius(
     access = check_choice("access", access, ("auto", "white-box", "black-box"))
     batch_size = check_int("batch_size", batch_size, min_value=1)
     pool_size = check_int("pool_size", pool_size, min_value=0)
-    num_seeds = check_int("num_seeds", num_seeds, min_value=1)
+    if num_seeds is not None:
+        num_seeds = check_int("num_seeds", num_seeds, min_value=1)
     rtol = check_float("rtol", rtol, min_value=1e-12, max_value=0.5)
     refine_steps = check_int("refine_steps", refine_steps, min_value=0)
     attack_steps = check_int("attack_steps", attack_steps, min_value=0)
@@ -296,7 +299,7 @@ def _search(
     access: str,
     batch_size: int,
     pool_size: int,
-    num_seeds: int,
+    num_seeds: int | None,
     max_queries: int | None,
     rtol: float,
     refine_steps: int,
@@ -316,6 +319,8 @@ def _search(
     points64 = z_all.detach().cpu().to(torch.float64).numpy()  # exactly what the models see
     y_all = _label_in_chunks(labeler, z_all, batch_size)
     access = _resolve_access(labeler, access, z_all[:2])
+    if num_seeds is None:
+        num_seeds = 3 if access == "white-box" else 6
     if max_queries is None:
         budget = 1000 if access == "white-box" else 150 * d + 1000
     else:
@@ -382,6 +387,7 @@ def _search(
                 budget=budget,
             )
         state.polish(rows)
+        state.harden(rows, margin=0.1 * rtol)
         radii[start:stop] = state.radius.cpu().numpy()
         witnesses[start:stop] = state.witness.detach().cpu().to(torch.float64).numpy()
         witness_labels[start:stop] = state.witness_label.cpu().numpy()
@@ -448,6 +454,8 @@ def _search(
             "budget_per_point": budget,
             "rtol": rtol,
             "pool_size": pool_size,
+            "dtype": str(labeler.dtype).removeprefix("torch."),
+            "device": str(labeler.device),
             "forward_queries": labeler.queries.forward,
             "backward_queries": labeler.queries.backward,
         },

@@ -168,3 +168,27 @@ class ChunkState:
         norm = torch.linalg.vector_norm(direction, dim=1)
         u = (direction / norm[:, None]).to(self.z.dtype)
         self.search_rays(rows, u, norm, factors=(0.5, 0.9, 0.99, 0.999, 0.9999))
+
+    def harden(self, rows: torch.Tensor, margin: float) -> None:
+        """Move each witness a little further out along its ray, where the move keeps it adversarial.
+
+        A bisected witness can lie within floating-point rounding of the boundary, where a model called with
+        a different batch size or precision (other kernels, other rounding) may label it the other way. The
+        move is ``margin·r`` plus 16 units of rounding of the model dtype at the witness's magnitude: far above
+        rounding, far below the accuracy that matters, so re-verification is robust.
+        """
+        rows = rows[torch.isfinite(self.radius[rows])]
+        if rows.numel() == 0:
+            return
+        direction = (self.witness[rows] - self.z[rows]).to(torch.float64)
+        norm = torch.linalg.vector_norm(direction, dim=1)
+        u = (direction / norm[:, None]).to(self.z.dtype)
+        scale = torch.linalg.vector_norm(self.witness[rows].to(torch.float64), dim=1).clamp_min(1.0)
+        push = norm * margin + 16.0 * torch.finfo(self.z.dtype).eps * scale
+        pushed = self.ray_points(rows, u, norm + push)
+        labels = self.label_points(rows, pushed)
+        keep = labels != self.y[rows]
+        take = rows[keep]
+        self.witness[take] = pushed[keep]
+        self.witness_label[take] = labels[keep]
+        self.radius[take] = torch.linalg.vector_norm((pushed[keep] - self.z[take]).to(torch.float64), dim=1)
