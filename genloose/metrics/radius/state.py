@@ -136,7 +136,8 @@ class ChunkState:
 
         The rays are probed at ``guess·factors`` and at ``radius·radius_fractions`` (fractions of the current
         radius: any crossing closer than the witness is an improvement, so these catch crossings a poor guess
-        misses), skipping distances at or beyond the current radius; the first crossing found is bisected.
+        misses; one just inside the radius is always added), skipping distances at or beyond the current radius;
+        the first crossing found is bisected.
         """
         ok = torch.isfinite(u).all(dim=1)
         if not radius_fractions:
@@ -147,9 +148,10 @@ class ChunkState:
         kw = {"dtype": torch.float64, "device": guess.device}
         s = guess[:, None] * torch.tensor(factors, **kw)
         s = torch.where(torch.isfinite(s) & (s > 0), s, torch.full_like(s, math.inf))
-        if radius_fractions:
-            near = self.radius[rows, None] * torch.tensor(radius_fractions, **kw)
-            s = torch.sort(torch.cat([s, near], dim=1), dim=1).values
+        # probes beyond the current radius are skipped, so one just inside it catches a crossing there
+        fractions = (*radius_fractions, 1.0 - self.rtol)
+        near = self.radius[rows, None] * torch.tensor(fractions, **kw)
+        s = torch.sort(torch.cat([s, near], dim=1), dim=1).values
         found, lo, hi, hi_label = self.scan(rows, u, s)
         if bool(found.any()):
             self.bisect(rows[found], u[found], lo[found], hi[found], hi_label[found])

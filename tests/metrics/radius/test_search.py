@@ -1,0 +1,279 @@
+"""Tests for genloose.metrics.radius.search: class_radius against exact testbeds, invariances and bad input.
+
+Statistical checks are seeded; a 4-standard-error band has a false-failure rate of about 6e-5 per check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import genloose
+from genloose import (
+    Classifier,
+    Generator,
+    InvalidArgumentError,
+    ModelOutputError,
+    NonDeterministicModelError,
+    SearchFailureWarning,
+    UndefinedMetricWarning,
+    class_radius,
+)
+from genloose.testing.assertions import (
+    assert_estimate_close,
+    assert_radii_are_upper_bounds,
+    assert_radii_at_least_exact,
+    assert_radii_close_to_exact,
+)
+from genloose.testing.testbeds import all_testbeds, grid_voronoi, halfspace, sectors, spheres
+
+
+def _run(testbed, **kwargs):
+    kwargs.setdefault("num_samples", 60)
+    kwargs.setdefault("seed", 1)
+    return class_radius(testbed.generator, testbed.classifier, latent_dim=testbed.latent_dim, progress=False, **kwargs)
+
+
+def _check_verified(result, testbed) -> None:
+    assert_radii_are_upper_bounds(result, testbed.generator, testbed.classifier, dtype=torch.float32)
+    assert_radii_at_least_exact(result, testbed, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 8])
+@pytest.mark.parametrize("index", range(8))
+def test_white_box_is_exact_per_point_on_every_testbed(latent_dim: int, index: int) -> None:
+    testbed = all_testbeds(latent_dim)[index]
+    result = _run(testbed)
+    assert result.access == "white-box"
+    assert result.num_censored == 0
+    _check_verified(result, testbed)
+    # per-point accuracy: bisection tolerance 1e-4, hardening 1e-5, float32 rounding near small radii
+    assert_radii_close_to_exact(result, testbed, rtol=2e-3, atol=1e-5)
+    assert result.radii.mean() / testbed.exact_radius(result.latents).mean() < 1.001
+
+
+@pytest.mark.parametrize(
+    "testbed",
+    [halfspace(6, offset=0.3, seed=2), sectors(6, 5), spheres(6, math.sqrt(6)), grid_voronoi(6, seed=2)],
+    ids=lambda tb: tb.name,
+)
+def test_black_box_is_a_verified_upper_bound_within_three_percent(testbed) -> None:
+    result = _run(testbed, access="black-box", num_samples=40)
+    assert result.access == "black-box"
+    assert result.metadata["backward_queries"] == 0
+    _check_verified(result, testbed)
+    ratio = result.radii.mean() / testbed.exact_radius(result.latents).mean()
+    assert 1.0 <= ratio < 1.03
+
+
+def test_auto_uses_labels_only_for_a_label_classifier() -> None:
+    testbed = sectors(4, 3)
+    labels_only = Classifier(lambda x: testbed.classifier(x).argmax(1), num_classes=3)
+    result = class_radius(testbed.generator, labels_only, latent_dim=4, num_samples=20, progress=False)
+    assert result.access == "black-box"
+    assert_radii_at_least_exact(result, testbed, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_uses_labels_only_for_a_numpy_generator() -> None:
+    testbed = halfspace(3, seed=0)
+    gen = Generator(lambda z: z, latent_dim=3, backend="numpy")
+    result = class_radius(gen, testbed.classifier, num_samples=10, progress=False)
+    assert result.access == "black-box"
+
+
+def test_white_box_request_on_a_label_classifier_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match="access='white-box' needs"):
+        class_radius(
+            torch.nn.Identity(),
+            Classifier(lambda x: (x[:, 0] > 0).long(), num_classes=2),
+            latent_dim=2,
+            num_samples=4,
+            access="white-box",
+            progress=False,
+        )
+
+
+def test_mean_agrees_with_the_exact_class_radius_within_monte_carlo_error() -> None:
+    testbed = halfspace(8, offset=0.0, seed=3)
+    result = _run(testbed, num_samples=400, seed=11)
+    assert_estimate_close(result.estimate, testbed.exact_mean_radius(), num_stderr=4.0)
+    assert result.estimate.n == 400
+    assert result.estimate.contains(result.radii.mean())
+
+
+def test_estimate_stays_below_the_universal_cap_and_cap_matches_theory() -> None:
+    testbed = sectors(4, 2)  # two classes split by a hyperplane: the cap is tight, sqrt(2/pi)
+    result = _run(testbed, num_samples=200)
+    assert not result.exceeds_cap
+    p_hat = result.class_counts / result.class_counts.sum()
+    assert result.fawzi_cap == pytest.approx(genloose.theory.fawzi_bound(p_hat))
+    assert result.fawzi_cap == pytest.approx(math.sqrt(2 / math.pi), abs=0.01)
+
+
+def test_a_failed_search_is_flagged_against_the_cap() -> None:
+    testbed = halfspace(64, seed=0)  # seeds alone overestimate ~5-10x at d = 64
+    with pytest.warns(SearchFailureWarning, match="exceeds the universal cap"):
+        result = _run(testbed, access="black-box", num_seeds=1, blackbox_steps=0, num_samples=30)
+    assert result.exceeds_cap
+    _check_verified(result, testbed)  # still valid upper bounds, just poor ones
+
+
+class TestInvariances:
+    def test_bit_identical_for_any_batch_size(self) -> None:
+        testbed = spheres(5, [1.5, 2.5])
+        a, b = (_run(testbed, batch_size=size, num_samples=30) for size in (7, 256))
+        np.testing.assert_array_equal(a.radii, b.radii)
+        np.testing.assert_array_equal(a.witnesses, b.witnesses)
+        np.testing.assert_array_equal(a.queries, b.queries)
+
+    @pytest.mark.parametrize("access", ["white-box", "black-box"])
+    def test_shards_equal_the_whole(self, access: str) -> None:
+        testbed = sectors(4, 3)
+        whole = _run(testbed, num_samples=30, access=access)
+        first = _run(testbed, num_samples=12, access=access)
+        rest = _run(testbed, num_samples=18, sample_offset=12, access=access)
+        np.testing.assert_array_equal(np.concatenate([first.radii, rest.radii]), whole.radii)
+        np.testing.assert_array_equal(np.concatenate([first.latents, rest.latents]), whole.latents)
+
+    def test_same_seed_same_result_and_other_seed_other_points(self) -> None:
+        testbed = halfspace(3, seed=1)
+        a, b, c = _run(testbed, seed=5), _run(testbed, seed=5), _run(testbed, seed=6)
+        np.testing.assert_array_equal(a.radii, b.radii)
+        assert not np.array_equal(a.latents, c.latents)
+
+    def test_given_latents_are_used_as_given(self) -> None:
+        testbed = halfspace(3, seed=1)
+        points = np.random.default_rng(0).standard_normal((9, 3))
+        result = class_radius(testbed.generator, testbed.classifier, latents=points, progress=False)
+        np.testing.assert_allclose(result.latents, points, rtol=1e-7)  # float32 copies of the points
+        assert result.seed is None
+        assert result.latent_dim == 3
+
+    def test_global_rng_and_model_modes_are_untouched(self) -> None:
+        net = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.5))
+        net.train()
+        torch_state = torch.get_rng_state()
+        numpy_state = np.random.get_state()[1].copy()
+        class_radius(net, lambda x: x, latent_dim=3, num_samples=8, progress=False)
+        assert torch.equal(torch.get_rng_state(), torch_state)
+        assert np.array_equal(np.random.get_state()[1], numpy_state)
+        assert net.training
+
+    def test_float64_models(self) -> None:
+        testbed = sectors(3, 4)
+        gen = Generator(testbed.generator, latent_dim=3, dtype=torch.float64)
+        result = class_radius(gen, testbed.classifier, num_samples=20, progress=False)
+        assert result.metadata["dtype"] == "float64"
+        assert_radii_close_to_exact(result, testbed, rtol=2e-4)
+
+
+def test_lipschitz_lower_bound_brackets_the_radius() -> None:
+    # scores (z1, -z1) are sqrt(2)-Lipschitz: the margin bound 2|z1| / (sqrt(2) sqrt(2)) = |z1| is exact
+    result = class_radius(
+        torch.nn.Identity(),
+        lambda x: torch.stack([x[:, 0], -x[:, 0]], 1),
+        latent_dim=4,
+        num_samples=50,
+        lipschitz=math.sqrt(2),
+        progress=False,
+    )
+    exact = np.abs(result.latents[:, 0])
+    np.testing.assert_allclose(result.lower_bounds, exact, rtol=1e-5)
+    assert (result.lower_bounds <= result.radii).all()
+    assert result.lower_estimate.value <= result.estimate.value
+    assert "lower_bound" in result.to_frame().columns
+
+
+def test_result_frame_and_repr() -> None:
+    result = _run(sectors(3, 3), num_samples=10)
+    frame = result.to_frame()
+    assert list(frame.columns) == ["point", "label", "witness_label", "radius", "censored", "queries"]
+    assert frame.dtypes.to_dict() == {
+        "point": np.int64,
+        "label": np.int64,
+        "witness_label": np.int64,
+        "radius": np.float64,
+        "censored": bool,
+        "queries": np.int64,
+    }
+    assert "class radius <=" in repr(result)
+    assert result.total_queries == result.queries.sum() + result.pool_queries
+
+
+class TestBadInput:
+    def test_generator_returning_nan_names_rows_and_first_index(self) -> None:
+        def gen(z: torch.Tensor) -> torch.Tensor:
+            return torch.where(z[:, :1] > 1.5, torch.nan, z)
+
+        with pytest.raises(ModelOutputError, match=r"NaN or Inf for \d+ of \d+ latents \(first at latent index \d+\)"):
+            class_radius(gen, lambda x: x, latent_dim=2, num_samples=50, progress=False)
+
+    def test_classifier_with_wrong_shape(self) -> None:
+        with pytest.raises(ModelOutputError, match="classifier must return labels of shape"):
+            class_radius(torch.nn.Identity(), lambda x: x[:1], latent_dim=2, num_samples=5, progress=False)
+
+    def test_labels_outside_range(self) -> None:
+        clf = Classifier(lambda x: (x[:, 0] > 0).long() * 7, num_classes=3)
+        with pytest.raises(ModelOutputError, match=r"outside \[0, 3\)"):
+            class_radius(torch.nn.Identity(), clf, latent_dim=2, num_samples=5, progress=False)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({"num_samples": 0}, "num_samples must be an integer >= 1"),
+            ({"num_samples": -3}, "num_samples must be an integer >= 1"),
+            ({}, "exactly one of latents and num_samples"),
+            ({"num_samples": 3, "latents": np.zeros((3, 2))}, "exactly one of latents and num_samples"),
+            ({"latents": np.zeros((3, 5))}, r"latents must have shape \(n, 2\)"),
+            ({"latents": np.array([[0.0, np.nan]])}, "latents must be finite; 1 row"),
+            ({"latents": "abc"}, "latents must be a float array"),
+            ({"num_samples": 3, "access": "grey-box"}, "access must be one of"),
+            ({"num_samples": 3, "seed": -1}, "seed must be an integer >= 0"),
+            ({"num_samples": 3, "confidence": 1.5}, "confidence must be a number < 1"),
+            ({"num_samples": 3, "rtol": 0.0}, "rtol must be a number >= 1e-12"),
+            ({"num_samples": 3, "lipschitz": -1.0}, "lipschitz must be a number > 0"),
+        ],
+    )
+    def test_bad_arguments(self, kwargs: dict, match: str) -> None:
+        with pytest.raises(InvalidArgumentError, match=match):
+            class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, progress=False, **kwargs)
+
+    def test_single_class_model_is_all_censored_with_a_nan_estimate(self) -> None:
+        def one_class(x: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(x.shape[0], dtype=torch.long)
+
+        clf = Classifier(one_class, num_classes=1)
+        with pytest.warns(UndefinedMetricWarning, match="every point is censored"):
+            result = class_radius(torch.nn.Identity(), clf, latent_dim=2, num_samples=6, progress=False)
+        assert result.num_censored == 6
+        assert math.isnan(result.estimate.value)
+        assert np.isinf(result.radii).all()
+        assert (result.witness_labels == -1).all()
+        assert math.isinf(result.fawzi_cap)
+
+    def test_some_censored_points_are_counted_and_excluded(self) -> None:
+        # class 1 is x0 > 10: no pool point reaches it; random rays out to max_radius=5 find it from a point
+        # at x0 = 9.9 but cannot from the origin, which is censored
+        clf = Classifier(lambda x: (x[:, 0] > 10).long(), num_classes=2)
+        points = np.array([[9.9, 0.0, 0.0], [0.0, 0.0, 0.0]])
+        with pytest.warns(SearchFailureWarning, match="1 of 2 points have no witness"):
+            result = class_radius(torch.nn.Identity(), clf, latents=points, max_radius=5.0, progress=False)
+        assert result.censored.tolist() == [False, True]
+        assert result.radii[0] == pytest.approx(0.1, rel=0.5)
+        assert "1 of 2 censored points excluded" in result.estimate.method
+        assert result.estimate.n == 1
+        assert result.estimate.value == result.radii[0]
+
+    def test_non_deterministic_classifier_is_detected(self) -> None:
+        calls = {"n": 0}
+
+        def flaky(x: torch.Tensor) -> torch.Tensor:
+            calls["n"] += 1
+            flip = 1.0 if calls["n"] % 2 else -1.0
+            return torch.stack([flip * x[:, 0], -flip * x[:, 0]], 1)
+
+        with pytest.raises(NonDeterministicModelError, match="failed re-verification"):
+            class_radius(torch.nn.Identity(), flaky, latent_dim=2, num_samples=8, progress=False)
