@@ -128,6 +128,45 @@ class RadiusResult:
             columns["lower_bound"] = self.lower_bounds.astype(np.float64)
         return pd.DataFrame(columns)
 
+    def summary(self) -> dict[str, float]:
+        """Median, quartiles, 5% and 95% quantiles of the finite radii, and the censored fraction.
+
+        Examples
+        --------
+        >>> import torch, genloose
+        >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, num_samples=8,
+        ...                           progress=False)
+        >>> sorted(r.summary())
+        ['censored_fraction', 'median', 'q05', 'q25', 'q75', 'q95']
+        """
+        finite = self.radii[~self.censored]
+        levels = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
+        out = {name: float(np.quantile(finite, q)) if finite.size else float("nan") for name, q in levels.items()}
+        out["censored_fraction"] = float(self.censored.mean())
+        return out
+
+    def per_class_frame(self) -> pd.DataFrame:
+        """One row per class of the sampled points: count, censored, mean and median radius, queries.
+
+        Examples
+        --------
+        >>> import torch, genloose
+        >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, num_samples=8,
+        ...                           progress=False)
+        >>> list(r.per_class_frame().columns)
+        ['label', 'count', 'censored', 'mean_radius', 'median_radius', 'mean_queries']
+        """
+        frame = self.to_frame()
+        frame["finite_radius"] = frame["radius"].where(~frame["censored"])
+        grouped = frame.groupby("label", sort=True)
+        return grouped.agg(
+            count=("point", "size"),
+            censored=("censored", "sum"),
+            mean_radius=("finite_radius", "mean"),
+            median_radius=("finite_radius", "median"),
+            mean_queries=("queries", "mean"),
+        ).reset_index()
+
     def __repr__(self) -> str:
         cap = "EXCEEDS the universal cap" if self.exceeds_cap else "within the universal cap"
         return (

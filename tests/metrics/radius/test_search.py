@@ -277,3 +277,16 @@ class TestBadInput:
 
         with pytest.raises(NonDeterministicModelError, match="failed re-verification"):
             class_radius(torch.nn.Identity(), flaky, latent_dim=2, num_samples=8, progress=False)
+
+
+def test_summary_and_per_class_breakdown_against_numpy() -> None:
+    result = _run(sectors(3, 3), num_samples=40)
+    summary = result.summary()
+    assert summary["median"] == pytest.approx(np.median(result.radii))
+    assert summary["censored_fraction"] == 0.0
+    per_class = result.per_class_frame()
+    assert per_class["count"].sum() == 40
+    for row in per_class.itertuples():
+        mine = result.radii[result.labels == row.label]
+        assert row.count == mine.size
+        assert row.mean_radius == pytest.approx(mine.mean())
