@@ -13,10 +13,17 @@ from genloose._errors import (
     SearchFailureWarning,
     UndefinedMetricWarning,
 )
+from genloose import testing, theory
 from genloose._version import __version__
 from genloose.estimate import Estimate
 from genloose.metrics.radius import RadiusResult, class_radius
 from genloose.models import Classifier, Generator
+from genloose.theory import (
+    collision_entropy_upper_bound,
+    fawzi_bound,
+    theorem_3_1_bound,
+    theorem_3_2_bound,
+)
 
 __all__ = [
     "BoundHypothesisWarning",
@@ -33,4 +40,10 @@ __all__ = [
     "UndefinedMetricWarning",
     "__version__",
     "class_radius",
+    "collision_entropy_upper_bound",
+    "fawzi_bound",
+    "testing",
+    "theorem_3_1_bound",
+    "theorem_3_2_bound",
+    "theory",
 ]
