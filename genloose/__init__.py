@@ -3,6 +3,7 @@
 The public API is what this module re-exports; everything else lives in private modules.
 """
 
+from genloose import testing, theory
 from genloose._errors import (
     BoundHypothesisWarning,
     GenlooseError,
@@ -13,7 +14,6 @@ from genloose._errors import (
     SearchFailureWarning,
     UndefinedMetricWarning,
 )
-from genloose import testing, theory
 from genloose._version import __version__
 from genloose.estimate import Estimate
 from genloose.metrics.radius import RadiusResult, class_radius

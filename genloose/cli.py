@@ -1,17 +1,395 @@
 """The ``genloose`` command line.
 
-Subcommands are registered by :func:`build_parser`; each maps to a function of the public API.
+Subcommands:
+
+* ``genloose evaluate --generator MODULE:ATTR --classifier MODULE:ATTR --latent-dim D --num-samples N``
+  loads a third-party generator and classifier by import path, runs :func:`genloose.evaluate`, prints the
+  report as a table and writes it with ``--json`` / ``--csv`` (atomically; existing files are refused
+  unless ``--overwrite``).
+* ``genloose bounds --probabilities 0.2,0.3,0.5`` (or ``--num-classes K``, ``--class-radius R``) evaluates
+  the paper's bounds (:mod:`genloose.theory`).
+* ``genloose reproduce grid|vae`` reruns a paper experiment (:mod:`genloose.experiments`).
+
+Exit status: 0 on success; 2 for a usage error (bad option, an import path that does not resolve, an
+invalid argument, an output file that exists); 1 when a model returns unusable output or a run fails.
+Errors go to stderr as one line, without a traceback; errors raised by the user's own code keep theirs.
+
+Loading models runs the user's code: ``MODULE:ATTR`` imports ``MODULE`` (from ``sys.path``, with the current
+directory first, or a ``path/to/file.py``) and takes its attribute ``ATTR`` (dots allowed). A class, or a
+callable that can be called with no arguments, is a *factory*: it is called once and its result is the
+model. Anything else (a ``torch.nn.Module`` instance, a function of a batch, a :class:`genloose.Generator`
+or :class:`genloose.Classifier` adapter) is the model itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import json
+import math
+import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
+from genloose._errors import BoundHypothesisWarning, GenlooseError, InvalidArgumentError, ModelOutputError
 from genloose._version import __version__
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "load_object", "main"]
+
+_EXPERIMENTS = {
+    "grid": ("genloose.experiments.grid", "run_grid_experiment"),
+    "vae": ("genloose.experiments.vae", "run_vae_experiment"),
+}
+
+
+class UsageError(GenlooseError):
+    """A command-line usage error (exit status 2)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# loading objects by import path
+# ----------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _cwd_on_path() -> Iterator[None]:
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(cwd)
+
+
+def _import_module(module_name: str, option: str) -> Any:
+    if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
+        path = Path(module_name)
+        if not path.is_file():
+            raise UsageError(f"{option}: file {module_name!r} does not exist")
+        name = f"_genloose_user_{path.stem}_{abs(hash(str(path.resolve())))}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"{option}: cannot load {module_name!r} as a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    try:
+        with _cwd_on_path():
+            return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise UsageError(f"{option}: cannot import module {module_name!r} ({error})") from None
+
+
+def _is_factory(obj: Any) -> bool:
+    import torch
+
+    if isinstance(obj, type):
+        return True
+    if isinstance(obj, torch.nn.Module) or not callable(obj):
+        return False
+    from genloose.models import Classifier, Generator
+
+    if isinstance(obj, (Generator, Classifier)):
+        return False
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return False
+    required = [
+        p
+        for p in signature.parameters.values()
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    takes_batch = any(p.kind in (p.VAR_POSITIONAL,) for p in signature.parameters.values())
+    return not required and not takes_batch
+
+
+def load_object(spec: str, *, option: str = "object") -> Any:
+    """Load ``MODULE:ATTR`` (this imports and runs the user's module, and calls a factory).
+
+    Parameters
+    ----------
+    spec : str
+        ``"package.module:attribute"`` (``attribute`` may be dotted) or ``"path/to/file.py:attribute"``.
+    option : str
+        The option name for error messages.
+
+    Returns
+    -------
+    object
+        The attribute, or the result of calling it if it is a class or a zero-argument callable.
+
+    Raises
+    ------
+    UsageError
+        If the path is malformed, the module cannot be found, or the attribute does not exist.
+
+    Examples
+    --------
+    >>> load_object("collections:OrderedDict")  # a class is a factory: called once
+    OrderedDict()
+    >>> load_object("math:tau")
+    6.283185307179586
+    """
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise UsageError(f"{option} must be MODULE:ATTR (e.g. mypackage.models:generator); got {spec!r}")
+    module_name, attribute = spec.split(":")
+    module = _import_module(module_name, option)
+    obj: Any = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"{option}: {module_name!r} has no attribute {attribute!r} (looked up {part!r})")
+        obj = getattr(obj, part)
+    if _is_factory(obj):
+        obj = obj()
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluate
+# ----------------------------------------------------------------------------------------------
+
+
+def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
+    import torch
+
+    from genloose.models import Classifier, Generator
+
+    generator = load_object(args.generator, option="--generator")
+    classifier = load_object(args.classifier, option="--classifier")
+    latent_dim = args.latent_dim
+    if args.device is not None:
+        try:
+            device = torch.device(args.device)
+        except (RuntimeError, TypeError):
+            raise UsageError(f"--device must be a torch device such as cpu or cuda:0; got {args.device!r}") from None
+        for name, obj in (("--generator", generator), ("--classifier", classifier)):
+            if isinstance(obj, (Generator, Classifier)):
+                raise UsageError(
+                    f"{name} is a genloose adapter: set its device in the adapter instead of passing --device"
+                )
+            if isinstance(obj, torch.nn.Module):
+                obj.to(device)
+        generator = Generator(generator, latent_dim=latent_dim, device=device)
+        latent_dim = None
+    elif isinstance(generator, Generator):
+        if latent_dim is not None and latent_dim != generator.latent_dim:
+            raise UsageError(
+                f"--latent-dim must match the generator adapter's latent_dim={generator.latent_dim}; got {latent_dim}"
+            )
+        latent_dim = None
+    if latent_dim is None and not isinstance(generator, Generator):
+        raise UsageError("--latent-dim is required (the generator is not a genloose.Generator adapter)")
+    return generator, classifier, latent_dim
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from genloose._io import check_destination
+    from genloose.evaluate import evaluate
+
+    for option, path in (("--json", args.json), ("--csv", args.csv)):
+        if path is not None:
+            try:
+                check_destination(path, overwrite=args.overwrite, name=option)
+            except InvalidArgumentError as error:
+                raise UsageError(str(error)) from None
+    if args.json is not None and args.csv is not None and Path(args.json).resolve() == Path(args.csv).resolve():
+        raise UsageError("--json and --csv must name different files")
+    generator, classifier, latent_dim = _model_inputs(args)
+    report = evaluate(
+        generator,
+        classifier,
+        latent_dim=latent_dim,
+        num_samples=args.num_samples,
+        seed=args.seed,
+        access=args.access,
+        num_classes=args.num_classes,
+        confidence=args.confidence,
+        batch_size=args.batch_size,
+        pool_size=args.pool_size,
+        progress=False if args.silent else None,
+    )
+    # Serialise everything before writing anything, so a failure leaves no file behind.
+    payloads = []
+    if args.json is not None:
+        payloads.append((args.json, report.to_json()))
+    if args.csv is not None:
+        payloads.append((args.csv, report.to_frame().to_csv(index=False)))
+    from genloose._io import atomic_write_text
+
+    for path, text in payloads:
+        atomic_write_text(path, text, overwrite=args.overwrite)
+    print(report)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# bounds
+# ----------------------------------------------------------------------------------------------
+
+
+def _parse_probabilities(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.replace(" ", "").split(",") if part != ""]
+    except ValueError:
+        raise UsageError(f"--probabilities must be comma-separated numbers such as 0.2,0.3,0.5; got {text!r}") from None
+    if not values:
+        raise UsageError(f"--probabilities must hold at least one probability; got {text!r}")
+    return values
+
+
+def _bounds_rows(args: argparse.Namespace) -> list[tuple[str, float, str]]:
+    import numpy as np
+
+    from genloose import theory
+
+    rows: list[tuple[str, float, str]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BoundHypothesisWarning)
+        if args.probabilities is not None:
+            p = np.array(_parse_probabilities(args.probabilities))
+            fawzi = float(theory.fawzi_bound(p))
+            q = float(np.sum(p * p))
+            top = float(p.max())
+            observed = int(np.count_nonzero(p))
+            holds = top <= theory.HYPOTHESIS_MAX_PROBABILITY
+            note = "" if holds else f"n/a: hypothesis every p_k <= 1/5 fails (max p = {top:.4g})"
+            rows += [
+                ("num_classes", float(observed), "classes with p_k > 0"),
+                ("max_probability", top, ""),
+                ("collision_probability", q, "sum_k p_k^2"),
+                ("collision_entropy", -math.log(q), "-log sum_k p_k^2"),
+                ("effective_number_of_classes", 1.0 / q, "1 / sum_k p_k^2"),
+                ("fawzi_cap", fawzi, "Lemma B.1: E r <= U(p) for every classifier"),
+                ("theorem_3_1_bound", float(theory.theorem_3_1_bound(q, max_probability=top)), note or "g(||p||^2)"),
+            ]
+            k_note = "g(1/K), K = classes with p_k > 0" if observed >= 5 else "n/a: needs K >= 5"
+            rows.append(("theorem_3_2_bound", float(theory.theorem_3_2_bound(observed)), k_note))
+        if args.num_classes is not None:
+            k = args.num_classes
+            note = "g(1/K)" if k >= 5 else "n/a: needs K >= 5"
+            rows += [
+                ("num_classes", float(k), "uniform distribution"),
+                ("collision_probability", 1.0 / k, "1/K"),
+                ("collision_entropy", math.log(k), "log K"),
+                ("fawzi_cap", float(theory.fawzi_bound_uniform(k)), "Lemma B.1 at p = 1/K"),
+                ("theorem_3_2_bound", float(theory.theorem_3_2_bound(k)), note),
+            ]
+        if args.class_radius is not None:
+            r = args.class_radius
+            limit = theory.THEOREM_3_1_RADIUS_LIMIT
+            note = "" if r <= limit else f"n/a: radius > g(1/5) = {limit:.4f}, the hypothesis cannot hold"
+            rows += [
+                ("class_radius", r, "given"),
+                ("collision_entropy_upper_bound", float(theory.collision_entropy_upper_bound(r)), note or "G^-1(r)"),
+                (
+                    "collision_probability_lower_bound",
+                    float(theory.collision_probability_lower_bound(r)),
+                    note or "exp(-G^-1(r))",
+                ),
+            ]
+    return rows
+
+
+def _run_bounds(args: argparse.Namespace) -> int:
+    if args.probabilities is None and args.num_classes is None and args.class_radius is None:
+        raise UsageError("bounds needs --probabilities, --num-classes or --class-radius")
+    if args.json is not None:
+        from genloose._io import check_destination
+
+        try:
+            check_destination(args.json, overwrite=args.overwrite, name="--json")
+        except InvalidArgumentError as error:
+            raise UsageError(str(error)) from None
+    try:
+        rows = _bounds_rows(args)
+    except InvalidArgumentError as error:
+        raise UsageError(str(error)) from None
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>12.6g}  {note}".rstrip())
+    if args.json is not None:
+        from genloose._io import atomic_write_text
+
+        payload = {name: (None if math.isnan(v) else ("inf" if math.isinf(v) else v)) for name, v, _ in rows}
+        atomic_write_text(args.json, json.dumps(payload, indent=2) + "\n", overwrite=args.overwrite)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# reproduce
+# ----------------------------------------------------------------------------------------------
+
+
+def _run_reproduce(args: argparse.Namespace) -> int:
+    module_name, function_name = _EXPERIMENTS[args.experiment]
+    try:
+        module = importlib.import_module(module_name)
+        run = getattr(module, function_name)
+    except (ImportError, AttributeError) as error:
+        raise UsageError(f"experiment {args.experiment!r} is not available in this installation ({error})") from None
+    out = Path(args.out if args.out is not None else f"genloose-{args.experiment}")
+    result = run(out, retrain=args.retrain, progress=False if args.silent else None, overwrite=args.overwrite)
+    print(f"genloose reproduce {args.experiment}: results in {out}")
+    if result is not None and not isinstance(result, (str, Path)):
+        print(result)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# parser
+# ----------------------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0; got {value}")
+    return value
+
+
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1; got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0; got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,15 +399,78 @@ def build_parser() -> argparse.ArgumentParser:
     --------
     >>> build_parser().prog
     'genloose'
+    >>> build_parser().parse_args(["bounds", "--num-classes", "10"]).num_classes
+    10
     """
+    formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
         prog="genloose",
         description="Measure how loose a generative model's latent space is: class radius, "
         "collision entropy, and the bounds of 'Looser is Worse' (Manoj, 2018).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version=f"genloose {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a generator and a classifier given by import path",
+        description="Evaluate a third-party generator and classifier (this imports and runs their code). "
+        "MODULE:ATTR names a module on the Python path (the current directory is searched first) or a .py "
+        "file, and an attribute in it: a model, or a class or zero-argument callable that returns one.",
+        formatter_class=formatter,
+    )
+    evaluate.add_argument("--generator", required=True, metavar="MODULE:ATTR", help="the generator g: latents -> samples")
+    evaluate.add_argument(
+        "--classifier", required=True, metavar="MODULE:ATTR", help="the classifier c: samples -> labels or scores"
+    )
+    evaluate.add_argument(
+        "--latent-dim", type=_positive_int, default=None, metavar="D",
+        help="latent dimension d (required unless the generator is a genloose.Generator)",
+    )
+    evaluate.add_argument("--num-samples", type=_positive_int, required=True, metavar="N", help="latent points")
+    evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the latent sample")
+    evaluate.add_argument(
+        "--access", choices=("auto", "white-box", "black-box"), default="auto",
+        help="gradient-based search (white-box) or label queries only (black-box)",
+    )
+    evaluate.add_argument("--num-classes", type=_positive_int, default=None, metavar="K",
+                          help="number of classes (needed for a classifier that returns labels)")
+    evaluate.add_argument("--device", default=None, help="torch device for the models, e.g. cpu or cuda:0 "
+                          "(default: where the generator's parameters are)")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=256, help="points searched together")
+    evaluate.add_argument("--pool-size", type=_non_negative_int, default=2048, help="labelled seeding pool")
+    evaluate.add_argument("--confidence", type=_confidence, default=0.95, help="level of the intervals")
+    evaluate.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON")
+    evaluate.add_argument("--csv", default=None, metavar="FILE", help="write the report's table as CSV")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    evaluate.add_argument("--silent", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=_run_evaluate)
+
+    bounds = commands.add_parser(
+        "bounds",
+        help="evaluate the paper's bounds for a class distribution, a number of classes or a radius",
+        formatter_class=formatter,
+    )
+    bounds.add_argument("--probabilities", default=None, metavar="P1,P2,...",
+                        help="a class distribution (comma-separated, summing to 1)")
+    bounds.add_argument("--num-classes", type=_positive_int, default=None, metavar="K",
+                        help="K equally likely classes")
+    bounds.add_argument("--class-radius", type=_non_negative_float, default=None, metavar="R",
+                        help="a class radius: the collision entropy Theorem 3.1 allows")
+    bounds.add_argument("--json", default=None, metavar="FILE", help="write the values as JSON")
+    bounds.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    bounds.set_defaults(handler=_run_bounds)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="rerun one of the paper's experiments", formatter_class=formatter
+    )
+    reproduce.add_argument("experiment", choices=sorted(_EXPERIMENTS), help="which experiment")
+    reproduce.add_argument("--out", default=None, metavar="DIR", help="output directory (default: genloose-EXPERIMENT)")
+    reproduce.add_argument("--retrain", action="store_true", help="train the models instead of loading bundled weights")
+    reproduce.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    reproduce.add_argument("--silent", action="store_true", help="no progress bar")
+    reproduce.set_defaults(handler=_run_reproduce)
     return parser
 
 
@@ -38,15 +479,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["--version"])  # doctest: +SKIP
-    genloose 0.1.0
+    >>> main(["bounds", "--num-classes", "10"])  # doctest: +NORMALIZE_WHITESPACE
+    num_classes                      10  uniform distribution
+    collision_probability           0.1  1/K
+    collision_entropy           2.30259  log K
+    fawzi_cap                  0.473432  Lemma B.1 at p = 1/K
+    theorem_3_2_bound           1.56808  g(1/K)
+    0
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error already printed by argparse
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
     if args.command is None:
         parser.print_help()
         return 0
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except UsageError as error:
+        print(f"genloose {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except InvalidArgumentError as error:
+        print(f"genloose {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except ModelOutputError as error:
+        print(f"genloose {args.command}: error: a model returned unusable output: {error}", file=sys.stderr)
+        return 1
+    except GenlooseError as error:
+        print(f"genloose {args.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
