@@ -290,3 +290,12 @@ def test_summary_and_per_class_breakdown_against_numpy() -> None:
         mine = result.radii[result.labels == row.label]
         assert row.count == mine.size
         assert row.mean_radius == pytest.approx(mine.mean())
+
+
+def test_points_exactly_on_a_boundary_get_tiny_verified_radii() -> None:
+    testbed = sectors(3, 2)  # the boundary is the plane z2 = 0
+    points = np.array([[0.0, 0.0, 7.0], [1.0, 0.0, 0.0], [-1.0, 0.0, 2.0]])
+    result = class_radius(testbed.generator, testbed.classifier, latents=points, progress=False)
+    assert (result.radii < 1e-4).all()
+    assert_radii_are_upper_bounds(result, testbed.generator, testbed.classifier)
+    assert_radii_are_upper_bounds(result, testbed.generator, testbed.classifier, dtype=torch.float64)
