@@ -1,0 +1,137 @@
+"""Invariances every registered metric is held to (see registry.py and docs/guarantees.md)."""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+import random
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.guarantees.registry import (
+    MODEL_METRICS,
+    STREAMING_STATES,
+    TESTBED,
+    ModelMetric,
+    StreamingState,
+    torch_dtype_generator,
+)
+
+SEED, N = 3, 24
+
+
+def _run(metric: ModelMetric, *, seed: int = SEED, batch_size: int = 256, generator=None, classifier=None):
+    return metric.compute(
+        generator if generator is not None else TESTBED.generator,
+        classifier if classifier is not None else TESTBED.classifier,
+        latent_dim=TESTBED.latent_dim,
+        num_samples=N,
+        seed=seed,
+        batch_size=batch_size,
+    )
+
+
+def _assert_identical(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+
+
+@pytest.mark.parametrize("metric", MODEL_METRICS, ids=str)
+class TestModelMetrics:
+    def test_bit_identical_for_any_batch_size(self, metric: ModelMetric) -> None:
+        _assert_identical(metric.outputs(_run(metric, batch_size=5)), metric.outputs(_run(metric, batch_size=256)))
+
+    def test_same_seed_agrees_and_other_seeds_differ(self, metric: ModelMetric) -> None:
+        first, again, other = _run(metric), _run(metric), _run(metric, seed=SEED + 1)
+        _assert_identical(metric.outputs(first), metric.outputs(again))
+        labels, other_labels = metric.outputs(first)["labels"], metric.outputs(other)["labels"]
+        assert not np.array_equal(np.asarray(labels), np.asarray(other_labels))
+
+    def test_global_rng_untouched_even_by_models_that_draw_random_numbers(self, metric: ModelMetric) -> None:
+        def noisy_generator(z: torch.Tensor) -> torch.Tensor:
+            torch.rand(1)
+            np.random.random_sample()
+            random.random()
+            return TESTBED.generator(z)
+
+        states = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+        quiet = metric.outputs(_run(metric))
+        noisy = metric.outputs(_run(metric, generator=noisy_generator))
+        assert torch.equal(torch.get_rng_state(), states[0])
+        assert np.array_equal(np.random.get_state()[1], states[1])
+        assert random.getstate() == states[2]
+        _assert_identical(quiet, noisy)  # the model's own draws do not leak into the metric
+
+    def test_results_survive_pickling(self, metric: ModelMetric) -> None:
+        result = _run(metric)
+        _assert_identical(metric.outputs(pickle.loads(pickle.dumps(result))), metric.outputs(result))
+
+    def test_float32_and_float64_models_agree_within_the_documented_tolerance(self, metric: ModelMetric) -> None:
+        single = metric.outputs(_run(metric, generator=torch_dtype_generator(torch.float32)))
+        double = metric.outputs(_run(metric, generator=torch_dtype_generator(torch.float64)))
+        np.testing.assert_array_equal(single["labels"], double["labels"])
+        assert abs(single["estimate"] - double["estimate"]) <= metric.dtype_rtol * abs(double["estimate"])
+
+    @pytest.mark.gpu
+    def test_cuda_agrees_with_cpu(self, metric: ModelMetric) -> None:
+        import genloose
+
+        cuda_generator = genloose.Generator(TESTBED.generator, latent_dim=TESTBED.latent_dim, device="cuda")
+        cpu, gpu = metric.outputs(_run(metric)), metric.outputs(_run(metric, generator=cuda_generator))
+        np.testing.assert_array_equal(cpu["labels"], gpu["labels"])
+        assert abs(cpu["estimate"] - gpu["estimate"]) <= metric.dtype_rtol * abs(cpu["estimate"])
+
+
+def _batches(state: StreamingState, seed: int, count: int) -> list:
+    rng = np.random.default_rng(seed)
+    return [state.batch(rng) for _ in range(count)]
+
+
+def _fed(state: StreamingState, batches: list):
+    current = state.empty()
+    for batch in batches:
+        current = state.update(current, batch)
+    return current
+
+
+def _same(state: StreamingState, a, b) -> None:
+    _assert_identical(state.state_dict(a), state.state_dict(b))
+
+
+@pytest.mark.parametrize("state", STREAMING_STATES, ids=str)
+class TestStreamingStates:
+    @given(seed=st.integers(0, 2**32 - 1), cuts=st.lists(st.integers(0, 6), min_size=1, max_size=4))
+    def test_any_split_equals_the_one_shot_computation(self, state: StreamingState, seed: int, cuts: list) -> None:
+        batches = _batches(state, seed, 6)
+        bounds = sorted({0, 6, *cuts})
+        shards = [_fed(state, batches[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+        merged = state.empty()
+        for shard in shards:
+            merged = state.merge(merged, shard)
+        assert state.compute(merged) == state.one_shot(batches)
+
+    @given(seed=st.integers(0, 2**32 - 1))
+    def test_merge_is_associative_commutative_with_identity(self, state: StreamingState, seed: int) -> None:
+        a, b, c = (_fed(state, _batches(state, seed + k, 2)) for k in range(3))
+        _same(state, state.merge(state.merge(a, b), c), state.merge(a, state.merge(b, c)))
+        _same(state, state.merge(a, b), state.merge(b, a))
+        _same(state, state.merge(a, state.empty()), a)
+        _same(state, state.merge(state.empty(), a), a)
+
+    def test_merge_leaves_inputs_unchanged_and_compute_is_idempotent(self, state: StreamingState) -> None:
+        a, b = _fed(state, _batches(state, 1, 2)), _fed(state, _batches(state, 2, 2))
+        before = (pickle.dumps(state.state_dict(a)), pickle.dumps(state.state_dict(b)))
+        merged = state.merge(a, b)
+        assert (pickle.dumps(state.state_dict(a)), pickle.dumps(state.state_dict(b))) == before
+        assert state.compute(merged) == state.compute(merged)
+
+    def test_state_dict_and_pickle_round_trips(self, state: StreamingState) -> None:
+        a = _fed(state, _batches(state, 4, 3))
+        _same(state, state.from_state_dict(state.state_dict(a)), a)
+        _same(state, pickle.loads(pickle.dumps(a)), a)
+        assert state.compute(pickle.loads(pickle.dumps(a))) == state.compute(a)
