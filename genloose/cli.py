@@ -109,7 +109,8 @@ def _is_factory(obj: Any) -> bool:
     required = [
         p
         for p in signature.parameters.values()
-        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
     takes_batch = any(p.kind in (p.VAR_POSITIONAL,) for p in signature.parameters.values())
     return not required and not takes_batch
@@ -392,6 +393,15 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults in --help, except the uninformative None and False (flags, optional files)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``genloose`` command.
 
@@ -402,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["bounds", "--num-classes", "10"]).num_classes
     10
     """
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = _DefaultsFormatter
     parser = argparse.ArgumentParser(
         prog="genloose",
         description="Measure how loose a generative model's latent space is: class radius, "
@@ -420,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
         "file, and an attribute in it: a model, or a class or zero-argument callable that returns one.",
         formatter_class=formatter,
     )
-    evaluate.add_argument("--generator", required=True, metavar="MODULE:ATTR", help="the generator g: latents -> samples")
+    evaluate.add_argument(
+        "--generator", required=True, metavar="MODULE:ATTR", help="the generator g: latents -> samples"
+    )
     evaluate.add_argument(
         "--classifier", required=True, metavar="MODULE:ATTR", help="the classifier c: samples -> labels or scores"
     )
