@@ -123,6 +123,7 @@ def blackbox_with_restarts(
         )
         found = rows[torch.isfinite(sub.radius[rows])]
         state.offer(found, sub.witness[found], sub.witness_label[found])
+    state.search_opposite(rows)
     sign_normal_iteration(
         state,
         rows,

@@ -48,8 +48,12 @@ class RadiusResult:
         Label counts over the sample and the seeding pool (the p̂ behind ``fawzi_cap``).
     fawzi_cap : float
         The universal cap Σ φ(Φ⁻¹(p_k)) + p_k Φ⁻¹(p_k) at p̂: E[r] cannot exceed it for any classifier.
+    fawzi_cap_stderr : float
+        The cap's standard error from the sampling error of p̂ (delta method).
     exceeds_cap : bool
-        True when the estimate's CI lies entirely above the cap: the search has failed.
+        True when the estimate lies above the cap beyond both their errors (a one-sided z-test at level
+        1e-3; the cap is attained by two classes split by a hyperplane, so a correct search can sit on it):
+        the search has failed.
     lower_bounds : ndarray of shape (n,) or None
         Certified per-point lower bounds (Lipschitz margin), when a Lipschitz constant was given.
     lower_estimate : Estimate or None
@@ -77,6 +81,7 @@ class RadiusResult:
     seed: int | None
     class_counts: np.ndarray
     fawzi_cap: float
+    fawzi_cap_stderr: float
     exceeds_cap: bool
     censoring: str
     lower_bounds: np.ndarray | None = None

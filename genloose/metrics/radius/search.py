@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from scipy.special import ndtri
 
 from genloose._errors import (
     InvalidArgumentError,
@@ -73,11 +74,35 @@ def _lipschitz_lower_bounds(
     return np.concatenate(out)
 
 
-def _fawzi_cap(counts: np.ndarray) -> float:
-    from genloose.theory import fawzi_bound
+def _fawzi_cap(counts: np.ndarray) -> tuple[float, float]:
+    """The universal cap at the observed class frequencies, and its delta-method standard error.
 
-    p = counts[counts > 0] / counts.sum()
-    return float(fawzi_bound(p))
+    With a_k = Φ⁻¹(p_k), dU/dp_k = p_k / φ(a_k); under multinomial sampling of the n labels,
+    Var(Û) ≈ (Σ g_k² p_k - (Σ g_k p_k)²) / n.
+    """
+    from genloose.theory import fawzi_bound, normal_logpdf, normal_ppf
+
+    total = counts.sum()
+    p = counts[counts > 0] / total
+    cap = float(fawzi_bound(p))
+    if not np.isfinite(cap):
+        return cap, math.nan
+    grad = np.exp(np.log(p) - normal_logpdf(normal_ppf(p)))
+    variance = max(float((grad**2 * p).sum() - (grad * p).sum() ** 2), 0.0) / total
+    return cap, math.sqrt(variance)
+
+
+CAP_TEST_LEVEL = 1e-3  # one-sided false-alarm rate of the cap check when E r equals the cap exactly
+
+
+def _exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float) -> bool:
+    """Whether the estimate lies above the cap beyond both their errors (a one-sided z-test)."""
+    if not (np.isfinite(estimate.value) and np.isfinite(cap)):
+        return False
+    spread = math.hypot(estimate.stderr if np.isfinite(estimate.stderr) else 0.0,
+                        cap_stderr if np.isfinite(cap_stderr) else 0.0)
+    critical = float(ndtri(1.0 - CAP_TEST_LEVEL))
+    return bool(estimate.value - cap > critical * spread)
 
 
 def class_radius(
@@ -406,8 +431,8 @@ def _search(
         np.concatenate([labels, pool_y.cpu().numpy()]), minlength=labeler.num_classes or 0
     ).astype(np.int64)
     estimate = _mean_estimate(radii[~censored], n, confidence)
-    cap = _fawzi_cap(counts)
-    exceeds = bool(np.isfinite(estimate.ci_low) and estimate.ci_low > cap)
+    cap, cap_stderr = _fawzi_cap(counts)
+    exceeds = _exceeds_cap(estimate, cap, cap_stderr)
     if censored.any() and not censored.all():
         warnings.warn(
             f"class_radius: {int(censored.sum())} of {n} points have no witness (censored) "
@@ -417,8 +442,8 @@ def _search(
         )
     if exceeds:
         warnings.warn(
-            f"class_radius: the estimate {estimate.value:.4g} (CI low {estimate.ci_low:.4g}) "
-            f"exceeds the universal cap {cap:.4g}: the search has failed",
+            f"class_radius: the estimate {estimate.value:.4g} ± {estimate.stderr:.2g} exceeds the universal "
+            f"cap {cap:.4g} ± {cap_stderr:.2g} (one-sided test at level {CAP_TEST_LEVEL:g}): the search has failed",
             SearchFailureWarning,
             stacklevel=3,
         )
@@ -446,6 +471,7 @@ def _search(
         seed=sample_seed,
         class_counts=counts,
         fawzi_cap=cap,
+        fawzi_cap_stderr=cap_stderr,
         exceeds_cap=exceeds,
         censoring="excluded",
         lower_bounds=lower,

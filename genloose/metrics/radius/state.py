@@ -176,7 +176,7 @@ class ChunkState:
 
         A bisected witness can lie within floating-point rounding of the boundary, where a model called with
         a different batch size or precision (other kernels, other rounding) may label it the other way. The
-        move is ``margin·r`` plus 16 units of rounding of the model dtype at the witness's magnitude: far above
+        move is ``margin·r`` plus 4 units of rounding of the model dtype at the witness's largest coordinate: above
         rounding, far below the accuracy that matters, so re-verification is robust.
         """
         rows = rows[torch.isfinite(self.radius[rows])]
@@ -185,8 +185,8 @@ class ChunkState:
         direction = (self.witness[rows] - self.z[rows]).to(torch.float64)
         norm = torch.linalg.vector_norm(direction, dim=1)
         u = (direction / norm[:, None]).to(self.z.dtype)
-        scale = torch.linalg.vector_norm(self.witness[rows].to(torch.float64), dim=1).clamp_min(1.0)
-        push = norm * margin + 16.0 * torch.finfo(self.z.dtype).eps * scale
+        scale = self.witness[rows].to(torch.float64).abs().amax(dim=1).clamp_min(1.0)
+        push = norm * margin + 4.0 * torch.finfo(self.z.dtype).eps * scale
         pushed = self.ray_points(rows, u, norm + push)
         labels = self.label_points(rows, pushed)
         keep = labels != self.y[rows]
@@ -194,3 +194,17 @@ class ChunkState:
         self.witness[take] = pushed[keep]
         self.witness_label[take] = labels[keep]
         self.radius[take] = torch.linalg.vector_norm((pushed[keep] - self.z[take]).to(torch.float64), dim=1)
+
+    def search_opposite(self, rows: torch.Tensor) -> None:
+        """Search the ray from z away from its witness (the other side of the point).
+
+        A point between two boundaries whose seeds all cross the same one (a chord to a farther class dips
+        through the nearer side, as between concentric shells) never tries the other side otherwise.
+        """
+        rows = rows[torch.isfinite(self.radius[rows])]
+        if rows.numel() == 0:
+            return
+        direction = (self.z[rows] - self.witness[rows]).to(torch.float64)
+        norm = torch.linalg.vector_norm(direction, dim=1)
+        u = (direction / norm.clamp_min(1e-300)[:, None]).to(self.z.dtype)
+        self.search_rays(rows, u, norm, factors=(), radius_fractions=(0.1, 0.25, 0.5, 0.75, 0.9))

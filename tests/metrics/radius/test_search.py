@@ -299,3 +299,19 @@ def test_points_exactly_on_a_boundary_get_tiny_verified_radii() -> None:
     assert (result.radii < 1e-4).all()
     assert_radii_are_upper_bounds(result, testbed.generator, testbed.classifier)
     assert_radii_are_upper_bounds(result, testbed.generator, testbed.classifier, dtype=torch.float64)
+
+
+def test_black_box_tries_the_other_side_between_nested_shells() -> None:
+    # chords to outer-class seeds dip through the inner shell; without trying the opposite ray every
+    # black-box witness landed on the inner shell (mean ratio 1.79 at d = 64)
+    testbed = spheres(32, [5.0, 5.6, 6.2])
+    result = _run(testbed, access="black-box", num_samples=20, seed=0)
+    _check_verified(result, testbed)
+    assert result.radii.mean() / testbed.exact_radius(result.latents).mean() < 1.05
+
+
+def test_the_cap_check_does_not_false_alarm_in_its_equality_case() -> None:
+    # a half-space attains the cap: with the cap's own sampling error in the test, a correct search passes
+    testbed = halfspace(16, offset=0.5, seed=1)
+    flags = [_run(testbed, num_samples=100, seed=seed).exceeds_cap for seed in range(10)]
+    assert not any(flags)
