@@ -1,0 +1,199 @@
+"""Safe saving and loading of model weights (safetensors: no pickle, no code execution).
+
+Files are written atomically (a temporary file in the same directory, then :func:`os.replace`), and
+loading checks the file against what the caller expects: that it exists, parses as safetensors,
+holds exactly the expected tensor names with the expected shapes and dtype, contains only finite
+values and, optionally, has the expected SHA-256 digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from genloose._errors import GenlooseError
+from genloose._validation import fail
+
+__all__ = ["WeightsFileError", "file_sha256", "load_weights", "read_metadata", "save_weights"]
+
+
+class WeightsFileError(GenlooseError, ValueError):
+    """A weights file is missing, unreadable, corrupt or does not match the expected architecture."""
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hexadecimal SHA-256 digest of a file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d) / "x.bin"
+    ...     _ = p.write_bytes(b"abc")
+    ...     file_sha256(p)[:16]
+    'ba7816bf8f01cfea'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_weights(
+    path: str | os.PathLike[str],
+    tensors: Mapping[str, torch.Tensor],
+    *,
+    metadata: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write tensors to a safetensors file atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; its directory must exist.
+    tensors : mapping of str to torch.Tensor
+        Named tensors (e.g. a ``state_dict()``); saved contiguous, on CPU.
+    metadata : mapping of str to str, optional
+        Free-form text stored in the file header. safetensors writes several keys in an arbitrary
+        order, so use a single key (e.g. a JSON string) when the file bytes must be reproducible.
+    overwrite : bool, default False
+        Replace an existing file; otherwise an existing file is an error.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If the directory is missing, or the file exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = save_weights(pathlib.Path(d) / "w.safetensors", {"a": torch.ones(2)})
+    ...     load_weights(p, expected_shapes={"a": (2,)})["a"].tolist()
+    [1.0, 1.0]
+    """
+    if not isinstance(tensors, Mapping) or not tensors:
+        raise fail("tensors", "a non-empty mapping of names to tensors", tensors)
+    for name, value in tensors.items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise fail("tensors", "a mapping of str names to torch.Tensor values", tensors)
+    if metadata is not None and not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise fail("metadata", "a mapping of str to str", metadata)
+    from safetensors.torch import save
+
+    from genloose._io import atomic_write_bytes
+
+    prepared = {name: value.detach().cpu().contiguous() for name, value in tensors.items()}
+    data = save(prepared, metadata=dict(metadata) if metadata else None)
+    return atomic_write_bytes(path, data, overwrite=overwrite)
+
+
+def load_weights(
+    path: str | os.PathLike[str],
+    *,
+    expected_shapes: Mapping[str, tuple[int, ...]],
+    dtype: torch.dtype = torch.float32,
+    sha256: str | None = None,
+) -> dict[str, torch.Tensor]:
+    """Load and validate a safetensors file (CPU tensors).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    expected_shapes : mapping of str to tuple of int
+        Exactly the tensor names the file must hold, with their shapes.
+    dtype : torch.dtype, default torch.float32
+        The dtype every tensor must have.
+    sha256 : str, optional
+        The expected SHA-256 digest of the file (checked before parsing).
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+
+    Raises
+    ------
+    WeightsFileError
+        Missing or unreadable file, a digest mismatch, a file that is not valid safetensors,
+        missing or unexpected names, wrong shapes or dtype, or non-finite values.
+
+    Examples
+    --------
+    >>> load_weights("/nonexistent.safetensors", expected_shapes={})
+    Traceback (most recent call last):
+    ...
+    genloose.reference_models.weights_io.WeightsFileError: weights file /nonexistent.safetensors ...
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise WeightsFileError(f"weights file {source} does not exist (or is not a file)")
+    if sha256 is not None:
+        actual = file_sha256(source)
+        if actual != sha256:
+            raise WeightsFileError(
+                f"weights file {source} is corrupt or was changed: SHA-256 {actual}, "
+                f"expected {sha256}"
+            )
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(source), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise WeightsFileError(f"weights file {source} is not a valid safetensors file: "
+                               f"{error}") from error
+    missing = sorted(set(expected_shapes) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected_shapes))
+    if missing or unexpected:
+        raise WeightsFileError(f"weights file {source} does not match the architecture: "
+                               f"missing {missing}, unexpected {unexpected}")
+    for name, shape in expected_shapes.items():
+        tensor = tensors[name]
+        if tuple(tensor.shape) != tuple(shape):
+            raise WeightsFileError(f"weights file {source}: tensor {name!r} has shape "
+                                   f"{tuple(tensor.shape)}, expected {tuple(shape)}")
+        if tensor.dtype != dtype:
+            raise WeightsFileError(f"weights file {source}: tensor {name!r} has dtype "
+                                   f"{tensor.dtype}, expected {dtype}")
+        if not bool(torch.isfinite(tensor).all()):
+            raise WeightsFileError(f"weights file {source}: tensor {name!r} has NaN or inf")
+    return tensors
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text metadata stored in a safetensors header (empty when none).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = save_weights(pathlib.Path(d) / "w.safetensors", {"a": torch.ones(1)},
+    ...                      metadata={"name": "demo"})
+    ...     read_metadata(p)
+    {'name': 'demo'}
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise WeightsFileError(f"weights file {source} does not exist (or is not a file)")
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(source), framework="pt", device="cpu") as handle:
+            return dict(handle.metadata() or {})
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise WeightsFileError(f"weights file {source} is not a valid safetensors file: "
+                               f"{error}") from error
