@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from genloose._errors import InvalidArgumentError, ModelOutputError
+from genloose._errors import GenlooseError, InvalidArgumentError, ModelOutputError
 from genloose._validation import check_choice, check_int, describe
 
 __all__ = [
@@ -107,6 +107,17 @@ def _resolve_dtype(dtype: torch.dtype | None, fn: Any) -> torch.dtype:
             if tensor.is_floating_point():
                 return tensor.dtype
     return torch.float32
+
+
+@contextlib.contextmanager
+def _reraised(name: str) -> Iterator[None]:
+    """Turn an exception raised inside a user's model into a :class:`ModelOutputError` naming the model."""
+    try:
+        yield
+    except GenlooseError:
+        raise
+    except Exception as error:
+        raise ModelOutputError(f"{name} raised {type(error).__name__}: {error}") from error
 
 
 def _check_callable(fn: Any, name: str) -> None:
@@ -231,7 +242,7 @@ class Generator:
 
     def _call_once(self, latents: torch.Tensor, *, grad: bool, offset: int) -> torch.Tensor:
         n = latents.shape[0]
-        with isolated_rng(self.device), torch.set_grad_enabled(grad):
+        with isolated_rng(self.device), torch.set_grad_enabled(grad), _reraised("generator"):
             if self.backend == "numpy":
                 raw = self.fn(latents.detach().cpu().numpy().astype(np.float64))
             else:
@@ -316,7 +327,7 @@ class Classifier:
     def _call_once(self, samples: torch.Tensor, *, grad: bool) -> torch.Tensor:
         n = samples.shape[0]
         device = samples.device
-        with isolated_rng(device), torch.set_grad_enabled(grad):
+        with isolated_rng(device), torch.set_grad_enabled(grad), _reraised("classifier"):
             raw = self.fn(samples.detach().cpu().numpy()) if self.backend == "numpy" else self.fn(samples)
         out = _to_tensor(raw, name="classifier", device=device)
         if out.ndim not in (1, 2) or out.shape[0] != n:

@@ -228,3 +228,15 @@ def test_as_generator_and_as_classifier() -> None:
         as_generator(torch.nn.Identity(), latent_dim=None)
     clf = Classifier(lambda x: x)
     assert as_classifier(clf) is clf
+
+
+@pytest.mark.parametrize("which", ["generator", "classifier"])
+def test_an_exception_inside_a_model_becomes_a_model_output_error(which: str) -> None:
+    def broken(x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    gen = Generator(broken if which == "generator" else torch.nn.Identity(), latent_dim=2)
+    clf = Classifier(broken if which == "classifier" else (lambda x: x))
+    with pytest.raises(ModelOutputError, match=f"{which} raised RuntimeError: mat1 and mat2") as info:
+        LatentLabeler(gen, clf).labels(torch.zeros(3, 2))
+    assert isinstance(info.value.__cause__, RuntimeError)
