@@ -73,7 +73,36 @@ MODEL_METRICS: list[ModelMetric] = [
     ModelMetric("class_radius[black-box]", _radius("black-box"), _radius_outputs, dtype_rtol=3e-2),
 ]
 
-STREAMING_STATES: list[StreamingState] = []
+def _estimate_values(estimate: Any) -> tuple[float, ...]:
+    return (estimate.value, estimate.stderr, estimate.ci_low, estimate.ci_high, estimate.n)
+
+
+def _updated(state: Any, batch: Any) -> Any:
+    state.update(batch)
+    return state
+
+
+def _labels(rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, 5, size=int(rng.integers(0, 12)))
+
+
+STREAMING_STATES: list[StreamingState] = [
+    StreamingState(
+        "CollisionCounter",
+        empty=genloose.metrics.CollisionCounter,
+        update=_updated,
+        merge=lambda a, b: a.merge(b),
+        compute=lambda s: _estimate_values(s.compute()),
+        state_dict=lambda s: s.state_dict(),
+        from_state_dict=genloose.metrics.CollisionCounter.from_state_dict,
+        batch=_labels,
+        one_shot=lambda batches: _estimate_values(
+            genloose.metrics.collision_probability_from_counts(
+                np.bincount(np.concatenate([np.zeros(0, dtype=np.int64), *batches]), minlength=1)
+            )
+        ),
+    ),
+]
 
 
 def torch_dtype_generator(dtype: torch.dtype) -> genloose.Generator:

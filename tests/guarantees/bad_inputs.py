@@ -1,0 +1,313 @@
+"""Malformed-input strategies and the registry of public functions the bad-input suite covers.
+
+Each :class:`Case` calls one public function with valid arguments, except one argument replaced by a malformed
+value drawn from a strategy. The suite asserts the call fails with genloose's own exception naming that argument.
+Adding a public function to the suite is one ``Case`` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+import genloose
+from genloose import metrics, testing, theory
+
+# ----------------------------------------------------------------------------- malformed values by kind
+
+NOT_NUMERIC = st.one_of(st.text(max_size=3), st.just(object()), st.just({"a": 1}), st.just(b"x"))
+NON_FINITE = st.sampled_from([float("nan"), float("inf"), float("-inf")])
+
+
+def bad_integers(min_value: int) -> st.SearchStrategy[Any]:
+    """Integers below ``min_value``, non-integral floats, NaN, booleans, strings."""
+    return st.one_of(
+        st.integers(max_value=min_value - 1),
+        st.floats(allow_nan=True, allow_infinity=True).filter(lambda x: not float(x).is_integer()),
+        st.booleans(),
+        NOT_NUMERIC,
+    )
+
+
+def bad_open_unit() -> st.SearchStrategy[Any]:
+    """Values outside (0, 1), non-finite values, booleans, strings."""
+    return st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0), NON_FINITE, st.booleans(), NOT_NUMERIC)
+
+
+def bad_nonnegative_reals() -> st.SearchStrategy[Any]:
+    return st.one_of(st.floats(max_value=-1e-300), st.just(float("nan")), st.booleans(), NOT_NUMERIC)
+
+
+BAD_LABEL_BATCHES = st.one_of(  # an empty batch is a valid (identity) update of a streaming state
+    st.lists(st.floats(allow_nan=True).filter(lambda x: not float(x).is_integer()), min_size=2, max_size=6),
+    st.lists(st.integers(max_value=-1), min_size=1, max_size=6).map(lambda xs: [*xs, 0]),
+    st.lists(st.booleans(), min_size=2, max_size=6).map(np.array),
+    st.just(np.zeros((2, 3), dtype=np.int64)),
+    NOT_NUMERIC,
+)
+BAD_LABELS = st.one_of(BAD_LABEL_BATCHES, st.just([]))
+
+BAD_DISTRIBUTIONS = st.one_of(
+    st.lists(st.floats(0.01, 1.0), min_size=2, max_size=6).filter(lambda p: abs(sum(p) - 1) > 1e-6),
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5).map(lambda p: [-0.5, *p]),
+    st.just([float("nan"), 1.0]),
+    st.just([]),
+    st.just([[[0.5, 0.5]]]),
+    NOT_NUMERIC,
+)
+
+
+BAD_COUNTS = st.one_of(
+    st.lists(st.integers(max_value=-1), min_size=1, max_size=4).map(lambda xs: [*xs, 3]),
+    st.just([1.5, 2.0]),
+    st.just([[1, 2]]),
+    st.just([]),
+    NOT_NUMERIC,
+)
+BAD_PROBABILITY = st.one_of(
+    st.floats(max_value=-1e-9), st.floats(min_value=1.000001), st.just(float("nan")), NOT_NUMERIC
+)
+BAD_COLLISION_PROBABILITY = st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.000001), NOT_NUMERIC)
+
+
+def bad_latents(latent_dim: int) -> st.SearchStrategy[Any]:
+    """Wrong shapes, non-finite entries, empty batches, non-numeric input."""
+    return st.one_of(
+        st.integers(1, 4).map(lambda n: np.zeros((n, latent_dim + 1))),
+        st.integers(1, 4).map(lambda n: np.zeros(n)),
+        st.integers(1, 4).map(lambda n: np.full((n, latent_dim), np.nan)),
+        st.just(np.zeros((0, latent_dim))),
+        NOT_NUMERIC,
+    )
+
+
+# ----------------------------------------------------------------------------- misbehaving models
+
+
+def _raises(x: torch.Tensor) -> torch.Tensor:
+    raise RuntimeError("boom")
+
+
+BAD_GENERATORS = st.sampled_from(
+    [
+        _raises,
+        lambda z: [1, 2, 3],  # wrong type
+        lambda z: z[:1],  # wrong number of rows
+        lambda z: z * float("nan"),  # NaN samples
+        3,  # not callable
+    ]
+)
+BAD_CLASSIFIERS = st.sampled_from(
+    [
+        _raises,
+        lambda x: "labels",  # wrong type
+        lambda x: x[:1],  # wrong number of rows
+        lambda x: x.sum(1),  # float labels
+        lambda x: -torch.ones(x.shape[0], dtype=torch.long),  # negative labels
+        lambda x: x / 0.0,  # infinite scores
+        None,  # not callable
+    ]
+)
+
+# ----------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Case:
+    """One public function: how to call it validly, and malformed values for each argument."""
+
+    name: str
+    function: Callable[..., Any]
+    valid: dict[str, Any]
+    bad: dict[str, st.SearchStrategy[Any]]
+    message_names: dict[str, str] = field(default_factory=dict)  # argument -> the name its error uses
+
+    def call(self, **overrides: Any) -> Any:
+        return self.function(**{**self.valid, **overrides})
+
+    def __str__(self) -> str:
+        return self.name
+
+
+BED = testing.sectors(2, 3)
+_RADIUS_VALID = {
+    "generator": BED.generator,
+    "classifier": BED.classifier,
+    "latent_dim": 2,
+    "num_samples": 4,
+    "pool_size": 16,
+    "progress": False,
+}
+_MODEL_ERROR = "model"  # a misbehaving model is named as "generator" or "classifier" in the message
+
+CASES: list[Case] = [
+    # theory
+    Case("theory.fawzi_bound", theory.fawzi_bound, {"p": [0.5, 0.5]}, {"p": BAD_DISTRIBUTIONS}),
+    Case(
+        "theory.theorem_3_1_bound",
+        theory.theorem_3_1_bound,
+        {"collision_probability": 0.1},
+        {"collision_probability": st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0001), NOT_NUMERIC)},
+    ),
+    Case("theory.theorem_3_2_bound", theory.theorem_3_2_bound, {"num_classes": 10}, {"num_classes": bad_integers(1)}),
+    Case(
+        "theory.collision_entropy_upper_bound",
+        theory.collision_entropy_upper_bound,
+        {"class_radius": 0.5},
+        {"class_radius": bad_nonnegative_reals()},
+    ),
+    # collision metrics
+    *[
+        Case(
+            f"metrics.{fn.__name__}",
+            fn,
+            {"labels": [0, 1, 1, 2]},
+            {"labels": BAD_LABELS, "confidence": bad_open_unit(), "num_classes": bad_integers(1)},
+        )
+        for fn in (
+            metrics.collision_probability,
+            metrics.collision_entropy,
+            metrics.effective_number_of_classes,
+        )
+    ],
+    Case(
+        "metrics.renyi_entropy",
+        metrics.renyi_entropy,
+        {"labels": [0, 1, 1, 2], "order": 2},
+        {"labels": BAD_LABELS, "order": st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), NOT_NUMERIC)},
+    ),
+    *[
+        Case(
+            f"metrics.{fn.__name__}",
+            fn,
+            {"counts": [3, 1, 2]},
+            {"counts": BAD_COUNTS, "confidence": bad_open_unit(), "method": st.sampled_from(["mle", "", 3])},
+        )
+        for fn in (
+            metrics.collision_probability_from_counts,
+            metrics.collision_entropy_from_counts,
+            metrics.effective_number_of_classes_from_counts,
+        )
+    ],
+    Case(
+        "metrics.renyi_entropy_from_counts",
+        metrics.renyi_entropy_from_counts,
+        {"counts": [3, 1, 2], "order": 1},
+        {"counts": BAD_COUNTS, "order": st.one_of(st.floats(max_value=-1e-9), NOT_NUMERIC)},
+    ),
+    Case(
+        "metrics.CollisionCounter",
+        lambda **kw: metrics.CollisionCounter(kw["num_classes"]).update(kw["labels"]),
+        {"num_classes": 3, "labels": [0, 2, 1]},
+        {"num_classes": bad_integers(1), "labels": BAD_LABEL_BATCHES},
+    ),
+    Case(
+        "metrics.sample_latents",
+        metrics.sample_latents,
+        {"seed": 0, "latent_dim": 2, "stop": 5},
+        {"seed": bad_integers(0), "latent_dim": bad_integers(1), "stop": bad_integers(0)},
+    ),
+    # theory: scalar/array functions of one numeric argument
+    *[
+        Case(f"theory.{fn.__name__}", fn, {argument: good}, {argument: bad})
+        for fn, argument, good, bad in (
+            (theory.normal_pdf, "x", 0.3, NOT_NUMERIC),
+            (theory.normal_logpdf, "x", 0.3, NOT_NUMERIC),
+            (theory.normal_cdf, "x", 0.3, NOT_NUMERIC),
+            (theory.normal_logcdf, "x", 0.3, NOT_NUMERIC),
+            (theory.normal_mean_excess, "x", 0.3, NOT_NUMERIC),
+            (theory.normal_integrated_cdf, "x", 0.3, NOT_NUMERIC),
+            (theory.normal_ppf, "probability", 0.3, BAD_PROBABILITY),
+            (theory.normal_upper_quantile, "probability", 0.3, BAD_PROBABILITY),
+            (theory.fawzi_term, "probability", 0.3, BAD_PROBABILITY),
+            (theory.g, "collision_probability", 0.1, BAD_COLLISION_PROBABILITY),
+            (theory.g_prime, "collision_probability", 0.1, BAD_COLLISION_PROBABILITY),
+            (theory.g_double_prime, "collision_probability", 0.1, BAD_COLLISION_PROBABILITY),
+            (theory.lemma_b6_numerator, "entropy", 1.0, bad_nonnegative_reals()),
+            (theory.collision_probability_lower_bound, "class_radius", 0.5, bad_nonnegative_reals()),
+            (theory.fawzi_bound_uniform, "num_classes", 10, bad_integers(1)),
+            (theory.lemma_b2_quantile_bound, "num_classes", 10, bad_integers(1)),
+            (theory.lemma_b5_paper_upper_bound, "max_probability", 0.1, BAD_PROBABILITY),
+            (theory.lemma_b1_bound, "p", [0.5, 0.5], BAD_DISTRIBUTIONS),
+            (theory.theorem_3_1_proof_chain, "p", [0.2] * 5, BAD_DISTRIBUTIONS),
+        )
+    ],
+    Case(
+        "theory.collision_probability_range",
+        theory.collision_probability_range,
+        {"num_classes": 10, "max_probability": 0.2},
+        {"num_classes": bad_integers(1), "max_probability": BAD_PROBABILITY},
+    ),
+    Case(
+        "theory.theorem_3_3_bound",
+        theory.theorem_3_3_bound,
+        {"num_classes": 10, "h": 0.2, "variant": "exact"},
+        {"num_classes": bad_integers(1), "variant": st.sampled_from(["loose", "", 1])},
+    ),
+    # the class-radius estimator
+    Case(
+        "class_radius",
+        genloose.class_radius,
+        _RADIUS_VALID,
+        {
+            "num_samples": bad_integers(1),
+            "seed": bad_integers(0),
+            "confidence": bad_open_unit(),
+            "batch_size": bad_integers(1),
+            "latent_dim": bad_integers(1),
+            "generator": BAD_GENERATORS,
+            "classifier": BAD_CLASSIFIERS,
+        },
+        message_names={"generator": "generator", "classifier": "classifier"},
+    ),
+    Case(
+        "class_radius(latents=...)",
+        lambda **kw: genloose.class_radius(**kw),
+        {**{k: v for k, v in _RADIUS_VALID.items() if k != "num_samples"}, "latents": np.zeros((3, 2))},
+        {"latents": bad_latents(2)},
+    ),
+    # adapters
+    Case(
+        "Generator",
+        genloose.Generator,
+        {"fn": torch.nn.Identity(), "latent_dim": 2},
+        {"latent_dim": bad_integers(1), "batch_size": bad_integers(1), "fn": st.sampled_from([3, None, "g"])},
+        message_names={"fn": "generator"},
+    ),
+    Case(
+        "Classifier",
+        genloose.Classifier,
+        {"fn": lambda x: x},
+        {"num_classes": bad_integers(1), "batch_size": bad_integers(1), "fn": st.sampled_from([3, None, "c"])},
+        message_names={"fn": "classifier"},
+    ),
+    # testing factories
+    Case("testing.halfspace", testing.halfspace, {"latent_dim": 3}, {"latent_dim": bad_integers(1)}),
+    Case(
+        "testing.sectors",
+        testing.sectors,
+        {"latent_dim": 3, "num_classes": 4},
+        {"latent_dim": bad_integers(2), "num_classes": bad_integers(2)},
+    ),
+    Case(
+        "testing.spheres",
+        testing.spheres,
+        {"latent_dim": 3, "radii": [1.0, 2.0]},
+        {"latent_dim": bad_integers(1), "radii": st.one_of(st.just([2.0, 1.0]), st.just([-1.0]), NOT_NUMERIC)},
+    ),
+    Case("testing.grid_voronoi", testing.grid_voronoi, {"latent_dim": 3}, {"latent_dim": bad_integers(2)}),
+]
+
+# Public callables that take no user data worth malforming, with the reason.
+EXEMPT: dict[str, str] = {
+    "Estimate": "result container built by the library; its fields are not validated inputs",
+    "RadiusResult": "result container built by the library",
+    "CollisionProbabilityRange": "result container returned by theory.collision_probability_range",
+    "ProofChain": "result container returned by theory.theorem_3_1_proof_chain",
+    "QuantileBound": "result container returned by theory.lemma_b2_quantile_bound",
+}
