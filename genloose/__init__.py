@@ -15,9 +15,13 @@ from genloose._errors import (
     UndefinedMetricWarning,
 )
 from genloose._version import __version__
+from genloose.accumulators import CollisionAccumulator, RadiusAccumulator, merge_states
+from genloose.compare import Comparison, compare
 from genloose.estimate import Estimate
+from genloose.evaluate import evaluate
 from genloose.metrics.radius import RadiusResult, class_radius
 from genloose.models import Classifier, Generator
+from genloose.report import Report, reports_to_frame
 from genloose.theory import (
     collision_entropy_upper_bound,
     fawzi_bound,
@@ -28,6 +32,8 @@ from genloose.theory import (
 __all__ = [
     "BoundHypothesisWarning",
     "Classifier",
+    "CollisionAccumulator",
+    "Comparison",
     "Estimate",
     "Generator",
     "GenlooseError",
@@ -35,13 +41,19 @@ __all__ = [
     "InvalidArgumentError",
     "ModelOutputError",
     "NonDeterministicModelError",
+    "RadiusAccumulator",
     "RadiusResult",
+    "Report",
     "SearchFailureWarning",
     "UndefinedMetricWarning",
     "__version__",
     "class_radius",
     "collision_entropy_upper_bound",
+    "compare",
+    "evaluate",
     "fawzi_bound",
+    "merge_states",
+    "reports_to_frame",
     "testing",
     "theorem_3_1_bound",
     "theorem_3_2_bound",

@@ -11,8 +11,11 @@ Subcommands:
 * ``genloose reproduce grid|vae`` reruns a paper experiment (:mod:`genloose.experiments`).
 
 Exit status: 0 on success; 2 for a usage error (bad option, an import path that does not resolve, an
-invalid argument, an output file that exists); 1 when a model returns unusable output or a run fails.
-Errors go to stderr as one line, without a traceback; errors raised by the user's own code keep theirs.
+invalid argument, an output file that exists); 1 when a model fails (returns unusable output, or raises:
+genloose reports an exception raised inside a model as a :class:`~genloose.ModelOutputError` naming it) or
+a run fails. Errors go to stderr as one line, without a traceback; ``genloose --traceback COMMAND ...``
+raises them instead, with the full traceback. Exceptions raised while importing the user's module or
+calling a factory are not genloose's and keep their traceback.
 
 Loading models runs the user's code: ``MODULE:ATTR`` imports ``MODULE`` (from ``sys.path``, with the current
 directory first, or a ``path/to/file.py``) and takes its attribute ``ATTR`` (dots allowed). A class, or a
@@ -341,10 +344,17 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     except (ImportError, AttributeError) as error:
         raise UsageError(f"experiment {args.experiment!r} is not available in this installation ({error})") from None
     out = Path(args.out if args.out is not None else f"genloose-{args.experiment}")
-    result = run(out, retrain=args.retrain, progress=False if args.silent else None, overwrite=args.overwrite)
+    options: dict[str, Any] = {}
+    if args.num_samples is not None:
+        options["num_samples"] = args.num_samples
+    if args.seed is not None:
+        options["seed"] = args.seed
+    result = run(
+        out, retrain=args.retrain, progress=False if args.silent else None, overwrite=args.overwrite, **options
+    )
     print(f"genloose reproduce {args.experiment}: results in {out}")
-    if result is not None and not isinstance(result, (str, Path)):
-        print(result)
+    if result is not None and hasattr(result, "to_string"):
+        print(result.to_string(index=False))
     return 0
 
 
@@ -420,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version=f"genloose {__version__}")
+    parser.add_argument(
+        "--traceback", action="store_true", help="on an error, raise it with its full traceback (for debugging)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     evaluate = commands.add_parser(
@@ -480,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("experiment", choices=sorted(_EXPERIMENTS), help="which experiment")
     reproduce.add_argument("--out", default=None, metavar="DIR", help="output directory (default: genloose-EXPERIMENT)")
     reproduce.add_argument("--retrain", action="store_true", help="train the models instead of loading bundled weights")
+    reproduce.add_argument("--num-samples", type=_positive_int, default=None, metavar="N",
+                           help="latent points per model (default: the experiment's)")
+    reproduce.add_argument("--seed", type=_non_negative_int, default=None, help="seed (default: the experiment's, 0)")
     reproduce.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     reproduce.add_argument("--silent", action="store_true", help="no progress bar")
     reproduce.set_defaults(handler=_run_reproduce)
@@ -507,6 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.traceback:
+        return int(args.handler(args))
     try:
         return int(args.handler(args))
     except UsageError as error:

@@ -1,0 +1,249 @@
+"""``genloose.evaluate``: one call that measures a generator/classifier pair and returns a :class:`Report`."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+from genloose._errors import SearchFailureWarning, UndefinedMetricWarning
+from genloose._validation import check_choice, check_confidence, check_int
+from genloose.distributed import (
+    check_same,
+    merge_radius_results,
+    rank_and_world_size,
+    run_collectively,
+    shard_range,
+)
+from genloose.metrics.radius.result import RadiusResult
+from genloose.metrics.radius.search import class_radius
+from genloose.models import as_classifier, as_generator
+from genloose.report import Report, build_report
+
+__all__ = ["evaluate"]
+
+Access = Literal["auto", "white-box", "black-box"]
+
+
+def evaluate(
+    generator: Any,
+    classifier: Any,
+    *,
+    latent_dim: int | None = None,
+    num_samples: int,
+    seed: int = 0,
+    access: Access = "auto",
+    num_classes: int | None = None,
+    confidence: float = 0.95,
+    batch_size: int = 256,
+    pool_size: int = 2048,
+    max_queries: int | None = None,
+    rtol: float = 1e-4,
+    lipschitz: float | None = None,
+    on_unverified: Literal["raise", "censor"] = "raise",
+    progress: bool | None = None,
+) -> Report:
+    r"""Measure how loose c∘g is and how diverse its classes are, on one seeded sample of latents.
+
+    Draws ``num_samples`` points :math:`z \sim N(0, I_d)` from ``seed``, labels them once, and from the
+    same points and labels computes the class radius (a verified upper estimate, by
+    :func:`genloose.class_radius`), the collision probability :math:`\|p\|_2^2` (unbiased U-statistic), the
+    collision entropy :math:`-\log\|p\|_2^2` and the effective number of classes :math:`1/\|p\|_2^2`, each
+    with a confidence interval; then the paper's bounds at these estimates with their intervals mapped
+    through the monotone bound functions and each theorem's hypothesis checked; and diagnostics.
+
+    .. math:: \bar r = \frac{1}{n}\sum_{i=1}^{n} r(z_i), \qquad
+              \hat q = \frac{\sum_k n_k (n_k - 1)}{n (n - 1)}
+
+    Parameters
+    ----------
+    generator, classifier
+        As for :func:`genloose.class_radius`: ``torch.nn.Module``\ s, functions on torch tensors, or the
+        :class:`genloose.Generator` / :class:`genloose.Classifier` adapters (for numpy models, devices,
+        dtypes and batch limits).
+    latent_dim : int, optional
+        d; required unless ``generator`` is a :class:`genloose.Generator`.
+    num_samples : int
+        n >= 2 latent points (and at least the world size when distributed).
+    seed : int, default 0
+        Point i of the sample depends only on (seed, i), so the same (seed, num_samples) gives the same
+        report whatever ``batch_size`` or the number of processes.
+    access : {"auto", "white-box", "black-box"}, default "auto"
+        Gradient-based search when the classifier's scores are differentiable through the generator
+        (``"auto"`` checks), sign queries otherwise.
+    num_classes : int, optional
+        K, needed to validate a classifier that returns labels (and to size ``class_counts``).
+    confidence : float, default 0.95
+        Level of every interval.
+    batch_size : int, default 256
+        Points searched together (memory); results do not depend on it.
+    pool_size, max_queries, rtol, lipschitz, on_unverified
+        Passed to :func:`genloose.class_radius`.
+    progress : bool, optional
+        Progress bar: ``None`` shows one on a terminal unless ``TQDM_DISABLE`` is set, ``False`` never
+        does; only rank 0 shows it.
+
+    Returns
+    -------
+    Report
+        Estimates, bounds, diagnostics, metadata, and the per-point :class:`~genloose.RadiusResult`.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Bad arguments; ``num_samples`` smaller than the world size; arguments that differ between ranks.
+    ModelOutputError
+        A model returned NaN, the wrong shape or invalid labels (on any rank: raised on every rank).
+
+    Warns
+    -----
+    SearchFailureWarning
+        Censored points, or a radius above the universal cap (once, on rank 0).
+    UndefinedMetricWarning
+        A quantity is undefined (a single class, every point censored).
+
+    Notes
+    -----
+    **Distributed runs.** When ``torch.distributed`` is initialised, ``evaluate`` is *collective*: every
+    rank must call it with the same arguments (checked). Rank r evaluates the contiguous index range
+    :func:`genloose.distributed.shard_range` gives it (sizes differ by at most one; no padding, no
+    duplicates) with ``class_radius(..., sample_offset=start)``; the per-point results are all-gathered
+    and every rank returns the same report, equal to the one-process report for the same (seed, N).
+    Latent blocks come from ``SeedSequence(seed, spawn_key=(0, block))``, the children
+    ``SeedSequence(seed).spawn`` would produce, indexed by position rather than by rank: that is why the
+    result does not depend on the world size (see :mod:`genloose.distributed`). The seeding pool, which
+    depends only on the seed, is labelled on every rank.
+
+    The class radius is Definition 2.5 of Manoj (2018); the bounds are Lemma B.1 (Fawzi's cap) and
+    Theorems 3.1 and 3.2.
+
+    Examples
+    --------
+    Two classes split by a hyperplane through the origin: the class radius is
+    :math:`\sqrt{2/\pi} \approx 0.798` and the collision probability 1/2.
+
+    >>> import torch, genloose
+    >>> report = evaluate(torch.nn.Identity(), lambda x: torch.stack([x[:, 0], -x[:, 0]], 1),
+    ...                            latent_dim=3, num_samples=300, seed=0, progress=False)
+    >>> report.class_radius.contains(0.7978845608), report.collision_probability.contains(0.5)
+    (True, True)
+    >>> report.bounds.theorem_3_1_bound.hypothesis_holds  # p = (1/2, 1/2): not every p_k <= 1/5
+    False
+    """
+    rank, world_size = rank_and_world_size()
+    models: dict[str, Any] = {}
+
+    def prepare() -> dict[str, Any]:
+        """Validate the arguments and wrap the models; returns what must agree between ranks."""
+        settings = {
+            "num_samples": check_int("num_samples", num_samples, min_value=2),
+            "seed": check_int("seed", seed, min_value=0),
+            "confidence": check_confidence(confidence),
+            "access": check_choice("access", access, ("auto", "white-box", "black-box")),
+            "batch_size": check_int("batch_size", batch_size, min_value=1),
+            "on_unverified": check_choice("on_unverified", on_unverified, ("raise", "censor")),
+        }
+        models["generator"] = as_generator(generator, latent_dim=latent_dim)
+        models["classifier"] = as_classifier(classifier, num_classes=num_classes)
+        settings.update(
+            latent_dim=models["generator"].latent_dim,
+            num_classes=num_classes,
+            pool_size=pool_size,
+            max_queries=max_queries,
+            rtol=rtol,
+            lipschitz=lipschitz,
+        )
+        return settings
+
+    if world_size == 1:
+        settings = prepare()
+    else:  # collective from here on: an error on one rank is raised on every rank
+        gathered_settings = run_collectively(prepare)
+        check_same(gathered_settings, exclude=("batch_size",))
+        settings = gathered_settings[rank]
+    gen, clf = models["generator"], models["classifier"]
+    num_samples = settings["num_samples"]
+    confidence = settings["confidence"]
+
+    def search(start: int, stop: int) -> RadiusResult:
+        return class_radius(
+            gen,
+            clf,
+            num_samples=stop - start,
+            sample_offset=start,
+            seed=settings["seed"],
+            access=settings["access"],
+            num_classes=num_classes,
+            confidence=confidence,
+            batch_size=settings["batch_size"],
+            pool_size=pool_size,
+            max_queries=max_queries,
+            rtol=rtol,
+            lipschitz=lipschitz,
+            on_unverified=on_unverified,
+            progress=progress,
+        )
+
+    if world_size == 1:
+        result = search(0, num_samples)
+    else:
+        start, stop = shard_range(num_samples, rank=rank, world_size=world_size)
+
+        def shard() -> tuple[RadiusResult, list[tuple[type[Warning], str]]]:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                part = search(start, stop)
+            return part, [(w.category, str(w.message)) for w in caught]
+
+        gathered = run_collectively(shard)
+        result = merge_radius_results([part for part, _ in gathered], confidence=confidence)
+        if rank == 0:
+            _warn_merged(result, [w for _, caught in gathered for w in caught])
+    with warnings.catch_warnings():
+        if rank != 0:
+            warnings.simplefilter("ignore")  # warnings once, on rank 0
+        return build_report(
+            result,
+            confidence=confidence,
+            num_classes=clf.num_classes,
+            world_size=world_size,
+            device=str(gen.device),
+            dtype=str(gen.dtype),
+        )
+
+
+def _warn_merged(result: RadiusResult, caught: list[tuple[type[Warning], str]]) -> None:
+    """Re-emit, once and on rank 0, what the shards warned: global search warnings, others deduplicated."""
+    seen: set[tuple[type[Warning], str]] = set()
+    for category, text in caught:
+        shard_count = (
+            text.startswith("class_radius:")
+            and issubclass(category, (SearchFailureWarning, UndefinedMetricWarning))
+            and "re-verification" not in text
+        )
+        if shard_count:
+            continue  # per-shard counts: replaced by the global warnings below
+        if (category, text) not in seen:
+            seen.add((category, text))
+            warnings.warn(text, category, stacklevel=3)
+    n = result.num_samples
+    censored = result.num_censored
+    if 0 < censored < n:
+        warnings.warn(
+            f"class_radius: {censored} of {n} points have no witness (censored) and are excluded from the mean",
+            SearchFailureWarning,
+            stacklevel=3,
+        )
+    if censored == n:
+        warnings.warn(
+            "class_radius: every point is censored (no differently-labelled point was found; a single-class "
+            "model?); the estimate is NaN",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
+    if result.exceeds_cap:
+        warnings.warn(
+            f"class_radius: the estimate {result.estimate.value:.4g} (CI low {result.estimate.ci_low:.4g}) "
+            f"exceeds the universal cap {result.fawzi_cap:.4g}: the search has failed",
+            SearchFailureWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,923 @@
+"""The :class:`Report` of :func:`genloose.evaluate`: estimates, bounds, diagnostics and run metadata.
+
+A report is built from one :class:`~genloose.RadiusResult` (:func:`build_report`): the class radius comes
+from its per-point radii, and the collision metrics from its labels ``c(g(z))`` of the same latent
+points, so each model call is made once. Its exports have fixed schemas: :meth:`Report.to_frame` (long
+format, :data:`FRAME_DTYPES`), :meth:`Report.to_dict` / :meth:`Report.to_json` (flat snake_case keys).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genloose._errors import InvalidArgumentError, UndefinedMetricWarning
+from genloose._validation import check_int, describe
+from genloose._version import __version__
+from genloose.estimate import Estimate
+from genloose.metrics.radius.result import RadiusResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "BOUND_QUANTITIES",
+    "DIAGNOSTIC_QUANTITIES",
+    "ESTIMATE_QUANTITIES",
+    "FRAME_DTYPES",
+    "BoundEstimate",
+    "Bounds",
+    "Diagnostics",
+    "Report",
+    "RunMetadata",
+    "build_report",
+    "collision_transforms",
+    "reports_to_frame",
+]
+
+ESTIMATE_QUANTITIES: tuple[str, ...] = (
+    "class_radius",
+    "collision_probability",
+    "collision_entropy",
+    "effective_number_of_classes",
+)
+"""The estimated quantities, in report order."""
+
+BOUND_QUANTITIES: tuple[str, ...] = (
+    "fawzi_cap",
+    "theorem_3_1_bound",
+    "theorem_3_2_bound",
+    "collision_entropy_upper_bound",
+)
+"""The bounds, in report order."""
+
+DIAGNOSTIC_QUANTITIES: tuple[str, ...] = (
+    "num_censored",
+    "queries_per_point",
+    "total_queries",
+    "num_observed_classes",
+    "max_class_probability",
+    "cap_respected",
+)
+"""The diagnostics, in report order (rows of :meth:`Report.to_frame` with only a value)."""
+
+METADATA_COLUMNS: tuple[str, ...] = (
+    "seed",
+    "latent_dim",
+    "num_samples",
+    "access",
+    "world_size",
+    "device",
+    "dtype",
+    "genloose_version",
+    "torch_version",
+)
+
+FRAME_DTYPES: dict[str, str] = {
+    "quantity": "object",
+    "value": "float64",
+    "stderr": "float64",
+    "ci_low": "float64",
+    "ci_high": "float64",
+    "confidence": "float64",
+    "n": "int64",
+    "method": "object",
+    "hypothesis_holds": "boolean",
+    "seed": "int64",
+    "latent_dim": "int64",
+    "num_samples": "int64",
+    "access": "object",
+    "world_size": "int64",
+    "device": "object",
+    "dtype": "object",
+    "genloose_version": "object",
+    "torch_version": "object",
+}
+"""Columns and dtypes of :meth:`Report.to_frame` (strings are ``object``; ``hypothesis_holds`` is the
+nullable ``boolean``: NA on rows that are not bounds). :func:`reports_to_frame` puts ``model`` (object)
+first."""
+
+_LABELS = {
+    "class_radius": "class radius (upper estimate)",
+    "collision_probability": "collision probability ||p||²",
+    "collision_entropy": "collision entropy -log ||p||²",
+    "effective_number_of_classes": "effective number of classes",
+    "fawzi_cap": "Fawzi cap at p̂ (Lemma B.1)",
+    "theorem_3_1_bound": "Theorem 3.1 bound g(||p||²)",
+    "theorem_3_2_bound": "Theorem 3.2 bound g(1/K_obs)",
+    "collision_entropy_upper_bound": "entropy bound G⁻¹(radius)",
+}
+
+
+@dataclass(frozen=True)
+class BoundEstimate(Estimate):
+    """An :class:`~genloose.Estimate` of a bound, with whether the theorem's hypothesis holds.
+
+    When ``hypothesis_holds`` is false the bound is not a guarantee for this model, and ``value``,
+    ``ci_low`` and ``ci_high`` are NaN (call :mod:`genloose.theory` with ``check_hypothesis=False`` for the
+    raw formula).
+
+    Attributes
+    ----------
+    hypothesis_holds : bool
+        Whether the hypothesis holds at the sample estimates.
+    hypothesis : str
+        The hypothesis, and the sample value it was checked on.
+
+    Examples
+    --------
+    >>> b = BoundEstimate(1.0, 0.1, 0.8, 1.2, 0.95, 100, "example", hypothesis_holds=True, hypothesis="none")
+    >>> b.hypothesis_holds, b.contains(1.1)
+    (True, True)
+    """
+
+    hypothesis_holds: bool = True
+    hypothesis: str = ""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The paper's bounds evaluated at the report's estimates, with intervals mapped through them.
+
+    Attributes
+    ----------
+    fawzi_cap : BoundEstimate
+        :math:`U(\\hat p) = \\sum_k \\psi(\\Phi^{-1}(\\hat p_k))` at the sample's class frequencies, with a
+        delta-method interval. Holds for every classifier (no hypothesis); the class radius cannot exceed
+        the cap at the true :math:`p`.
+    theorem_3_1_bound : BoundEstimate
+        :math:`g(q)` at the collision-probability estimate; its interval is the collision probability's
+        interval (clipped to :math:`[0, 1/5]`) mapped through the increasing :math:`g`. Hypothesis: every
+        :math:`p_k \\le 1/5`, checked on :math:`\\hat p`.
+    theorem_3_2_bound : BoundEstimate
+        :math:`g(1/K)` at the observed number of classes :math:`K` (no sampling interval: NaN). Hypothesis:
+        :math:`K \\ge 5`.
+    collision_entropy_upper_bound : BoundEstimate
+        :math:`G^{-1}(\\bar r)`, the largest collision entropy Theorem 3.1 allows at the measured radius;
+        its interval is the radius interval mapped through the decreasing :math:`G^{-1}`. Hypothesis:
+        every :math:`\\hat p_k \\le 1/5` and :math:`\\bar r \\le g(1/5)`. The radius is an upper estimate
+        (search error is one-sided), so this bound is a *lower* estimate of the bound at the exact radius.
+    """
+
+    fawzi_cap: BoundEstimate
+    theorem_3_1_bound: BoundEstimate
+    theorem_3_2_bound: BoundEstimate
+    collision_entropy_upper_bound: BoundEstimate
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """How the search went and whether the results are consistent.
+
+    Attributes
+    ----------
+    num_censored : int
+        Points with no witness (excluded from the radius mean; see :class:`~genloose.RadiusResult`).
+    queries_per_point : float
+        Mean calls of c∘g per point in the search.
+    total_queries : int
+        All calls in the search, including labelling the seeding pool once.
+    num_observed_classes : int
+        Classes seen in the sample (:math:`\\hat p_k > 0`).
+    max_class_probability : float
+        :math:`\\max_k \\hat p_k`.
+    cap_respected : bool
+        The search's own cap check, ``not radius_result.exceeds_cap``: false when the radius estimate lies
+        above the Fawzi cap (at the sample and seeding-pool frequencies) beyond both their errors, which
+        proves the search failed, since the cap holds for every classifier (one-sided z-test, see
+        :func:`genloose.class_radius`).
+    """
+
+    num_censored: int
+    queries_per_point: float
+    total_queries: int
+    num_observed_classes: int
+    max_class_probability: float
+    cap_respected: bool
+
+
+@dataclass(frozen=True)
+class RunMetadata:
+    """How a report was produced; stored as columns of :meth:`Report.to_frame`.
+
+    Attributes
+    ----------
+    seed, latent_dim, num_samples : int
+        The sample: points ``0, ..., num_samples - 1`` of the N(0, I) sequence of ``seed``.
+    access : str
+        ``"white-box"`` or ``"black-box"`` (what the search used).
+    world_size : int
+        Processes that shared the work (the result does not depend on it).
+    confidence : float
+        Level of every interval.
+    num_classes : int or None
+        K as declared by the classifier (score width or ``num_classes``), if known.
+    device, dtype : str
+        Where and in which float type the models were run.
+    genloose_version, torch_version, python_version : str
+        Versions.
+    """
+
+    seed: int
+    latent_dim: int
+    num_samples: int
+    access: str
+    world_size: int
+    confidence: float
+    num_classes: int | None
+    device: str
+    dtype: str
+    genloose_version: str = __version__
+    torch_version: str = ""
+    python_version: str = field(default_factory=platform.python_version)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_value(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """Everything :func:`genloose.evaluate` measures on one sample, with uncertainty and the paper's bounds.
+
+    Attributes
+    ----------
+    class_radius : Estimate
+        Mean witness distance: an upper estimate of :math:`E_z[r(z)]` with its Monte Carlo interval.
+    collision_probability : Estimate
+        The unbiased U-statistic for :math:`\\|p\\|_2^2` from the sample's labels.
+    collision_entropy : Estimate
+        :math:`-\\log \\|p\\|_2^2`, the interval mapped from the collision probability's.
+    effective_number_of_classes : Estimate
+        :math:`1 / \\|p\\|_2^2`, likewise.
+    class_counts : numpy.ndarray
+        Labels per class in the sample (int64, length K when K is known).
+    bounds : Bounds
+        Fawzi's cap, Theorems 3.1 and 3.2, the collision-entropy bound, each with its hypothesis flag.
+    diagnostics : Diagnostics
+        Censored points, queries, the cap check.
+    metadata : RunMetadata
+        Seed, sizes, access, world size, device, versions.
+    radius_result : RadiusResult
+        The per-point search result (latents, radii, witnesses, labels), e.g. for paired comparisons.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from genloose.evaluate import evaluate
+    >>> report = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=4,
+    ...                            num_samples=200, seed=0, progress=False)
+    >>> report.class_radius.contains(0.7978845608)  # sqrt(2/pi): two half-spaces
+    True
+    >>> int(report.to_frame().set_index("quantity").loc["collision_probability", "n"])
+    200
+    >>> sorted(report.to_dict())[:3]
+    ['access', 'cap_respected', 'class_counts']
+    """
+
+    class_radius: Estimate
+    collision_probability: Estimate
+    collision_entropy: Estimate
+    effective_number_of_classes: Estimate
+    class_counts: np.ndarray
+    bounds: Bounds
+    diagnostics: Diagnostics
+    metadata: RunMetadata
+    radius_result: RadiusResult
+
+    @property
+    def class_probabilities(self) -> np.ndarray:
+        """The sample frequencies :math:`\\hat p_k = n_k / n` (float64)."""
+        return self.class_counts / max(1, int(self.class_counts.sum()))
+
+    @property
+    def confidence(self) -> float:
+        """The level of every interval."""
+        return self.metadata.confidence
+
+    def estimates(self) -> dict[str, Estimate]:
+        """The estimates and bounds by quantity name, in report order.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from genloose.evaluate import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
+        ...                       progress=False)
+        >>> list(r.estimates())[:2]
+        ['class_radius', 'collision_probability']
+        """
+        out: dict[str, Estimate] = {name: getattr(self, name) for name in ESTIMATE_QUANTITIES}
+        out.update({name: getattr(self.bounds, name) for name in BOUND_QUANTITIES})
+        return out
+
+    def _diagnostic_rows(self) -> list[tuple[str, float, str]]:
+        d = self.diagnostics
+        return [
+            ("num_censored", float(d.num_censored), "count of points with no witness (excluded)"),
+            ("queries_per_point", float(d.queries_per_point), "mean calls of c∘g per point in the search"),
+            ("total_queries", float(d.total_queries), "calls of c∘g in the search, seeding pool included"),
+            ("num_observed_classes", float(d.num_observed_classes), "classes with a positive count"),
+            ("max_class_probability", float(d.max_class_probability), "max of the sample frequencies"),
+            ("cap_respected", float(d.cap_respected), "indicator: the search's cap check passed"),
+        ]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per quantity (estimates, bounds, diagnostics), long format, fixed schema.
+
+        Columns and dtypes are :data:`FRAME_DTYPES`: ``quantity``, ``value``, ``stderr``, ``ci_low``,
+        ``ci_high``, ``confidence``, ``n``, ``method``, ``hypothesis_holds`` (bounds only), then the run's
+        metadata (``seed``, ``latent_dim``, ``num_samples``, ``access``, ``world_size``, ``device``,
+        ``dtype``, ``genloose_version``, ``torch_version``). Wide views come from ``pivot``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from genloose.evaluate import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
+        ...                       progress=False)
+        >>> frame = r.to_frame()
+        >>> list(frame.columns[:4]), len(frame)
+        (['quantity', 'value', 'stderr', 'ci_low'], 14)
+        """
+        import pandas as pd
+
+        rows: list[dict[str, Any]] = []
+        for name, estimate in self.estimates().items():
+            rows.append(
+                {
+                    "quantity": name,
+                    "value": estimate.value,
+                    "stderr": estimate.stderr,
+                    "ci_low": estimate.ci_low,
+                    "ci_high": estimate.ci_high,
+                    "confidence": estimate.confidence,
+                    "n": estimate.n,
+                    "method": estimate.method,
+                    "hypothesis_holds": (
+                        estimate.hypothesis_holds if isinstance(estimate, BoundEstimate) else pd.NA
+                    ),
+                }
+            )
+        for name, value, method in self._diagnostic_rows():
+            rows.append(
+                {
+                    "quantity": name,
+                    "value": value,
+                    "stderr": math.nan,
+                    "ci_low": math.nan,
+                    "ci_high": math.nan,
+                    "confidence": self.confidence,
+                    "n": self.metadata.num_samples,
+                    "method": method,
+                    "hypothesis_holds": pd.NA,
+                }
+            )
+        meta = {column: getattr(self.metadata, column) for column in METADATA_COLUMNS}
+        columns = {key: [row[key] for row in rows] for key in rows[0]}
+        columns.update({key: [value] * len(rows) for key, value in meta.items()})
+        return _typed_frame(columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat dict with stable snake_case keys.
+
+        For each quantity ``q`` (estimates and bounds): ``q_value``, ``q_stderr``, ``q_ci_low``,
+        ``q_ci_high``, ``q_n``, ``q_method``; for bounds also ``q_hypothesis_holds``. Then ``confidence``,
+        the diagnostics by name, ``class_counts`` and ``class_probabilities`` (lists), and the metadata
+        (``seed``, ``latent_dim``, ``num_samples``, ``access``, ``world_size``, ``num_classes``,
+        ``device``, ``dtype``, ``genloose_version``, ``torch_version``, ``python_version``).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from genloose.evaluate import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
+        ...                       progress=False)
+        >>> r.to_dict()["class_radius_n"]
+        50
+        """
+        out: dict[str, Any] = {}
+        for name, estimate in self.estimates().items():
+            out[f"{name}_value"] = float(estimate.value)
+            out[f"{name}_stderr"] = float(estimate.stderr)
+            out[f"{name}_ci_low"] = float(estimate.ci_low)
+            out[f"{name}_ci_high"] = float(estimate.ci_high)
+            out[f"{name}_n"] = int(estimate.n)
+            out[f"{name}_method"] = estimate.method
+            if isinstance(estimate, BoundEstimate):
+                out[f"{name}_hypothesis_holds"] = bool(estimate.hypothesis_holds)
+        out["confidence"] = float(self.confidence)
+        d = self.diagnostics
+        out.update(
+            num_censored=int(d.num_censored),
+            queries_per_point=float(d.queries_per_point),
+            total_queries=int(d.total_queries),
+            num_observed_classes=int(d.num_observed_classes),
+            max_class_probability=float(d.max_class_probability),
+            cap_respected=bool(d.cap_respected),
+            class_counts=[int(c) for c in self.class_counts],
+            class_probabilities=[float(p) for p in self.class_probabilities],
+        )
+        m = self.metadata
+        out.update(
+            seed=int(m.seed),
+            latent_dim=int(m.latent_dim),
+            num_samples=int(m.num_samples),
+            access=m.access,
+            world_size=int(m.world_size),
+            num_classes=None if m.num_classes is None else int(m.num_classes),
+            device=m.device,
+            dtype=m.dtype,
+            genloose_version=m.genloose_version,
+            torch_version=m.torch_version,
+            python_version=m.python_version,
+        )
+        return out
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as strict JSON: NaN becomes ``null``, infinities the strings ``"inf"``/``"-inf"``.
+
+        Write it to a file with :meth:`save_json` (atomic).
+
+        Examples
+        --------
+        >>> import json, torch
+        >>> from genloose.evaluate import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
+        ...                       progress=False)
+        >>> json.loads(r.to_json())["num_samples"]
+        50
+        """
+        if indent is not None:
+            indent = check_int("indent", indent, min_value=0)
+        clean = {key: _json_value(value) for key, value in self.to_dict().items()}
+        return json.dumps(clean, indent=indent, allow_nan=False) + "\n"
+
+    def save_json(self, path: Any, *, overwrite: bool = False) -> None:
+        """Write :meth:`to_json` to ``path`` atomically; an existing file is refused unless ``overwrite``.
+
+        Examples
+        --------
+        >>> import json, tempfile, pathlib, torch
+        >>> from genloose.evaluate import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
+        ...                       progress=False)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.json"
+        >>> r.save_json(path)
+        >>> json.loads(path.read_text())["seed"]
+        0
+        """
+        from genloose._io import atomic_write_text
+
+        atomic_write_text(path, self.to_json(), overwrite=overwrite)
+
+    def save_csv(self, path: Any, *, overwrite: bool = False) -> None:
+        """Write :meth:`to_frame` to ``path`` as CSV atomically; an existing file is refused unless ``overwrite``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, pandas, torch
+        >>> from genloose.evaluate import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
+        ...                       progress=False)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.csv"
+        >>> r.save_csv(path)
+        >>> len(pandas.read_csv(path))
+        14
+        """
+        from genloose._io import atomic_write_text
+
+        atomic_write_text(path, self.to_frame().to_csv(index=False), overwrite=overwrite)
+
+    def __str__(self) -> str:
+        return _render(self)
+
+    def __repr__(self) -> str:
+        return _render(self)
+
+    def _repr_html_(self) -> str:
+        """A notebook table (the frame's estimate and bound rows)."""
+        frame = self.to_frame()
+        keep = ["quantity", "value", "stderr", "ci_low", "ci_high", "n", "method", "hypothesis_holds"]
+        return frame[keep].to_html(index=False, na_rep="")
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    if math.isnan(x):
+        return "nan"
+    return f"{x:.{digits}g}"
+
+
+def _render(report: Report) -> str:
+    m, d = report.metadata, report.diagnostics
+    level = f"{100 * m.confidence:g}% CI"
+    header = (
+        f"genloose Report: num_samples={m.num_samples}, latent_dim={m.latent_dim}, seed={m.seed}, "
+        f"access={m.access}, world_size={m.world_size}"
+    )
+    lines = [header, f"{'quantity':<36} {'value':>10} {'stderr':>10}   {level}"]
+    for name, estimate in report.estimates().items():
+        if name == BOUND_QUANTITIES[0]:
+            lines.append("bounds")
+        label = _LABELS[name]
+        if isinstance(estimate, BoundEstimate) and not estimate.hypothesis_holds:
+            lines.append(f"  {label:<34} {'n/a':>10}   hypothesis fails: {estimate.hypothesis}")
+            continue
+        interval = (
+            "" if math.isnan(estimate.ci_low) else f"[{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]"
+        )
+        lines.append(f"  {label:<34} {_fmt(estimate.value):>10} {_fmt(estimate.stderr, 3):>10}   {interval}")
+    cap = "respected" if d.cap_respected else "EXCEEDED (the search failed)"
+    lines.append(
+        f"diagnostics: {d.num_censored} censored, {d.queries_per_point:.0f} queries/point, "
+        f"{d.num_observed_classes} classes observed (max p̂ = {d.max_class_probability:.3g}), Fawzi cap {cap}"
+    )
+    return "\n".join(lines)
+
+
+def _typed_frame(columns: dict[str, list[Any]], *, model: list[str] | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    data = {key: pd.Series(columns[key], dtype=dtype) for key, dtype in FRAME_DTYPES.items()}
+    frame = pd.DataFrame(data)
+    if model is not None:
+        frame.insert(0, "model", pd.Series(model, dtype="object"))
+    return frame
+
+
+def empty_frame(*, with_model: bool = False) -> pd.DataFrame:
+    """An empty frame with the schema of :meth:`Report.to_frame` (and ``model`` first if asked).
+
+    Examples
+    --------
+    >>> list(empty_frame(with_model=True).columns[:2])
+    ['model', 'quantity']
+    """
+    return _typed_frame({key: [] for key in FRAME_DTYPES}, model=[] if with_model else None)
+
+
+def reports_to_frame(reports: Sequence[Report], names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Concatenate the frames of several reports, with a leading ``model`` column.
+
+    Parameters
+    ----------
+    reports : sequence of Report
+        At least one report.
+    names : sequence of str, optional
+        One distinct name per report; default ``"model_0"``, ``"model_1"``, ...
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model`` (object) followed by the columns of :meth:`Report.to_frame`, same dtypes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from genloose.evaluate import evaluate
+    >>> make = lambda seed: evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2,
+    ...                                       num_samples=50, seed=seed, progress=False)
+    >>> frame = reports_to_frame([make(0), make(1)], names=["a", "b"])
+    >>> frame.pivot(index="quantity", columns="model", values="value").loc["num_observed_classes"].tolist()
+    [2.0, 2.0]
+    """
+    import pandas as pd
+
+    if isinstance(reports, Report) or not isinstance(reports, Sequence) or len(reports) == 0:
+        raise InvalidArgumentError(f"reports must be a non-empty sequence of Report; got {describe(reports)}")
+    for i, report in enumerate(reports):
+        if not isinstance(report, Report):
+            raise InvalidArgumentError(f"reports[{i}] must be a Report; got {describe(report)}")
+    if names is None:
+        names = [f"model_{i}" for i in range(len(reports))]
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise InvalidArgumentError(f"names must be a sequence of str; got {describe(names)}")
+    names = list(names)
+    if len(names) != len(reports) or not all(isinstance(n, str) for n in names):
+        raise InvalidArgumentError(
+            f"names must hold one str per report ({len(reports)}); got {describe(names)}"
+        )
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError(f"names must be distinct; got {names!r}")
+    frames = []
+    for name, report in zip(names, reports, strict=True):
+        frame = report.to_frame()
+        frame.insert(0, "model", pd.Series([name] * len(frame), dtype="object"))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# building a report
+# ----------------------------------------------------------------------------------------------
+
+
+def _g_derivative(q: float) -> float:
+    """d g(q) / dq for g(q) = log(4πH)/sqrt(2H), H = -log q (0 < q < 1)."""
+    h = -math.log(q)
+    s = math.sqrt(2.0 * h)
+    dg_dh = 1.0 / (h * s) - math.log(4.0 * math.pi * h) / s**3
+    return -dg_dh / q
+
+
+def _inverse_g_derivative(r: float, h: float) -> float:
+    """d G⁻¹(r) / dr = 1 / G'(H) at H = G⁻¹(r)."""
+    s = math.sqrt(2.0 * h)
+    dg_dh = 1.0 / (h * s) - math.log(4.0 * math.pi * h) / s**3
+    return 1.0 / dg_dh if dg_dh != 0 else math.nan
+
+
+def _nan_bound(n: int, confidence: float, method: str, hypothesis: str, holds: bool) -> BoundEstimate:
+    return BoundEstimate(
+        math.nan, math.nan, math.nan, math.nan, confidence, n, method, hypothesis_holds=holds,
+        hypothesis=hypothesis,
+    )
+
+
+def fawzi_cap_estimate(counts: np.ndarray, confidence: float) -> BoundEstimate:
+    """The Fawzi cap at the sample frequencies with a delta-method Wald interval.
+
+    .. math:: \\widehat{U} = \\sum_k \\psi(\\Phi^{-1}(\\hat p_k)), \\quad
+              \\partial U / \\partial p_k = p_k / \\varphi(\\Phi^{-1}(p_k)), \\quad
+              \\operatorname{Var} \\widehat U \\approx \\frac{1}{n}\\Big(\\sum_k p_k u_k^2 -
+              \\big(\\sum_k p_k u_k\\big)^2\\Big)
+
+    (multinomial covariance of :math:`\\hat p`). One observed class gives ``inf`` (no boundary) with NaN
+    error and interval.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(fawzi_cap_estimate(np.array([500, 500]), 0.95).value, 6)  # sqrt(2/pi)
+    0.797885
+    """
+    from genloose.theory import fawzi_bound, normal_pdf, normal_ppf
+
+    n = int(counts.sum())
+    p = counts[counts > 0] / n
+    method = "plug-in at the sample frequencies, delta-method Wald CI"
+    hypothesis = "none (holds for every classifier)"
+    if p.size <= 1:
+        return BoundEstimate(
+            math.inf, math.nan, math.nan, math.nan, confidence, n, method + " (one class: no boundary)",
+            hypothesis_holds=True, hypothesis=hypothesis,
+        )
+    value = float(fawzi_bound(p / p.sum()))
+    u = p / np.asarray(normal_pdf(np.asarray(normal_ppf(p))), dtype=np.float64)
+    variance = max(0.0, float(np.sum(p * u * u) - np.sum(p * u) ** 2)) / n
+    e = Estimate.from_normal(value, math.sqrt(variance), n=n, confidence=confidence, method=method)
+    return BoundEstimate(
+        e.value, e.stderr, e.ci_low, e.ci_high, e.confidence, e.n, e.method, hypothesis_holds=True,
+        hypothesis=hypothesis,
+    )
+
+
+def theorem_3_1_estimate(collision: Estimate, max_probability: float) -> BoundEstimate:
+    """Theorem 3.1's :math:`g(q)` at the collision-probability estimate, its interval mapped through g.
+
+    The interval of :math:`q` is clipped to :math:`[0, 1/5]` (under the hypothesis :math:`q \\le 1/5`;
+    :math:`g(0) = 0` is the limit) and mapped through the increasing :math:`g`, which keeps its coverage;
+    the standard error is the delta method's. NaN when the hypothesis fails at :math:`\\hat p`.
+
+    Examples
+    --------
+    >>> from genloose.estimate import Estimate
+    >>> q = Estimate.from_normal(0.1, 0.01, n=1000, confidence=0.95, method="u")
+    >>> round(theorem_3_1_estimate(q, 0.12).value, 6)
+    1.568085
+    """
+    from genloose.theory import HYPOTHESIS_MAX_PROBABILITY, theorem_3_1_bound
+
+    top = HYPOTHESIS_MAX_PROBABILITY
+    hypothesis = f"every p_k <= 1/5 (max p̂ = {max_probability:.4g})"
+    method = "g at the collision-probability estimate; CI mapped through g (q clipped to [0, 1/5])"
+    holds = bool(max_probability <= top)
+    if not holds or math.isnan(collision.value):
+        return _nan_bound(collision.n, collision.confidence, method, hypothesis, holds)
+
+    def g(q: float) -> float:
+        if math.isnan(q):
+            return math.nan
+        q = min(q, top)
+        return 0.0 if q <= 0 else float(theorem_3_1_bound(q, check_hypothesis=False))
+
+    value = g(collision.value)
+    q = collision.value
+    stderr = abs(_g_derivative(q)) * collision.stderr if 0 < q < 1 else math.nan
+    return BoundEstimate(
+        value, stderr, g(collision.ci_low), g(collision.ci_high), collision.confidence, collision.n, method,
+        hypothesis_holds=True, hypothesis=hypothesis,
+    )
+
+
+def theorem_3_2_estimate(num_observed: int, n: int, confidence: float) -> BoundEstimate:
+    """Theorem 3.2's :math:`g(1/K)` at the observed number of classes (no sampling interval).
+
+    Examples
+    --------
+    >>> round(theorem_3_2_estimate(10, 100, 0.95).value, 6)
+    1.568085
+    """
+    from genloose.theory import theorem_3_2_bound
+
+    method = f"g(1/K) at the observed number of classes K={num_observed} (no sampling interval)"
+    hypothesis = f"K >= 5 (K = {num_observed} observed)"
+    if num_observed < 5:
+        return _nan_bound(n, confidence, method, hypothesis, False)
+    value = float(theorem_3_2_bound(num_observed))
+    return BoundEstimate(
+        value, math.nan, math.nan, math.nan, confidence, n, method, hypothesis_holds=True,
+        hypothesis=hypothesis,
+    )
+
+
+def entropy_upper_bound_estimate(radius: Estimate, max_probability: float) -> BoundEstimate:
+    """:math:`G^{-1}(\\bar r)`, the collision-entropy bound at the measured radius, interval mapped.
+
+    :math:`G^{-1}` decreases, so the interval is :math:`[G^{-1}(r_{hi}), G^{-1}(r_{lo})]` with the radius
+    interval clipped to :math:`[0, g(1/5)]` (under the hypothesis the radius is at most :math:`g(1/5)`).
+    NaN when every :math:`\\hat p_k \\le 1/5` fails or the radius estimate exceeds :math:`g(1/5)`.
+
+    Examples
+    --------
+    >>> from genloose.estimate import Estimate
+    >>> r = Estimate.from_normal(1.0, 0.01, n=1000, confidence=0.95, method="mean")
+    >>> from genloose.theory import collision_entropy_upper_bound
+    >>> entropy_upper_bound_estimate(r, 0.1).value == collision_entropy_upper_bound(1.0)
+    True
+    """
+    from genloose.theory import THEOREM_3_1_RADIUS_LIMIT, collision_entropy_upper_bound
+
+    limit = THEOREM_3_1_RADIUS_LIMIT
+    method = "G^-1 at the radius estimate; CI mapped through the decreasing G^-1 (radius clipped to [0, g(1/5)])"
+    hypothesis = (
+        f"every p_k <= 1/5 (max p̂ = {max_probability:.4g}) and radius <= g(1/5) = {limit:.4f} "
+        f"(radius = {radius.value:.4g})"
+    )
+    holds = bool(max_probability <= 0.2 and radius.value <= limit)
+    if not holds or math.isnan(radius.value):
+        return _nan_bound(radius.n, radius.confidence, method, hypothesis, holds and not math.isnan(radius.value))
+
+    def inverse(r: float) -> float:
+        if math.isnan(r):
+            return math.nan
+        return float(collision_entropy_upper_bound(min(max(r, 0.0), limit)))
+
+    value = inverse(radius.value)
+    stderr = (
+        abs(_inverse_g_derivative(radius.value, value)) * radius.stderr
+        if math.isfinite(value) and radius.value > 0
+        else math.nan
+    )
+    return BoundEstimate(
+        value, stderr, inverse(radius.ci_high), inverse(radius.ci_low), radius.confidence, radius.n, method,
+        hypothesis_holds=True, hypothesis=hypothesis,
+    )
+
+
+def _neg_log(x: float) -> float:
+    return math.nan if math.isnan(x) else (math.inf if x <= 0.0 else -math.log(x))
+
+
+def _reciprocal(x: float) -> float:
+    return math.nan if math.isnan(x) else (math.inf if x <= 0.0 else 1.0 / x)
+
+
+def collision_transforms(collision: Estimate) -> tuple[Estimate, Estimate]:
+    r"""The collision entropy and the effective number of classes from a collision-probability estimate.
+
+    The same values as :func:`~genloose.metrics.collision.collision_entropy_from_counts` and
+    :func:`~genloose.metrics.collision.effective_number_of_classes_from_counts` on the same counts (tested),
+    without computing the interval of :math:`q` three times: :math:`-\log\hat q` and :math:`1/\hat q`,
+    the interval of :math:`q` mapped through these decreasing functions, the delta-method standard errors
+    :math:`\mathrm{se}/\hat q` and :math:`\mathrm{se}/\hat q^2`. When :math:`\hat q = 0` (no two samples
+    share a class) both are :math:`+\infty` with a NaN standard error and an
+    :class:`~genloose.UndefinedMetricWarning`.
+
+    Examples
+    --------
+    >>> from genloose.metrics.collision import collision_probability_from_counts
+    >>> entropy, effective = collision_transforms(collision_probability_from_counts([4, 4, 4, 4]))
+    >>> round(effective.value, 4)  # 1 / (48/240)
+    5.0
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        entropy = collision.transform(
+            _neg_log,
+            increasing=False,
+            derivative=lambda x: -math.inf if x <= 0 else -1.0 / x,
+            method=f"-log of the {collision.method}",
+        )
+        effective = collision.transform(
+            _reciprocal,
+            increasing=False,
+            derivative=lambda x: -math.inf if x <= 0 else -1.0 / (x * x),
+            method=f"inverse of the {collision.method}",
+        )
+    if collision.value == 0.0:
+        warnings.warn(
+            "no two samples share a class (collision probability estimate 0): the collision entropy and the "
+            "effective number of classes are +inf, their stderr NaN, and ci_low comes from the upper end of "
+            "the interval for the collision probability",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
+        entropy = replace(entropy, stderr=math.nan)
+        effective = replace(effective, stderr=math.nan)
+    return entropy, effective
+
+
+def build_report(
+    result: RadiusResult,
+    *,
+    confidence: float,
+    num_classes: int | None,
+    world_size: int,
+    device: str,
+    dtype: str,
+) -> Report:
+    """Assemble a :class:`Report` from a (merged) class-radius result; no model is called.
+
+    The collision metrics use ``result.labels`` (the sample's labels, already computed by the search).
+
+    Examples
+    --------
+    >>> import torch, genloose
+    >>> result = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2,
+    ...                                num_samples=100, progress=False)
+    >>> build_report(result, confidence=0.95, num_classes=2, world_size=1, device="cpu",
+    ...              dtype="torch.float32").class_radius == result.estimate
+    True
+    """
+    import torch
+
+    from genloose.metrics.collision import collision_probability_from_counts
+
+    labels = np.asarray(result.labels, dtype=np.int64)
+    width = max(num_classes or 0, int(labels.max()) + 1 if labels.size else 0)
+    counts = np.bincount(labels, minlength=width).astype(np.int64)
+    n = int(labels.size)
+    collision = collision_probability_from_counts(counts, confidence=confidence)
+    entropy, effective = collision_transforms(collision)
+    p_hat = counts / n
+    max_p = float(p_hat.max())
+    observed = int(np.count_nonzero(counts))
+    fawzi = fawzi_cap_estimate(counts, confidence)
+    bounds = Bounds(
+        fawzi_cap=fawzi,
+        theorem_3_1_bound=theorem_3_1_estimate(collision, max_p),
+        theorem_3_2_bound=theorem_3_2_estimate(observed, n, confidence),
+        collision_entropy_upper_bound=entropy_upper_bound_estimate(result.estimate, max_p),
+    )
+    radius = result.estimate
+    diagnostics = Diagnostics(
+        num_censored=int(result.num_censored),
+        queries_per_point=float(result.queries.mean()),
+        total_queries=int(result.total_queries),
+        num_observed_classes=observed,
+        max_class_probability=max_p,
+        cap_respected=not result.exceeds_cap,
+    )
+    metadata = RunMetadata(
+        seed=int(result.seed) if result.seed is not None else -1,
+        latent_dim=int(result.latent_dim),
+        num_samples=n,
+        access=result.access,
+        world_size=int(world_size),
+        confidence=float(confidence),
+        num_classes=num_classes,
+        device=device,
+        dtype=dtype,
+        torch_version=str(torch.__version__),
+    )
+    return Report(
+        class_radius=radius,
+        collision_probability=collision,
+        collision_entropy=entropy,
+        effective_number_of_classes=effective,
+        class_counts=counts,
+        bounds=bounds,
+        diagnostics=diagnostics,
+        metadata=metadata,
+        radius_result=result,
+    )

@@ -1,0 +1,289 @@
+"""Tests of the ``genloose`` command line (genloose/cli.py): outputs, exit codes, stderr, no partial files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from genloose._errors import ModelOutputError
+from genloose.cli import build_parser, load_object, main
+from genloose.theory import collision_entropy_upper_bound, fawzi_bound, theorem_3_2_bound
+
+USER_MODULE = """
+import torch
+from genloose.testing import sectors
+
+_testbed = sectors(3, 4)
+generator = _testbed.generator
+classifier = _testbed.classifier
+calls = []
+
+
+def make_classifier():
+    calls.append("factory")
+    return _testbed.classifier
+
+
+class Stretch(torch.nn.Module):
+    def forward(self, z):
+        return 2 * z
+
+
+def nan_generator(z):
+    return z * float("nan")
+
+
+def raising_generator(z):
+    raise RuntimeError("user bug")
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    name = f"user_models_{abs(hash(str(tmp_path)))}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(USER_MODULE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    (tmp_path / "name").write_text(name)
+    return tmp_path
+
+
+def _module(workdir: Path) -> str:
+    return (workdir / "name").read_text()
+
+
+def _evaluate_args(workdir: Path, *extra: str, generator: str = "generator") -> list[str]:
+    m = _module(workdir)
+    return [
+        "evaluate", "--generator", f"{m}:{generator}", "--classifier", f"{m}:classifier", "--latent-dim", "3",
+        "--num-samples", "40", "--pool-size", "32", "--seed", "1", *extra,
+    ]
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name != "name" and not p.name.endswith(".py")
+                  and p.name != "__pycache__")
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluate
+# ----------------------------------------------------------------------------------------------
+
+
+def test_evaluate_prints_the_report_and_writes_files(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(_evaluate_args(workdir, "--json", "r.json", "--csv", "r.csv", "--silent"))
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert out.startswith("genloose Report: num_samples=40, latent_dim=3, seed=1")
+    data = json.loads((workdir / "r.json").read_text())
+    assert data["num_samples"] == 40
+    assert data["seed"] == 1
+    assert data["latent_dim"] == 3
+    frame = pd.read_csv(workdir / "r.csv")
+    assert frame["quantity"].iloc[0] == "class_radius"
+    assert frame["value"].iloc[0] == pytest.approx(data["class_radius_value"], rel=1e-12)
+    assert _files(workdir) == ["r.csv", "r.json"]
+
+
+def test_existing_output_is_refused_before_any_work(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "r.json").write_text("keep me")
+    status = main(_evaluate_args(workdir, "--json", "r.json", generator="raising_generator"))
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert "--json must not exist already" in err
+    assert "--overwrite" in err
+    assert (workdir / "r.json").read_text() == "keep me"
+    assert main(_evaluate_args(workdir, "--json", "r.json", "--overwrite", "--silent")) == 0
+    assert json.loads((workdir / "r.json").read_text())["seed"] == 1
+
+
+def test_import_path_that_does_not_resolve(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    m = _module(workdir)
+    cases = {
+        "no_such_module_xyz:generator": "cannot import module 'no_such_module_xyz'",
+        f"{m}:no_such_attribute": "has no attribute 'no_such_attribute'",
+        "missing_colon": "must be MODULE:ATTR",
+        "missing/file.py:generator": "does not exist",
+    }
+    for spec, message in cases.items():
+        args = _evaluate_args(workdir, "--json", "r.json")
+        args[args.index("--generator") + 1] = spec
+        status = main(args)
+        _, err = capsys.readouterr()
+        assert status == 2, spec
+        assert message in err, (spec, err)
+        assert err.startswith("genloose evaluate: error: --generator")
+        assert "Traceback" not in err
+    assert _files(workdir) == []  # no partial output
+
+
+def test_model_failure_exits_1_and_leaves_no_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(_evaluate_args(workdir, "--json", "r.json", "--csv", "r.csv", generator="nan_generator"))
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "unusable output" in err
+    assert "NaN" in err
+    assert "Traceback" not in err
+    assert _files(workdir) == []
+
+
+def test_errors_in_user_models(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(_evaluate_args(workdir, "--json", "r.json", generator="raising_generator"))
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "generator raised RuntimeError: user bug" in err
+    assert "Traceback" not in err
+    with pytest.raises(ModelOutputError, match="user bug") as caught:  # --traceback: the full story
+        main(["--traceback", *_evaluate_args(workdir, "--json", "r.json", generator="raising_generator")])
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert _files(workdir) == []
+
+
+def test_factories_classes_files_and_device(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    m = _module(workdir)
+    args = _evaluate_args(workdir, "--device", "cpu", "--json", "r.json", "--silent", generator="Stretch")
+    args[args.index("--classifier") + 1] = f"{workdir / (m + '.py')}:make_classifier"
+    assert main(args) == 0, capsys.readouterr().err
+    data = json.loads((workdir / "r.json").read_text())
+    assert data["device"] == "cpu"
+    assert load_object(f"{m}:make_classifier").__class__.__name__ != "function"
+    assert load_object(f"{m}:nan_generator").__name__ == "nan_generator"  # takes a batch: not a factory
+
+
+def test_progress_and_options_reach_evaluate(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    module = importlib.import_module("genloose.evaluate")  # the module, even once genloose exports the function
+
+    seen: list[dict] = []
+    original = module.evaluate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "evaluate", spy)
+    assert main(_evaluate_args(workdir, "--silent", "--access", "black-box", "--batch-size", "16")) == 0
+    assert main(_evaluate_args(workdir, "--confidence", "0.9", "--num-classes", "4")) == 0
+    assert seen[0]["progress"] is False
+    assert seen[0]["access"] == "black-box"
+    assert seen[0]["batch_size"] == 16
+    assert seen[1]["progress"] is None
+    assert seen[1]["confidence"] == 0.9
+    assert seen[1]["num_classes"] == 4
+
+
+def test_usage_errors_exit_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    m = _module(workdir)
+    assert main(["evaluate", "--generator", f"{m}:generator"]) == 2  # missing required options
+    assert "required" in capsys.readouterr().err
+    assert main(_evaluate_args(workdir, "--num-samples", "0")) == 2
+    assert "must be >= 1" in capsys.readouterr().err
+    args = _evaluate_args(workdir)
+    del args[args.index("--latent-dim") : args.index("--latent-dim") + 2]
+    assert main(args) == 2
+    assert "--latent-dim is required" in capsys.readouterr().err
+    assert main(_evaluate_args(workdir, "--json", "nowhere/r.json")) == 2
+    assert "existing directory" in capsys.readouterr().err
+    assert main(_evaluate_args(workdir, "--json", "same", "--csv", "same")) == 2
+    assert main(_evaluate_args(workdir, "--device", "not-a-device")) == 2
+    assert "--device" in capsys.readouterr().err
+    assert main(["frobnicate"]) == 2
+
+
+def test_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--seed SEED" in text
+    assert "(default: 0)" in text
+    assert "(default: 256)" in text
+    assert "(default: auto)" in text
+    assert "runs their code" in " ".join(text.split())
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("genloose ")
+    assert main([]) == 0
+    assert "evaluate" in capsys.readouterr().out
+    assert build_parser().prog == "genloose"
+
+
+# ----------------------------------------------------------------------------------------------
+# bounds
+# ----------------------------------------------------------------------------------------------
+
+
+def _values(text: str) -> dict[str, str]:
+    return {line.split()[0]: line.split()[1] for line in text.strip().splitlines()}
+
+
+def test_bounds_for_a_distribution(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bounds", "--probabilities", "0.2,0.3,0.5", "--json", str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    values = _values(out)
+    assert float(values["fawzi_cap"]) == pytest.approx(fawzi_bound([0.2, 0.3, 0.5]), rel=1e-5)
+    assert float(values["collision_probability"]) == pytest.approx(0.38)
+    assert values["theorem_3_1_bound"] == "nan"
+    assert "hypothesis every p_k <= 1/5 fails" in out
+    data = json.loads((tmp_path / "b.json").read_text())
+    assert data["theorem_3_1_bound"] is None
+    assert data["fawzi_cap"] == pytest.approx(fawzi_bound([0.2, 0.3, 0.5]), rel=1e-12)
+
+
+def test_bounds_for_classes_and_radius(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bounds", "--num-classes", "10", "--class-radius", "1.0"]) == 0
+    values = _values(capsys.readouterr().out)
+    assert float(values["theorem_3_2_bound"]) == pytest.approx(theorem_3_2_bound(10), rel=1e-5)
+    assert float(values["collision_entropy_upper_bound"]) == pytest.approx(collision_entropy_upper_bound(1.0), rel=1e-5)
+
+
+def test_bounds_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bounds"]) == 2
+    assert "needs --probabilities" in capsys.readouterr().err
+    assert main(["bounds", "--probabilities", "0.2,0.2"]) == 2
+    assert "sum must be 1" in capsys.readouterr().err
+    assert main(["bounds", "--probabilities", "a,b"]) == 2
+    assert "comma-separated numbers" in capsys.readouterr().err
+    assert main(["bounds", "--class-radius", "-1"]) == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# reproduce
+# ----------------------------------------------------------------------------------------------
+
+
+def test_reproduce_calls_the_experiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple] = []
+    fake = types.ModuleType("genloose.experiments.grid")
+    fake.run_grid_experiment = lambda out, **kwargs: calls.append((out, kwargs))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "genloose.experiments.grid", fake)
+    assert main(["reproduce", "grid", "--out", str(tmp_path / "g"), "--retrain", "--silent"]) == 0
+    assert calls == [(tmp_path / "g", {"retrain": True, "progress": False, "overwrite": False})]
+    assert main(["reproduce", "grid", "--overwrite", "--num-samples", "50", "--seed", "3"]) == 0
+    assert calls[-1] == (
+        Path("genloose-grid"), {"retrain": False, "progress": None, "overwrite": True, "num_samples": 50, "seed": 3}
+    )
+    assert "results in" in capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "genloose.experiments.vae", None)  # import fails
+    assert main(["reproduce", "vae"]) == 2
+    assert "is not available" in capsys.readouterr().err
+    assert main(["reproduce", "nothing"]) == 2
+
+
+def test_console_entry_point_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "genloose", "bounds", "--probabilities", "0.5,0.6"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("genloose bounds: error:")
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,359 @@
+"""Tests of genloose.evaluate and the Report (genloose/evaluate.py, genloose/report.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import genloose
+from genloose._errors import (
+    BoundHypothesisWarning,
+    InvalidArgumentError,
+    ModelOutputError,
+    UndefinedMetricWarning,
+)
+from genloose.estimate import Estimate
+from genloose.evaluate import evaluate
+from genloose.report import (
+    BOUND_QUANTITIES,
+    DIAGNOSTIC_QUANTITIES,
+    ESTIMATE_QUANTITIES,
+    FRAME_DTYPES,
+    BoundEstimate,
+    Report,
+    _g_derivative,
+    _inverse_g_derivative,
+    empty_frame,
+    entropy_upper_bound_estimate,
+    fawzi_cap_estimate,
+    reports_to_frame,
+    theorem_3_1_estimate,
+)
+from genloose.testing import sectors, spheres
+from genloose.theory import (
+    collision_entropy_upper_bound,
+    fawzi_bound,
+    theorem_3_1_bound,
+    theorem_3_2_bound,
+)
+
+N = 300
+
+
+@pytest.fixture(scope="module")
+def ten_sectors() -> tuple[object, Report]:
+    tb = sectors(3, 10)
+    return tb, evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=N, seed=3, pool_size=256, progress=False)
+
+
+@pytest.fixture(scope="module")
+def two_shells() -> tuple[object, Report]:
+    tb = spheres(2, [1.0])  # p = (1 - e^{-1/2}, e^{-1/2}): two classes, non-uniform
+    return tb, evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=N, seed=4, pool_size=256, progress=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# values against exact answers
+# ----------------------------------------------------------------------------------------------
+
+
+def test_estimates_agree_with_the_exact_testbed(ten_sectors) -> None:
+    tb, report = ten_sectors
+    p = tb.class_probabilities()
+    q = float(np.sum(p**2))
+    # the radius is an upper estimate: exact <= mean + 4 SE, and the search error is far below the MC error
+    exact_radius = tb.exact_mean_radius()
+    assert abs(report.class_radius.value - exact_radius) <= 4 * report.class_radius.stderr
+    assert abs(report.collision_probability.value - q) <= 4 * report.collision_probability.stderr
+    assert abs(report.collision_entropy.value + math.log(q)) <= 4 * report.collision_entropy.stderr
+    assert abs(report.effective_number_of_classes.value - 1 / q) <= 4 * report.effective_number_of_classes.stderr
+    # per-point results are exact to the search tolerance (rtol 1e-4) and float32 rounding (~1e-6 |z|)
+    z = report.radius_result.latents
+    np.testing.assert_allclose(report.radius_result.radii, tb.exact_radius(z), rtol=1e-3, atol=1e-5)
+    np.testing.assert_array_equal(report.radius_result.labels, tb.label(z))
+
+
+def test_collision_metrics_use_the_search_labels(ten_sectors) -> None:
+    _, report = ten_sectors
+    labels = report.radius_result.labels
+    counts = np.bincount(labels, minlength=10)
+    np.testing.assert_array_equal(report.class_counts, counts)
+    u = float(np.sum(counts * (counts - 1)) / (N * (N - 1)))
+    assert report.collision_probability.value == pytest.approx(u, rel=1e-12)
+    np.testing.assert_allclose(report.class_probabilities, counts / N)
+    assert report.class_radius == report.radius_result.estimate
+
+
+def test_each_model_call_is_made_once() -> None:
+    """evaluate() makes exactly the calls class_radius makes: the labels are reused, not recomputed."""
+    tb = sectors(3, 4)
+    calls = {"n": 0}
+
+    def counting_generator(z: torch.Tensor) -> torch.Tensor:
+        calls["n"] += z.shape[0]
+        return tb.generator(z)
+
+    genloose.class_radius(counting_generator, tb.classifier, latent_dim=3, num_samples=40, pool_size=32, progress=False)
+    alone = calls["n"]
+    calls["n"] = 0
+    evaluate(counting_generator, tb.classifier, latent_dim=3, num_samples=40, pool_size=32, progress=False)
+    assert calls["n"] == alone
+
+
+def test_bounds_are_the_theory_functions_at_the_estimates(ten_sectors) -> None:
+    tb, report = ten_sectors
+    b = report.bounds
+    p_hat = report.class_probabilities
+    q = report.collision_probability
+    assert b.fawzi_cap.value == pytest.approx(fawzi_bound(p_hat[p_hat > 0] / p_hat.sum()), rel=1e-12)
+    assert b.fawzi_cap.hypothesis_holds
+    assert b.theorem_3_1_bound.hypothesis_holds  # max p̂ <= 1/5 for 10 equal classes and n = 300
+    assert b.theorem_3_1_bound.value == pytest.approx(theorem_3_1_bound(q.value), rel=1e-12)
+    assert b.theorem_3_1_bound.ci_low == pytest.approx(theorem_3_1_bound(q.ci_low), rel=1e-12)
+    assert b.theorem_3_1_bound.ci_high == pytest.approx(theorem_3_1_bound(min(q.ci_high, 0.2)), rel=1e-12)
+    assert b.theorem_3_2_bound.value == pytest.approx(theorem_3_2_bound(10), rel=1e-12)
+    assert math.isnan(b.theorem_3_2_bound.ci_low)
+    r = report.class_radius
+    assert b.collision_entropy_upper_bound.value == pytest.approx(collision_entropy_upper_bound(r.value), rel=1e-12)
+    assert b.collision_entropy_upper_bound.ci_low == pytest.approx(collision_entropy_upper_bound(r.ci_high), rel=1e-12)
+    assert b.collision_entropy_upper_bound.ci_high == pytest.approx(collision_entropy_upper_bound(r.ci_low), rel=1e-12)
+    # the bounds hold at the truth for this model: radius <= cap, radius <= g(q), H <= G^-1(radius)
+    exact_p = tb.class_probabilities()
+    assert tb.exact_mean_radius() <= fawzi_bound(exact_p)
+    assert report.diagnostics.cap_respected
+    assert b.theorem_3_1_bound.contains(theorem_3_1_bound(float(np.sum(exact_p**2))))
+
+
+def test_failed_hypotheses_give_nan_and_a_flag_without_warnings(two_shells) -> None:
+    _, report = two_shells
+    b = report.bounds
+    for bound in (b.theorem_3_1_bound, b.theorem_3_2_bound, b.collision_entropy_upper_bound):
+        assert not bound.hypothesis_holds
+        assert math.isnan(bound.value)
+        assert math.isnan(bound.ci_low)
+        assert math.isnan(bound.ci_high)
+        assert bound.hypothesis
+    assert math.isfinite(b.fawzi_cap.value)
+    tb = spheres(2, [1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BoundHypothesisWarning)
+        evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=50, pool_size=64, progress=False)
+
+
+def test_fawzi_cap_standard_error_matches_a_parametric_bootstrap() -> None:
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    n = 2000
+    counts = np.round(p * n).astype(np.int64)
+    delta = fawzi_cap_estimate(counts, 0.95)
+    rng = np.random.default_rng(0)
+    draws = rng.multinomial(n, p, size=4000) / n
+    values = np.array([fawzi_bound(d[d > 0] / d[d > 0].sum()) for d in draws])
+    # the bootstrap SD has relative error ~ 1/sqrt(2 * 4000) ~ 1.1%; 4 of those: 4.5%, plus delta-method error
+    assert delta.stderr == pytest.approx(values.std(ddof=1), rel=0.08)
+    assert fawzi_cap_estimate(np.array([10, 0]), 0.95).value == math.inf
+
+
+@pytest.mark.parametrize("q", [0.01, 0.05, 0.1, 0.19])
+def test_bound_derivatives_match_finite_differences(q: float) -> None:
+    h = 1e-6 * q
+    numeric = (theorem_3_1_bound(q + h) - theorem_3_1_bound(q - h)) / (2 * h)
+    assert _g_derivative(q) == pytest.approx(numeric, rel=1e-6)
+    r = float(theorem_3_1_bound(q))
+    entropy = float(collision_entropy_upper_bound(r))
+    step = 1e-6
+    numeric = (collision_entropy_upper_bound(r + step) - collision_entropy_upper_bound(r - step)) / (2 * step)
+    assert _inverse_g_derivative(r, entropy) == pytest.approx(numeric, rel=1e-5)
+
+
+def test_bound_intervals_clip_at_the_hypothesis_edge() -> None:
+    q = Estimate(0.15, 0.05, -0.01, 0.31, 0.95, 100, "test")
+    bound = theorem_3_1_estimate(q, 0.19)
+    assert bound.ci_low == 0.0  # g(0) = 0, the limit
+    assert bound.ci_high == pytest.approx(theorem_3_1_bound(0.2))
+    r = Estimate(1.0, 0.5, -0.1, 2.0, 0.95, 100, "test")
+    entropy = entropy_upper_bound_estimate(r, 0.1)
+    assert entropy.ci_high == math.inf  # radius 0 allows any entropy
+    assert entropy.ci_low == pytest.approx(math.log(5.0), rel=1e-9)  # radius clipped at g(1/5)
+    too_loose = entropy_upper_bound_estimate(Estimate(1.8, 0.1, 1.6, 2.0, 0.95, 100, "t"), 0.1)
+    assert not too_loose.hypothesis_holds
+    assert math.isnan(too_loose.value)
+
+
+# ----------------------------------------------------------------------------------------------
+# exports: frame, dict, JSON, repr
+# ----------------------------------------------------------------------------------------------
+
+
+def test_frame_has_the_fixed_schema(ten_sectors) -> None:
+    _, report = ten_sectors
+    frame = report.to_frame()
+    expected_dtypes = pd.Series({k: pd.api.types.pandas_dtype(v) for k, v in FRAME_DTYPES.items()})
+    pd.testing.assert_series_equal(frame.dtypes, expected_dtypes, check_names=False)
+    pd.testing.assert_frame_equal(frame.iloc[:0].reset_index(drop=True), empty_frame())
+    assert frame["quantity"].tolist() == [*ESTIMATE_QUANTITIES, *BOUND_QUANTITIES, *DIAGNOSTIC_QUANTITIES]
+    row = frame.set_index("quantity").loc["class_radius"]
+    assert row["value"] == report.class_radius.value
+    assert row["n"] == report.class_radius.n
+    assert (frame["seed"] == 3).all()
+    assert (frame["world_size"] == 1).all()
+    assert (frame["genloose_version"] == genloose.__version__).all()
+    assert frame["hypothesis_holds"].isna().sum() == len(ESTIMATE_QUANTITIES) + len(DIAGNOSTIC_QUANTITIES)
+    assert frame.set_index("quantity").loc["cap_respected", "value"] == 1.0
+    wide = frame.pivot(index="quantity", columns="seed", values="value")
+    assert wide.shape == (len(frame), 1)
+
+
+def test_reports_to_frame_adds_a_model_column(ten_sectors, two_shells) -> None:
+    frame = reports_to_frame([ten_sectors[1], two_shells[1]], names=["sectors", "shells"])
+    pd.testing.assert_frame_equal(frame.iloc[:0].reset_index(drop=True), empty_frame(with_model=True))
+    assert frame["model"].tolist()[:1] == ["sectors"]
+    assert frame["model"].tolist()[-1] == "shells"
+    assert len(frame) == 2 * len(ten_sectors[1].to_frame())
+    assert reports_to_frame([ten_sectors[1]])["model"].unique().tolist() == ["model_0"]
+    with pytest.raises(InvalidArgumentError, match="distinct"):
+        reports_to_frame([ten_sectors[1], two_shells[1]], names=["x", "x"])
+    with pytest.raises(InvalidArgumentError, match="one str per report"):
+        reports_to_frame([ten_sectors[1]], names=["x", "y"])
+    with pytest.raises(InvalidArgumentError, match="non-empty sequence"):
+        reports_to_frame([])
+    with pytest.raises(InvalidArgumentError, match=r"reports\[1\] must be a Report"):
+        reports_to_frame([ten_sectors[1], "report"])
+
+
+def test_dict_and_json_have_stable_keys(ten_sectors) -> None:
+    _, report = ten_sectors
+    data = report.to_dict()
+    expected = []
+    for name in (*ESTIMATE_QUANTITIES, *BOUND_QUANTITIES):
+        expected += [f"{name}_{s}" for s in ("value", "stderr", "ci_low", "ci_high", "n", "method")]
+        if name in BOUND_QUANTITIES:
+            expected.append(f"{name}_hypothesis_holds")
+    expected += ["confidence", *DIAGNOSTIC_QUANTITIES, "class_counts", "class_probabilities"]
+    expected += [
+        "seed", "latent_dim", "num_samples", "access", "world_size", "num_classes", "device", "dtype",
+        "genloose_version", "torch_version", "python_version",
+    ]
+    assert list(data) == expected
+    assert all(key == key.lower() and " " not in key for key in data)
+    text = report.to_json()
+    loaded = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert loaded["theorem_3_2_bound_ci_low"] is None  # NaN -> null
+    assert loaded["class_radius_value"] == data["class_radius_value"]
+    assert loaded["class_counts"] == data["class_counts"]
+
+
+@pytest.mark.filterwarnings("ignore::genloose.UndefinedMetricWarning")
+def test_json_encodes_infinity_as_a_string() -> None:
+    report = evaluate(
+        torch.nn.Identity(), lambda x: torch.zeros(x.shape[0], dtype=torch.long), latent_dim=2, num_samples=20,
+        num_classes=3, pool_size=8, progress=False,
+    )
+    loaded = json.loads(report.to_json())
+    assert loaded["fawzi_cap_value"] == "inf"
+
+
+def test_repr_is_a_readable_table(ten_sectors, two_shells) -> None:
+    text = repr(ten_sectors[1])
+    assert text.startswith("genloose Report: num_samples=300, latent_dim=3, seed=3")
+    for label in ("class radius", "collision probability", "collision entropy", "Fawzi cap", "Theorem 3.1"):
+        assert label in text
+    assert "hypothesis fails" in repr(two_shells[1])
+    assert str(ten_sectors[1]) == text
+    assert "<table" in ten_sectors[1]._repr_html_()
+
+
+def test_save_json_and_csv_refuse_to_overwrite(ten_sectors, tmp_path) -> None:
+    _, report = ten_sectors
+    report.save_json(tmp_path / "r.json")
+    report.save_csv(tmp_path / "r.csv")
+    with pytest.raises(InvalidArgumentError, match="must not exist"):
+        report.save_json(tmp_path / "r.json")
+    report.save_csv(tmp_path / "r.csv", overwrite=True)
+    back = pd.read_csv(tmp_path / "r.csv")
+    assert back["quantity"].tolist() == report.to_frame()["quantity"].tolist()
+
+
+# ----------------------------------------------------------------------------------------------
+# invariances and edge cases
+# ----------------------------------------------------------------------------------------------
+
+
+def test_report_does_not_depend_on_batch_size_and_leaves_rng_alone() -> None:
+    tb = sectors(3, 5)
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    small = evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=7, pool_size=64,
+                     progress=False)
+    large = evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=64, pool_size=64,
+                     progress=False)
+    assert small.to_dict() == large.to_dict()
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.random.get_state()[1].tolist() == np_state[1].tolist()
+
+
+def test_single_class_model_is_documented_not_an_error() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate(
+            torch.nn.Identity(), lambda x: torch.zeros(x.shape[0], dtype=torch.long), latent_dim=2,
+            num_samples=20, num_classes=3, pool_size=8, progress=False,
+        )
+    assert any(issubclass(w.category, UndefinedMetricWarning) for w in caught)
+    assert math.isnan(report.class_radius.value)
+    assert report.diagnostics.num_censored == 20
+    assert report.collision_probability.value == 1.0
+    assert report.class_counts.tolist() == [20, 0, 0]
+    assert report.diagnostics.num_observed_classes == 1
+    assert report.diagnostics.cap_respected  # nothing contradicts the (infinite) cap
+    assert isinstance(report.bounds.fawzi_cap, BoundEstimate)
+
+
+def test_bad_input_is_named() -> None:
+    tb = sectors(3, 4)
+    with pytest.raises(InvalidArgumentError, match="num_samples must be an integer >= 2"):
+        evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=1)
+    with pytest.raises(InvalidArgumentError, match="seed"):
+        evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=10, seed=-1)
+    with pytest.raises(InvalidArgumentError, match="confidence"):
+        evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=10, confidence=1.0)
+    with pytest.raises(InvalidArgumentError, match="access"):
+        evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=10, access="grey-box")
+    with pytest.raises(InvalidArgumentError, match="latent_dim must be given"):
+        evaluate(tb.generator, tb.classifier, num_samples=10)
+    with pytest.raises(InvalidArgumentError, match="generator must be callable"):
+        evaluate("not a model", tb.classifier, latent_dim=3, num_samples=10)
+    with pytest.raises(ModelOutputError, match="NaN"):
+        evaluate(lambda z: z * float("nan"), tb.classifier, latent_dim=3, num_samples=10, progress=False)
+    with pytest.raises(ModelOutputError, match="one sample per latent"):
+        evaluate(lambda z: z[:-1], tb.classifier, latent_dim=3, num_samples=10, progress=False)
+    with pytest.raises(ModelOutputError, match="classifier"):
+        evaluate(tb.generator, lambda x: x[:, 0], latent_dim=3, num_samples=10, progress=False)
+
+
+@pytest.mark.parametrize("counts", [[5, 3, 0, 2], [40, 1, 1], [1, 1, 1, 1], [7], [2, 2]])
+def test_collision_transforms_equal_the_collision_module(counts: list[int]) -> None:
+    from genloose.metrics.collision import (
+        collision_entropy_from_counts,
+        collision_probability_from_counts,
+        effective_number_of_classes_from_counts,
+    )
+    from genloose.report import collision_transforms
+
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        entropy, effective = collision_transforms(collision_probability_from_counts(counts))
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        expected = (collision_entropy_from_counts(counts), effective_number_of_classes_from_counts(counts))
+    for got, want in zip((entropy, effective), expected, strict=True):
+        for field in ("value", "stderr", "ci_low", "ci_high"):
+            a, b = getattr(got, field), getattr(want, field)
+            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-12), field
+        assert (got.confidence, got.n, got.method) == (want.confidence, want.n, want.method)
+    assert bool(ours) == bool(theirs)
+    assert all(issubclass(w.category, UndefinedMetricWarning) for w in ours)
