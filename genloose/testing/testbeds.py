@@ -745,6 +745,8 @@ def _check_seed(seed: Any) -> int:
 def _real_vector(name: str, value: Any, length: int | None = None) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind in "USO":
+        raise fail(name, "a 1-D array of real numbers", value)  # numpy would parse "1" as 1.0
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:

@@ -231,7 +231,8 @@ CASES: list[Case] = [
             (theory.lemma_b6_numerator, "entropy", 1.0, bad_nonnegative_reals()),
             (theory.collision_probability_lower_bound, "class_radius", 0.5, bad_nonnegative_reals()),
             (theory.fawzi_bound_uniform, "num_classes", 10, bad_integers(1)),
-            (theory.lemma_b2_quantile_bound, "num_classes", 10, bad_integers(1)),
+            # real K > 1 by design: Theorem B.1's proof applies the lemma at K = 1/p_i
+            (theory.lemma_b2_quantile_bound, "num_classes", 10, st.one_of(st.floats(max_value=1.0), NOT_NUMERIC)),
             (theory.lemma_b5_paper_upper_bound, "max_probability", 0.1, BAD_PROBABILITY),
             (theory.lemma_b1_bound, "p", [0.5, 0.5], BAD_DISTRIBUTIONS),
             (theory.theorem_3_1_proof_chain, "p", [0.2] * 5, BAD_DISTRIBUTIONS),
@@ -303,10 +304,74 @@ CASES: list[Case] = [
     Case("testing.grid_voronoi", testing.grid_voronoi, {"latent_dim": 3}, {"latent_dim": bad_integers(2)}),
 ]
 
+_REPORT = genloose.evaluate(**{k: v for k, v in _RADIUS_VALID.items() if k != "pool_size"}, pool_size=16)
+
+
+def _accumulate(accumulator: Any, batch: Any) -> Any:
+    accumulator.update(batch)
+    return accumulator
+
+
+CASES += [
+    Case(
+        "evaluate",
+        genloose.evaluate,
+        _RADIUS_VALID,
+        {
+            "num_samples": bad_integers(1),
+            "seed": bad_integers(0),
+            "confidence": bad_open_unit(),
+            "latent_dim": bad_integers(1),
+            "generator": BAD_GENERATORS,
+            "classifier": BAD_CLASSIFIERS,
+        },
+        message_names={"generator": "generator", "classifier": "classifier"},
+    ),
+    Case(
+        "compare",
+        genloose.compare,
+        {"a": _REPORT, "b": _REPORT},
+        {"b": st.one_of(NOT_NUMERIC, st.just([1, 2])), "alpha": bad_open_unit()},
+    ),
+    Case(
+        "reports_to_frame",
+        genloose.reports_to_frame,
+        {"reports": [_REPORT], "names": ["a"]},
+        {"reports": st.one_of(NOT_NUMERIC, st.just([]), st.just([1, 2])), "names": st.just(["a", "b"])},
+    ),
+    Case(
+        "merge_states",
+        lambda **kw: genloose.merge_states(kw["first"], kw["second"]),
+        {
+            "first": genloose.CollisionAccumulator(3).state_dict(),
+            "second": genloose.CollisionAccumulator(3).state_dict(),
+        },
+        {"second": st.one_of(st.integers(), st.text(max_size=2), st.just([1, 2]))},
+        message_names={"second": "states"},
+    ),
+    Case(
+        "RadiusAccumulator",
+        lambda **kw: _accumulate(genloose.RadiusAccumulator(kw["confidence"]), kw["radii"]),
+        {"confidence": 0.95, "radii": [0.5, 1.0]},
+        {
+            "confidence": bad_open_unit(),
+            "radii": st.one_of(st.just([-1.0, 0.5]), st.just([[0.5]]), st.just([float("nan")]), NOT_NUMERIC),
+        },
+    ),
+    Case(
+        "CollisionAccumulator",
+        lambda **kw: _accumulate(genloose.CollisionAccumulator(kw["num_classes"]), kw["labels"]),
+        {"num_classes": 3, "labels": [0, 2, 1]},
+        {"num_classes": bad_integers(1), "labels": BAD_LABEL_BATCHES},
+    ),
+]
+
 # Public callables that take no user data worth malforming, with the reason.
 EXEMPT: dict[str, str] = {
     "Estimate": "result container built by the library; its fields are not validated inputs",
     "RadiusResult": "result container built by the library",
+    "Report": "result container built by genloose.evaluate",
+    "Comparison": "result container built by genloose.compare",
     "CollisionProbabilityRange": "result container returned by theory.collision_probability_range",
     "ProofChain": "result container returned by theory.theorem_3_1_proof_chain",
     "QuantileBound": "result container returned by theory.lemma_b2_quantile_bound",

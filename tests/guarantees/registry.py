@@ -82,11 +82,47 @@ def _updated(state: Any, batch: Any) -> Any:
     return state
 
 
+def _accumulated(state: Any, batches: Any) -> Any:
+    state.update(np.concatenate(list(batches)))
+    return state
+
+
 def _labels(rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 5, size=int(rng.integers(0, 12)))
 
 
+def _radii(rng: np.random.Generator) -> np.ndarray:
+    radii = rng.exponential(size=int(rng.integers(1, 6)))
+    radii[rng.random(radii.size) < 0.1] = np.inf  # censored points
+    return radii
+
+
+def _evaluate(generator: Any, classifier: Any, **kwargs: Any) -> Any:
+    return genloose.evaluate(generator, classifier, progress=False, **kwargs)
+
+
+def _report_outputs(report: Any) -> dict[str, Any]:
+    return {
+        **_radius_outputs(report.radius_result),
+        "collision_probability": _estimate_values(report.collision_probability),
+        "collision_entropy": _estimate_values(report.collision_entropy),
+    }
+
+
+MODEL_METRICS.append(ModelMetric("evaluate", _evaluate, _report_outputs, dtype_rtol=1e-3))
+
 STREAMING_STATES: list[StreamingState] = [
+    StreamingState(
+        "RadiusAccumulator",
+        empty=genloose.RadiusAccumulator,
+        update=_updated,
+        merge=lambda a, b: a.merge(b),
+        compute=lambda s: _estimate_values(s.compute()),
+        state_dict=lambda s: s.state_dict(),
+        from_state_dict=genloose.RadiusAccumulator.from_state_dict,
+        batch=_radii,
+        one_shot=lambda batches: _estimate_values(_accumulated(genloose.RadiusAccumulator(), batches).compute()),
+    ),
     StreamingState(
         "CollisionCounter",
         empty=genloose.metrics.CollisionCounter,

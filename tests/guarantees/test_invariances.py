@@ -100,7 +100,15 @@ def _fed(state: StreamingState, batches: list):
 
 
 def _same(state: StreamingState, a, b) -> None:
-    _assert_identical(state.state_dict(a), state.state_dict(b))
+    """Integer fields equal exactly; float sums equal up to the rounding of a different summation order."""
+    left, right = state.state_dict(a), state.state_dict(b)
+    assert left.keys() == right.keys()
+    for key in left:
+        x, y = np.asarray(left[key]), np.asarray(right[key])
+        if x.dtype.kind == "f":
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=0, err_msg=key)
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=key)
 
 
 @pytest.mark.parametrize("state", STREAMING_STATES, ids=str)
@@ -113,7 +121,7 @@ class TestStreamingStates:
         merged = state.empty()
         for shard in shards:
             merged = state.merge(merged, shard)
-        np.testing.assert_array_equal(state.compute(merged), state.one_shot(batches))
+        np.testing.assert_allclose(state.compute(merged), state.one_shot(batches), rtol=1e-12, atol=0)
 
     @given(seed=st.integers(0, 2**32 - 1))
     def test_merge_is_associative_commutative_with_identity(self, state: StreamingState, seed: int) -> None:
