@@ -301,12 +301,7 @@ def collision_probability(
     'u-statistic, score interval'
     """
     counts = _label_counts(labels, num_classes)
-    method = check_choice("method", method, _METHODS)
-    confidence = check_confidence(confidence)
-    est, message = _collision_from_counts(counts, method, confidence)
-    if message:
-        _warn(message)
-    return est
+    return collision_probability_from_counts(counts, method=method, confidence=confidence)
 
 
 # --------------------------------------------------------------------------- monotone transforms
@@ -437,13 +432,7 @@ def collision_entropy(
     1.0986
     """
     counts = _label_counts(labels, num_classes)
-    method = check_choice("method", method, _METHODS)
-    confidence = check_confidence(confidence)
-    est, message = _mapped(*_collision_from_counts(counts, method, confidence), _neg_log,
-                           _neg_log_derivative, "-log", "collision entropy")
-    if message:
-        _warn(message)
-    return est
+    return collision_entropy_from_counts(counts, method=method, confidence=confidence)
 
 
 def effective_number_of_classes_from_counts(
@@ -526,13 +515,7 @@ def effective_number_of_classes(
     3.0
     """
     counts = _label_counts(labels, num_classes)
-    method = check_choice("method", method, _METHODS)
-    confidence = check_confidence(confidence)
-    est, message = _mapped(*_collision_from_counts(counts, method, confidence), _inverse,
-                           _inverse_derivative, "inverse", "effective number of classes")
-    if message:
-        _warn(message)
-    return est
+    return effective_number_of_classes_from_counts(counts, method=method, confidence=confidence)
 
 
 # --------------------------------------------------------------------------- Rényi entropies
@@ -685,12 +668,7 @@ def renyi_entropy(
     True
     """
     counts = _label_counts(labels, num_classes)
-    order = _check_order(order)
-    confidence = check_confidence(confidence)
-    est, message = _renyi(counts, order, num_classes, confidence)
-    if message:
-        _warn(message)
-    return est
+    return renyi_entropy_from_counts(counts, order=order, num_classes=num_classes, confidence=confidence)
 
 
 # --------------------------------------------------------------------------- streaming form
