@@ -263,7 +263,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     consecutive. Per-point arrays are concatenated; the estimate, the class counts, the cap and the
     cap check are recomputed exactly as one process computes them, so the merged result equals the
     one-process result (bit for bit on the per-point arrays and the estimate), using the search's own
-    aggregation helpers (``_mean_estimate``, ``_fawzi_cap``, ``_exceeds_cap``). The seeding pool is the same
+    aggregation (:mod:`genloose.metrics.radius.aggregate`). The seeding pool is the same
     on every rank (it depends only on the seed): it is counted once in ``class_counts`` and
     ``pool_queries``; ``metadata["forward_queries"]`` and ``["backward_queries"]`` are the work actually
     done, summed over ranks (the pool is labelled on every rank).
@@ -284,8 +284,8 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     """
     from dataclasses import replace
 
+    from genloose.metrics.radius.aggregate import exceeds_cap, fawzi_cap, mean_estimate
     from genloose.metrics.radius.result import RadiusResult
-    from genloose.metrics.radius.search import _exceeds_cap, _fawzi_cap, _mean_estimate
 
     if not results or not all(isinstance(r, RadiusResult) for r in results):
         raise InvalidArgumentError(f"results must be a non-empty sequence of RadiusResult; got {describe(results)}")
@@ -305,9 +305,9 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     counts = (np.bincount(labels, minlength=width) + pool_counts).astype(np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        estimate = _mean_estimate(radii[~censored], radii.shape[0], confidence)
-        cap, cap_stderr = _fawzi_cap(counts)
-    exceeds = _exceeds_cap(estimate, cap, cap_stderr)
+        estimate = mean_estimate(radii[~censored], radii.shape[0], confidence)
+        cap, cap_stderr = fawzi_cap(counts)
+    exceeds = exceeds_cap(estimate, cap, cap_stderr)
     lower = None
     lower_estimate = None
     if all(r.lower_bounds is not None for r in results):

@@ -8,17 +8,16 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from scipy.special import ndtri
 
 from genloose._errors import (
     InvalidArgumentError,
     NonDeterministicModelError,
     SearchFailureWarning,
-    UndefinedMetricWarning,
 )
 from genloose._progress import progress_bar
 from genloose._validation import check_choice, check_confidence, check_float, check_int, describe
 from genloose.estimate import Estimate
+from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, exceeds_cap, fawzi_cap, mean_estimate
 from genloose.metrics.radius.blackbox import blackbox_with_restarts, sign_normal_iteration
 from genloose.metrics.radius.result import RadiusResult
 from genloose.metrics.radius.sampling import POOL_STREAM, sample_latents
@@ -72,37 +71,6 @@ def _lipschitz_lower_bounds(
         top2 = scores.to(torch.float64).topk(2, dim=1).values
         out.append(((top2[:, 0] - top2[:, 1]) / (math.sqrt(2.0) * lipschitz)).cpu().numpy())
     return np.concatenate(out)
-
-
-def _fawzi_cap(counts: np.ndarray) -> tuple[float, float]:
-    """The universal cap at the observed class frequencies, and its delta-method standard error.
-
-    With a_k = Φ⁻¹(p_k), dU/dp_k = p_k / φ(a_k); under multinomial sampling of the n labels,
-    Var(Û) ≈ (Σ g_k² p_k - (Σ g_k p_k)²) / n.
-    """
-    from genloose.theory import fawzi_bound, normal_logpdf, normal_ppf
-
-    total = counts.sum()
-    p = counts[counts > 0] / total
-    cap = float(fawzi_bound(p))
-    if not np.isfinite(cap):
-        return cap, math.nan
-    grad = np.exp(np.log(p) - normal_logpdf(normal_ppf(p)))
-    variance = max(float((grad**2 * p).sum() - (grad * p).sum() ** 2), 0.0) / total
-    return cap, math.sqrt(variance)
-
-
-CAP_TEST_LEVEL = 1e-3  # one-sided false-alarm rate of the cap check when E r equals the cap exactly
-
-
-def _exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float) -> bool:
-    """Whether the estimate lies above the cap beyond both their errors (a one-sided z-test)."""
-    if not (np.isfinite(estimate.value) and np.isfinite(cap)):
-        return False
-    spread = math.hypot(estimate.stderr if np.isfinite(estimate.stderr) else 0.0,
-                        cap_stderr if np.isfinite(cap_stderr) else 0.0)
-    critical = float(ndtri(1.0 - CAP_TEST_LEVEL))
-    return bool(estimate.value - cap > critical * spread)
 
 
 def class_radius(
@@ -430,9 +398,9 @@ def _search(
     counts = np.bincount(
         np.concatenate([labels, pool_y.cpu().numpy()]), minlength=labeler.num_classes or 0
     ).astype(np.int64)
-    estimate = _mean_estimate(radii[~censored], n, confidence)
-    cap, cap_stderr = _fawzi_cap(counts)
-    exceeds = _exceeds_cap(estimate, cap, cap_stderr)
+    estimate = mean_estimate(radii[~censored], n, confidence)
+    cap, cap_stderr = fawzi_cap(counts)
+    exceeds = exceeds_cap(estimate, cap, cap_stderr)
     if censored.any() and not censored.all():
         warnings.warn(
             f"class_radius: {int(censored.sum())} of {n} points have no witness (censored) "
@@ -519,25 +487,3 @@ def _reverify(
             raise NonDeterministicModelError(message)
         warnings.warn(message + "; those points are censored", SearchFailureWarning, stacklevel=4)
     return failed
-
-
-def _mean_estimate(finite: np.ndarray, n: int, confidence: float) -> Estimate:
-    k = finite.size
-    censored_note = "" if k == n else f"; {n - k} of {n} censored points excluded"
-    method = (
-        "mean of per-point upper bounds (witness distances), Monte Carlo Wald CI" + censored_note
-    )
-    if k == 0:
-        warnings.warn(
-            "class_radius: every point is censored (no differently-labelled point was found; "
-            "a single-class model?); the estimate is NaN",
-            UndefinedMetricWarning,
-            stacklevel=4,
-        )
-        return Estimate(math.nan, math.nan, math.nan, math.nan, confidence, 0, method)
-    stderr = float(finite.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
-    if k == 1:
-        return Estimate(float(finite[0]), math.nan, math.nan, math.nan, confidence, 1, method)
-    return Estimate.from_normal(
-        float(finite.mean()), stderr, n=k, confidence=confidence, method=method
-    )

@@ -1,0 +1,93 @@
+"""Stage 6: aggregate per-point radii into the class-radius estimate, and check it against the universal cap.
+
+Shared by the search and by the distributed merge of shards, so one run and a sharded run aggregate the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from scipy.special import ndtri
+
+from genloose._errors import UndefinedMetricWarning
+from genloose.estimate import Estimate
+
+__all__ = ["CAP_TEST_LEVEL", "exceeds_cap", "fawzi_cap", "mean_estimate"]
+
+
+def fawzi_cap(counts: np.ndarray) -> tuple[float, float]:
+    """The universal cap at the observed class frequencies, and its delta-method standard error.
+
+    With a_k = Φ⁻¹(p_k), dU/dp_k = p_k / φ(a_k); under multinomial sampling of the n labels,
+    Var(Û) ≈ (Σ g_k² p_k - (Σ g_k p_k)²) / n.
+
+    Examples
+    --------
+    >>> cap, stderr = fawzi_cap(np.array([500, 500]))
+    >>> round(cap, 4), stderr  # two equal classes: sqrt(2/pi), at its maximum in p, so zero slope
+    (0.7979, 0.0)
+    """
+    from genloose.theory import fawzi_bound, normal_logpdf, normal_ppf
+
+    total = counts.sum()
+    p = counts[counts > 0] / total
+    cap = float(fawzi_bound(p))
+    if not np.isfinite(cap):
+        return cap, math.nan
+    grad = np.exp(np.log(p) - normal_logpdf(normal_ppf(p)))
+    variance = max(float((grad**2 * p).sum() - (grad * p).sum() ** 2), 0.0) / total
+    return cap, math.sqrt(variance)
+
+
+CAP_TEST_LEVEL = 1e-3  # one-sided false-alarm rate of the cap check when E r equals the cap exactly
+
+
+def exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float) -> bool:
+    """Whether the estimate lies above the cap beyond both their errors (a one-sided z-test at CAP_TEST_LEVEL).
+
+    Examples
+    --------
+    >>> e = Estimate.from_normal(0.9, 0.01, n=100, confidence=0.95, method="mean")
+    >>> exceeds_cap(e, 0.8, 0.01), exceeds_cap(e, 0.88, 0.01)
+    (True, False)
+    """
+    if not (np.isfinite(estimate.value) and np.isfinite(cap)):
+        return False
+    spread = math.hypot(estimate.stderr if np.isfinite(estimate.stderr) else 0.0,
+                        cap_stderr if np.isfinite(cap_stderr) else 0.0)
+    critical = float(ndtri(1.0 - CAP_TEST_LEVEL))
+    return bool(estimate.value - cap > critical * spread)
+
+
+def mean_estimate(finite: np.ndarray, n: int, confidence: float) -> Estimate:
+    """The class-radius estimate: the mean of the ``finite`` radii of ``n`` points, with a Monte Carlo Wald CI.
+
+    The ``n - len(finite)`` censored points are excluded and the method says how many. With no finite radius
+    the estimate is NaN, with an :class:`~genloose.UndefinedMetricWarning`.
+
+    Examples
+    --------
+    >>> mean_estimate(np.array([0.5, 1.0, 1.5]), 4, 0.95).method.endswith("1 of 4 censored points excluded")
+    True
+    """
+    k = finite.size
+    censored_note = "" if k == n else f"; {n - k} of {n} censored points excluded"
+    method = (
+        "mean of per-point upper bounds (witness distances), Monte Carlo Wald CI" + censored_note
+    )
+    if k == 0:
+        warnings.warn(
+            "class_radius: every point is censored (no differently-labelled point was found; "
+            "a single-class model?); the estimate is NaN",
+            UndefinedMetricWarning,
+            stacklevel=4,
+        )
+        return Estimate(math.nan, math.nan, math.nan, math.nan, confidence, 0, method)
+    stderr = float(finite.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
+    if k == 1:
+        return Estimate(float(finite[0]), math.nan, math.nan, math.nan, confidence, 1, method)
+    return Estimate.from_normal(
+        float(finite.mean()), stderr, n=k, confidence=confidence, method=method
+    )
