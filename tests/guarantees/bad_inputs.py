@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from hypothesis import strategies as st
 
 import genloose
-from genloose import metrics, testing, theory
+from genloose import experiments, metrics, reference_models, testing, theory
 
 # ----------------------------------------------------------------------------- malformed values by kind
 
@@ -126,6 +127,7 @@ class Case:
     valid: dict[str, Any]
     bad: dict[str, st.SearchStrategy[Any]]
     message_names: dict[str, str] = field(default_factory=dict)  # argument -> the name its error uses
+    baseline: bool = True  # False where a valid call needs real files or minutes of training (tested elsewhere)
 
     def call(self, **overrides: Any) -> Any:
         return self.function(**{**self.valid, **overrides})
@@ -366,6 +368,129 @@ CASES += [
     ),
 ]
 
+_STRINGS = st.one_of(
+    st.text(max_size=4).filter(lambda x: x not in {"vae", "lc-vae", "train", "test", "all"}), st.integers()
+)
+_NOT_A_TENSOR = st.one_of(NOT_NUMERIC, st.just([1.0, 2.0]))
+_NOT_A_PATH = st.one_of(st.integers(), st.just(object()), st.just(3.5))
+
+CASES += [
+    Case("reference_models.grid_means", reference_models.grid_means, {"n": 2}, {"n": bad_integers(0)}),
+    Case(
+        "reference_models.sample_grid",
+        reference_models.sample_grid,
+        {"num_samples": 5},
+        {"num_samples": bad_integers(0)},
+    ),
+    Case(
+        "reference_models.NearestMeanClassifier",
+        reference_models.NearestMeanClassifier,
+        {"n": 2},
+        {"n": bad_integers(0)},
+    ),
+    Case(
+        "reference_models.GridGenerator",
+        reference_models.GridGenerator,
+        {"latent_dim": 2},
+        {"latent_dim": bad_integers(1), "hidden_width": bad_integers(1), "depth": bad_integers(1)},
+    ),
+    Case(
+        "reference_models.GridDiscriminator",
+        reference_models.GridDiscriminator,
+        {"hidden_width": 8, "depth": 2, "pack": 1},
+        {"hidden_width": bad_integers(1), "depth": bad_integers(1), "pack": bad_integers(1)},
+    ),
+    Case("reference_models.GANConfig", reference_models.GANConfig, {}, {"steps": bad_integers(0)}),
+    Case(
+        "reference_models.train_gan",
+        reference_models.train_gan,
+        {"config": reference_models.GANConfig(steps=1), "seed": 0},
+        {"config": _NOT_A_TENSOR, "seed": bad_integers(0)},
+    ),
+    Case("reference_models.load_grid_gan", reference_models.load_grid_gan, {"name": "w12d1"}, {"name": _STRINGS}),
+    Case("reference_models.load_grid_family", reference_models.load_grid_family, {}, {"weights_dir": _NOT_A_PATH}),
+    Case(
+        "reference_models.retrain_family",
+        reference_models.retrain_family,
+        {"names": ["w12d1"]},
+        {"names": st.lists(_STRINGS, min_size=1, max_size=2)},
+        message_names={"names": "name"},
+        baseline=False,
+    ),
+    Case("reference_models.VAE", reference_models.VAE, {"latent_dim": 2}, {"latent_dim": bad_integers(1)}),
+    Case("reference_models.VAEConfig", reference_models.VAEConfig, {}, {"epochs": bad_integers(1)}),
+    Case(
+        "reference_models.train_vae",
+        reference_models.train_vae,
+        {"images": torch.zeros(4, 1, 28, 28)},
+        {"images": _NOT_A_TENSOR},
+        baseline=False,
+    ),
+    Case(
+        "reference_models.lipschitz_penalty",
+        reference_models.lipschitz_penalty,
+        {"codes": torch.zeros(4, 2), "images": torch.rand(4, 1, 28, 28)},
+        {"codes": st.one_of(st.just(torch.zeros(3, 2)), _NOT_A_TENSOR)},
+    ),
+    Case("reference_models.DigitClassifier", reference_models.DigitClassifier, {}, {"seed": bad_integers(0)}),
+    Case(
+        "reference_models.train_digit_classifier",
+        reference_models.train_digit_classifier,
+        {"images": torch.zeros(4, 1, 28, 28), "labels": torch.zeros(4, dtype=torch.long)},
+        {"images": _NOT_A_TENSOR},
+        baseline=False,
+    ),
+    Case("reference_models.load_vae", reference_models.load_vae, {}, {"kind": _STRINGS, "latent_dim": bad_integers(1)}),
+    Case(
+        "reference_models.load_digit_classifier",
+        reference_models.load_digit_classifier,
+        {},
+        {"weights_dir": _NOT_A_PATH},
+    ),
+    Case("reference_models.load_digits_28", reference_models.load_digits_28, {}, {"split": _STRINGS}),
+    Case(
+        "reference_models.read_idx",
+        reference_models.read_idx,
+        {"path": "unused"},
+        {"path": _NOT_A_PATH},
+        baseline=False,
+    ),
+    Case(
+        "reference_models.load_mnist_idx",
+        reference_models.load_mnist_idx,
+        {"images_path": "x", "labels_path": "y"},
+        {"images_path": _NOT_A_PATH},
+        baseline=False,
+    ),
+    Case(
+        "experiments.run_grid_experiment",
+        experiments.run_grid_experiment,
+        {"names": ["w12d1"], "progress": False},
+        {"num_samples": bad_integers(2), "seed": bad_integers(0)},
+        baseline=False,
+    ),
+    Case(
+        "experiments.run_vae_experiment",
+        experiments.run_vae_experiment,
+        {"progress": False},
+        {"num_samples": bad_integers(2)},
+        baseline=False,
+    ),
+    Case(
+        "experiments.reproduce_grid",
+        experiments.reproduce_grid,
+        {"out_dir": None},
+        {"out_dir": _NOT_A_PATH},
+        baseline=False,
+    ),
+    Case(
+        "experiments.grid_rank_correlation",
+        experiments.grid_rank_correlation,
+        {"frame": pd.DataFrame({"support_size": [1, 2, 3], "class_radius": [3.0, 2.0, 1.0]})},
+        {"frame": st.one_of(NOT_NUMERIC, st.just(pd.DataFrame({"a": [1]})))},
+    ),
+]
+
 # Public callables that take no user data worth malforming, with the reason.
 EXEMPT: dict[str, str] = {
     "Estimate": "result container built by the library; its fields are not validated inputs",
@@ -375,4 +500,27 @@ EXEMPT: dict[str, str] = {
     "CollisionProbabilityRange": "result container returned by theory.collision_probability_range",
     "ProofChain": "result container returned by theory.theorem_3_1_proof_chain",
     "QuantileBound": "result container returned by theory.lemma_b2_quantile_bound",
+    "GridGAN": "container returned by reference_models.load_grid_gan",
+    **{
+        name: "testbed container built by its validated factory"
+        for name in ("Testbed", "HalfspaceTestbed", "SectorsTestbed", "SpheresTestbed", "GridVoronoiTestbed")
+    },
+    **{
+        name: "assertion helper: a failed check is an AssertionError by design; its argument errors are tested in "
+        "tests/testing/test_assertions.py"
+        for name in (
+            "assert_estimate_close",
+            "assert_radii_are_upper_bounds",
+            "assert_radii_at_least_exact",
+            "assert_radii_close_to_exact",
+        )
+    },
+    **{
+        name: "hypothesis strategy: bad arguments raise hypothesis' InvalidArgument by its convention, tested in "
+        "tests/testing/test_strategies.py"
+        for name in ("class_distributions", "label_arrays", "latent_batches", "testbeds")
+    },
+    "all_testbeds": "takes one latent_dim, checked like the factories it calls",
+    "invertible_wrapper": "wraps a Testbed; argument errors tested in tests/testing/test_testbeds.py",
+    "with_logit_scale": "wraps a Testbed; argument errors tested in tests/testing/test_testbeds.py",
 }
