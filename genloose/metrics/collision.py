@@ -344,6 +344,25 @@ def _mapped(
     return out, message
 
 
+def _transformed_from_counts(
+    counts: Any,
+    method: Any,
+    confidence: Any,
+    fn: Any,
+    derivative: Any,
+    label: str,
+    what: str,
+) -> Estimate:
+    """Validate, estimate the collision probability, and map it through a decreasing transform."""
+    array = _as_counts(counts)
+    method = check_choice("method", method, _METHODS)
+    confidence = check_confidence(confidence)
+    est, message = _mapped(*_collision_from_counts(array, method, confidence), fn, derivative, label, what)
+    if message:
+        _warn(message)
+    return est
+
+
 def collision_entropy_from_counts(
     counts: Any, *, method: Method = "unbiased", confidence: float = 0.95
 ) -> Estimate:
@@ -384,14 +403,8 @@ def collision_entropy_from_counts(
     >>> est.ci_low <= est.value <= est.ci_high
     True
     """
-    array = _as_counts(counts)
-    method = check_choice("method", method, _METHODS)
-    confidence = check_confidence(confidence)
-    est, message = _mapped(*_collision_from_counts(array, method, confidence), _neg_log,
-                           _neg_log_derivative, "-log", "collision entropy")
-    if message:
-        _warn(message)
-    return est
+    return _transformed_from_counts(counts, method, confidence, _neg_log, _neg_log_derivative, "-log",
+                                    "collision entropy")
 
 
 def collision_entropy(
@@ -469,14 +482,8 @@ def effective_number_of_classes_from_counts(
     >>> round(effective_number_of_classes_from_counts([4, 4, 4, 4]).value, 4)  # 1/(48/240)
     5.0
     """
-    array = _as_counts(counts)
-    method = check_choice("method", method, _METHODS)
-    confidence = check_confidence(confidence)
-    est, message = _mapped(*_collision_from_counts(array, method, confidence), _inverse,
-                           _inverse_derivative, "inverse", "effective number of classes")
-    if message:
-        _warn(message)
-    return est
+    return _transformed_from_counts(counts, method, confidence, _inverse, _inverse_derivative, "inverse",
+                                    "effective number of classes")
 
 
 def effective_number_of_classes(

@@ -16,6 +16,7 @@ from genloose import BoundHypothesisWarning, InvalidArgumentError
 from genloose.theory import bounds as bd
 from genloose.theory.gaussian import normal_cdf, normal_logcdf, normal_pdf
 from genloose.theory.lemmas import G_ROOT, LEMMA_B2_SMALLEST_K
+from tests.theory._helpers import water_fill
 
 DPS = 50
 RTOL = 1e-12  # the brief asks for <= 1e-10; measured errors are ~1e-15 (see docs/theory.md)
@@ -60,21 +61,6 @@ def _rel(got: float, want: mp.mpf) -> float:
 # --- distribution strategies (local; genloose.testing.strategies comes later) -----------------------
 
 
-def _water_fill(p: np.ndarray, cap: float) -> np.ndarray:
-    """Move mass above ``cap`` onto the other classes in proportion, until no class exceeds ``cap``
-    (needs p.size * cap >= 1). The last line only removes ulp-level overshoot from rounding."""
-    p = p.copy()
-    for _ in range(p.size):
-        over = p > cap
-        if not over.any():
-            break
-        excess = float(np.sum(p[over] - cap))
-        p[over] = cap
-        free = p < cap
-        if not free.any():
-            break
-        p[free] += excess * p[free] / np.sum(p[free])
-    return np.minimum(p, cap)
 
 
 @st.composite
@@ -94,7 +80,7 @@ def distributions(
     w = np.exp(spread * log_w)
     p = w / np.sum(w)
     if cap is not None:
-        p = _water_fill(p, cap)
+        p = water_fill(p, cap)
     zeros = draw(st.integers(0, max_zeros))
     return np.concatenate([p, np.zeros(zeros)])
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from genloose import BoundHypothesisWarning, InvalidArgumentError, UndefinedMetricWarning
 from genloose.theory import bounds as bd
 from genloose.theory import lemmas as lm
+from tests.theory._helpers import water_fill
 
 DPS = 50
 
@@ -32,20 +33,6 @@ def _rel(got: float, want: mp.mpf) -> float:
 # --- distribution strategies (local) ---------------------------------------------------------------
 
 
-def _water_fill(p: np.ndarray, cap: float) -> np.ndarray:
-    """Move mass above ``cap`` onto the other classes in proportion (needs p.size * cap >= 1)."""
-    p = p.copy()
-    for _ in range(p.size):
-        over = p > cap
-        if not over.any():
-            break
-        excess = float(np.sum(p[over] - cap))
-        p[over] = cap
-        free = p < cap
-        if not free.any():
-            break
-        p[free] += excess * p[free] / np.sum(p[free])
-    return np.minimum(p, cap)
 
 
 @st.composite
@@ -62,7 +49,7 @@ def distributions(
     spread = draw(st.sampled_from([0.02, 0.3, 1.0]))
     w = np.exp(spread * log_w)
     p = w / np.sum(w)
-    return _water_fill(p, cap) if cap is not None else p
+    return water_fill(p, cap) if cap is not None else p
 
 
 def _collision(p: np.ndarray) -> float:
