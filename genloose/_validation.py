@@ -41,9 +41,7 @@ def fail(name: str, expectation: str, value: Any) -> InvalidArgumentError:
     return InvalidArgumentError(f"{name} must be {expectation}; got {describe(value)}")
 
 
-def check_int(
-    name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None
-) -> int:
+def check_int(name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None) -> int:
     """Return ``value`` as an ``int`` if it is an integer (not a bool) within the bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise fail(name, "an integer", value)
@@ -71,14 +69,10 @@ def check_float(
     result = float(value)
     if np.isnan(result) or (np.isinf(result) and not allow_inf):
         raise fail(name, "a finite real number", value)
-    if min_value is not None and (
-        result < min_value or (result == min_value and not min_inclusive)
-    ):
+    if min_value is not None and (result < min_value or (result == min_value and not min_inclusive)):
         op = ">=" if min_inclusive else ">"
         raise fail(name, f"a number {op} {min_value}", value)
-    if max_value is not None and (
-        result > max_value or (result == max_value and not max_inclusive)
-    ):
+    if max_value is not None and (result > max_value or (result == max_value and not max_inclusive)):
         op = "<=" if max_inclusive else "<"
         raise fail(name, f"a number {op} {max_value}", value)
     return result
@@ -86,9 +80,7 @@ def check_float(
 
 def check_confidence(value: Any, name: str = "confidence") -> float:
     """A confidence level strictly between 0 and 1."""
-    return check_float(
-        name, value, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False
-    )
+    return check_float(name, value, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
@@ -114,24 +106,16 @@ def as_label_array(
             return np.zeros(0, dtype=np.int64)
         raise InvalidArgumentError(f"{name} must hold at least one label; got 0 sample(s)")
     if array.dtype.kind not in "iu":
-        raise fail(
-            name, "integer class labels (int dtype; floats and booleans are refused)", labels
-        )
+        raise fail(name, "integer class labels (int dtype; floats and booleans are refused)", labels)
     if array.dtype.kind == "i" and array.min() < 0:
-        raise InvalidArgumentError(
-            f"{name} must be non-negative class labels; got minimum {int(array.min())}"
-        )
+        raise InvalidArgumentError(f"{name} must be non-negative class labels; got minimum {int(array.min())}")
     if num_classes is not None and array.max() >= num_classes:
-        raise InvalidArgumentError(
-            f"{name} must be < num_classes={num_classes}; got a label {int(array.max())}"
-        )
+        raise InvalidArgumentError(f"{name} must be < num_classes={num_classes}; got a label {int(array.max())}")
     return array.astype(np.int64, copy=False)
 
 
 def _to_numpy(value: Any, name: str) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(
-        value, "cpu"
-    ):  # a torch tensor, without importing torch
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         return value

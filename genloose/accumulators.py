@@ -49,9 +49,7 @@ def _merge_value(key: str, a: Any, b: Any) -> Any:
     if _is_array(a) and _is_array(b):
         x, y = _as_numpy(a), _as_numpy(b)
         if x.dtype.kind not in "iuf" or y.dtype.kind not in "iuf":
-            raise InvalidArgumentError(
-                f"states[{key!r}] must be numeric arrays; got {describe(a)} and {describe(b)}"
-            )
+            raise InvalidArgumentError(f"states[{key!r}] must be numeric arrays; got {describe(a)} and {describe(b)}")
         if x.shape != y.shape:
             if x.ndim != 1 or y.ndim != 1:
                 raise InvalidArgumentError(
@@ -67,9 +65,7 @@ def _merge_value(key: str, a: Any, b: Any) -> Any:
             f"states[{key!r}] must be arrays in both states or options in both; got {describe(a)} and {describe(b)}"
         )
     if a != b:  # an option (num_classes, confidence): must agree
-        raise InvalidArgumentError(
-            f"states must have the same options to merge; got {key}={a!r} and {key}={b!r}"
-        )
+        raise InvalidArgumentError(f"states must have the same options to merge; got {key}={a!r} and {key}={b!r}")
     return a
 
 
@@ -268,7 +264,8 @@ class RadiusAccumulator(SumState):
         method = "mean of per-point upper bounds (witness distances), Monte Carlo Wald CI" + note
         if m == 0:
             warnings.warn(
-                "RadiusAccumulator: every radius is censored; the estimate is NaN", UndefinedMetricWarning,
+                "RadiusAccumulator: every radius is censored; the estimate is NaN",
+                UndefinedMetricWarning,
                 stacklevel=2,
             )
             return Estimate(math.nan, math.nan, math.nan, math.nan, self.confidence, 0, method)

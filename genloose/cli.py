@@ -449,19 +449,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--classifier", required=True, metavar="MODULE:ATTR", help="the classifier c: samples -> labels or scores"
     )
     evaluate.add_argument(
-        "--latent-dim", type=_positive_int, default=None, metavar="D",
+        "--latent-dim",
+        type=_positive_int,
+        default=None,
+        metavar="D",
         help="latent dimension d (required unless the generator is a genloose.Generator)",
     )
     evaluate.add_argument("--num-samples", type=_positive_int, required=True, metavar="N", help="latent points")
     evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the latent sample")
     evaluate.add_argument(
-        "--access", choices=("auto", "white-box", "black-box"), default="auto",
+        "--access",
+        choices=("auto", "white-box", "black-box"),
+        default="auto",
         help="gradient-based search (white-box) or label queries only (black-box)",
     )
-    evaluate.add_argument("--num-classes", type=_positive_int, default=None, metavar="K",
-                          help="number of classes (needed for a classifier that returns labels)")
-    evaluate.add_argument("--device", default=None, help="torch device for the models, e.g. cpu or cuda:0 "
-                          "(default: where the generator's parameters are)")
+    evaluate.add_argument(
+        "--num-classes",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="number of classes (needed for a classifier that returns labels)",
+    )
+    evaluate.add_argument(
+        "--device",
+        default=None,
+        help="torch device for the models, e.g. cpu or cuda:0 (default: where the generator's parameters are)",
+    )
     evaluate.add_argument("--batch-size", type=_positive_int, default=256, help="points searched together")
     evaluate.add_argument("--pool-size", type=_non_negative_int, default=2048, help="labelled seeding pool")
     evaluate.add_argument("--confidence", type=_confidence, default=0.95, help="level of the intervals")
@@ -476,24 +489,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate the paper's bounds for a class distribution, a number of classes or a radius",
         formatter_class=formatter,
     )
-    bounds.add_argument("--probabilities", default=None, metavar="P1,P2,...",
-                        help="a class distribution (comma-separated, summing to 1)")
-    bounds.add_argument("--num-classes", type=_positive_int, default=None, metavar="K",
-                        help="K equally likely classes")
-    bounds.add_argument("--class-radius", type=_non_negative_float, default=None, metavar="R",
-                        help="a class radius: the collision entropy Theorem 3.1 allows")
+    bounds.add_argument(
+        "--probabilities",
+        default=None,
+        metavar="P1,P2,...",
+        help="a class distribution (comma-separated, summing to 1)",
+    )
+    bounds.add_argument("--num-classes", type=_positive_int, default=None, metavar="K", help="K equally likely classes")
+    bounds.add_argument(
+        "--class-radius",
+        type=_non_negative_float,
+        default=None,
+        metavar="R",
+        help="a class radius: the collision entropy Theorem 3.1 allows",
+    )
     bounds.add_argument("--json", default=None, metavar="FILE", help="write the values as JSON")
     bounds.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     bounds.set_defaults(handler=_run_bounds)
 
-    reproduce = commands.add_parser(
-        "reproduce", help="rerun one of the paper's experiments", formatter_class=formatter
-    )
+    reproduce = commands.add_parser("reproduce", help="rerun one of the paper's experiments", formatter_class=formatter)
     reproduce.add_argument("experiment", choices=sorted(_EXPERIMENTS), help="which experiment")
     reproduce.add_argument("--out", default=None, metavar="DIR", help="output directory (default: genloose-EXPERIMENT)")
     reproduce.add_argument("--retrain", action="store_true", help="train the models instead of loading bundled weights")
-    reproduce.add_argument("--num-samples", type=_positive_int, default=None, metavar="N",
-                           help="latent points per model (default: the experiment's)")
+    reproduce.add_argument(
+        "--num-samples",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="latent points per model (default: the experiment's)",
+    )
     reproduce.add_argument("--seed", type=_non_negative_int, default=None, help="seed (default: the experiment's, 0)")
     reproduce.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     reproduce.add_argument("--silent", action="store_true", help="no progress bar")

@@ -64,9 +64,7 @@ class Estimate:
     method: str
 
     @classmethod
-    def from_normal(
-        cls, value: float, stderr: float, *, n: int, confidence: float, method: str
-    ) -> Estimate:
+    def from_normal(cls, value: float, stderr: float, *, n: int, confidence: float, method: str) -> Estimate:
         """A Wald interval ``value ± z·stderr``.
 
         Examples

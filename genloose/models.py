@@ -122,9 +122,7 @@ def _reraised(name: str) -> Iterator[None]:
 
 def _check_callable(fn: Any, name: str) -> None:
     if not callable(fn):
-        raise InvalidArgumentError(
-            f"{name} must be callable (a torch.nn.Module or a function); got {describe(fn)}"
-        )
+        raise InvalidArgumentError(f"{name} must be callable (a torch.nn.Module or a function); got {describe(fn)}")
 
 
 def _to_tensor(output: Any, *, name: str, device: torch.device) -> torch.Tensor:
@@ -134,9 +132,7 @@ def _to_tensor(output: Any, *, name: str, device: torch.device) -> torch.Tensor:
         if output.dtype == object:
             raise ModelOutputError(f"{name} returned an object array; expected numbers")
         return torch.from_numpy(np.ascontiguousarray(output)).to(device)
-    raise ModelOutputError(
-        f"{name} must return a torch.Tensor or numpy.ndarray; got {type(output).__name__}"
-    )
+    raise ModelOutputError(f"{name} must return a torch.Tensor or numpy.ndarray; got {type(output).__name__}")
 
 
 def _first_bad_rows(values: torch.Tensor) -> tuple[int, int]:
@@ -208,9 +204,7 @@ class Generator:
         self.fn = fn
         self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
         self.backend = check_choice("backend", backend, _BACKENDS)
-        self.batch_size = (
-            None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
-        )
+        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
         self.device = _resolve_device(device, fn)
         self.dtype = _resolve_dtype(dtype, fn)
 
@@ -225,9 +219,7 @@ class Generator:
             f"{self.latent_dim}, backend={self.backend!r}, device={str(self.device)!r})"
         )
 
-    def __call__(
-        self, latents: torch.Tensor, *, grad: bool = False, offset: int = 0
-    ) -> torch.Tensor:
+    def __call__(self, latents: torch.Tensor, *, grad: bool = False, offset: int = 0) -> torch.Tensor:
         """Generate samples for ``latents`` (already on device and of the right dtype).
 
         ``offset`` is the index of the first row among the caller's points, used in error messages.
@@ -235,9 +227,7 @@ class Generator:
         outputs = []
         step = self.batch_size or max(1, latents.shape[0])
         for start in range(0, latents.shape[0], step):
-            outputs.append(
-                self._call_once(latents[start : start + step], grad=grad, offset=offset + start)
-            )
+            outputs.append(self._call_once(latents[start : start + step], grad=grad, offset=offset + start))
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
     def _call_once(self, latents: torch.Tensor, *, grad: bool, offset: int) -> torch.Tensor:
@@ -257,8 +247,7 @@ class Generator:
             count, first = _first_bad_rows(samples.detach())
             if count:
                 raise ModelOutputError(
-                    f"generator returned NaN or Inf for {count} of {n} latents (first at latent index "
-                    f"{offset + first})"
+                    f"generator returned NaN or Inf for {count} of {n} latents (first at latent index {offset + first})"
                 )
         return samples
 
@@ -296,13 +285,9 @@ class Classifier:
     ) -> None:
         _check_callable(fn, "classifier")
         self.fn = fn
-        self.num_classes = (
-            None if num_classes is None else check_int("num_classes", num_classes, min_value=1)
-        )
+        self.num_classes = None if num_classes is None else check_int("num_classes", num_classes, min_value=1)
         self.backend = check_choice("backend", backend, _BACKENDS)
-        self.batch_size = (
-            None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
-        )
+        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
         self.gives_scores: bool | None = None
 
     def __repr__(self) -> str:
@@ -349,8 +334,7 @@ class Classifier:
             self.num_classes = width
         elif width != self.num_classes:
             raise ModelOutputError(
-                f"classifier returned scores for {width} classes; expected num_classes="
-                f"{self.num_classes}"
+                f"classifier returned scores for {width} classes; expected num_classes={self.num_classes}"
             )
         count, first = _first_bad_rows(scores.detach())
         if count:
@@ -372,9 +356,7 @@ class Classifier:
             top = self.num_classes
             if low < 0 or (top is not None and high >= top):
                 expected = f"[0, {top})" if top is not None else "[0, inf)"
-                raise ModelOutputError(
-                    f"classifier returned labels outside {expected}: min {low}, max {high}"
-                )
+                raise ModelOutputError(f"classifier returned labels outside {expected}: min {low}, max {high}")
         return labels
 
 
@@ -390,8 +372,7 @@ def as_generator(generator: Any, *, latent_dim: int | None) -> Generator:
     if isinstance(generator, Generator):
         if latent_dim is not None and latent_dim != generator.latent_dim:
             raise InvalidArgumentError(
-                f"latent_dim must match the generator's latent_dim={generator.latent_dim}; got "
-                f"{latent_dim}"
+                f"latent_dim must match the generator's latent_dim={generator.latent_dim}; got {latent_dim}"
             )
         return generator
     if latent_dim is None:

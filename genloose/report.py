@@ -374,9 +374,7 @@ class Report:
                     "confidence": estimate.confidence,
                     "n": estimate.n,
                     "method": estimate.method,
-                    "hypothesis_holds": (
-                        estimate.hypothesis_holds if isinstance(estimate, BoundEstimate) else pd.NA
-                    ),
+                    "hypothesis_holds": (estimate.hypothesis_holds if isinstance(estimate, BoundEstimate) else pd.NA),
                 }
             )
         for name, value, method in self._diagnostic_rows():
@@ -543,9 +541,7 @@ def _render(report: Report) -> str:
         if isinstance(estimate, BoundEstimate) and not estimate.hypothesis_holds:
             lines.append(f"  {label:<34} {'n/a':>10}   hypothesis fails: {estimate.hypothesis}")
             continue
-        interval = (
-            "" if math.isnan(estimate.ci_low) else f"[{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]"
-        )
+        interval = "" if math.isnan(estimate.ci_low) else f"[{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]"
         lines.append(f"  {label:<34} {_fmt(estimate.value):>10} {_fmt(estimate.stderr, 3):>10}   {interval}")
     cap = "respected" if d.cap_respected else "EXCEEDED (the search failed)"
     lines.append(
@@ -614,9 +610,7 @@ def reports_to_frame(reports: Sequence[Report], names: Sequence[str] | None = No
         raise InvalidArgumentError(f"names must be a sequence of str; got {describe(names)}")
     names = list(names)
     if len(names) != len(reports) or not all(isinstance(n, str) for n in names):
-        raise InvalidArgumentError(
-            f"names must hold one str per report ({len(reports)}); got {describe(names)}"
-        )
+        raise InvalidArgumentError(f"names must hold one str per report ({len(reports)}); got {describe(names)}")
     if len(set(names)) != len(names):
         raise InvalidArgumentError(f"names must be distinct; got {names!r}")
     frames = []
@@ -649,7 +643,14 @@ def _inverse_g_derivative(r: float, h: float) -> float:
 
 def _nan_bound(n: int, confidence: float, method: str, hypothesis: str, holds: bool) -> BoundEstimate:
     return BoundEstimate(
-        math.nan, math.nan, math.nan, math.nan, confidence, n, method, hypothesis_holds=holds,
+        math.nan,
+        math.nan,
+        math.nan,
+        math.nan,
+        confidence,
+        n,
+        method,
+        hypothesis_holds=holds,
         hypothesis=hypothesis,
     )
 
@@ -679,15 +680,29 @@ def fawzi_cap_estimate(counts: np.ndarray, confidence: float) -> BoundEstimate:
     hypothesis = "none (holds for every classifier)"
     if p.size <= 1:
         return BoundEstimate(
-            math.inf, math.nan, math.nan, math.nan, confidence, n, method + " (one class: no boundary)",
-            hypothesis_holds=True, hypothesis=hypothesis,
+            math.inf,
+            math.nan,
+            math.nan,
+            math.nan,
+            confidence,
+            n,
+            method + " (one class: no boundary)",
+            hypothesis_holds=True,
+            hypothesis=hypothesis,
         )
     value = float(fawzi_bound(p / p.sum()))
     u = p / np.asarray(normal_pdf(np.asarray(normal_ppf(p))), dtype=np.float64)
     variance = max(0.0, float(np.sum(p * u * u) - np.sum(p * u) ** 2)) / n
     e = Estimate.from_normal(value, math.sqrt(variance), n=n, confidence=confidence, method=method)
     return BoundEstimate(
-        e.value, e.stderr, e.ci_low, e.ci_high, e.confidence, e.n, e.method, hypothesis_holds=True,
+        e.value,
+        e.stderr,
+        e.ci_low,
+        e.ci_high,
+        e.confidence,
+        e.n,
+        e.method,
+        hypothesis_holds=True,
         hypothesis=hypothesis,
     )
 
@@ -725,8 +740,15 @@ def theorem_3_1_estimate(collision: Estimate, max_probability: float) -> BoundEs
     q = collision.value
     stderr = abs(_g_derivative(q)) * collision.stderr if 0 < q < 1 else math.nan
     return BoundEstimate(
-        value, stderr, g(collision.ci_low), g(collision.ci_high), collision.confidence, collision.n, method,
-        hypothesis_holds=True, hypothesis=hypothesis,
+        value,
+        stderr,
+        g(collision.ci_low),
+        g(collision.ci_high),
+        collision.confidence,
+        collision.n,
+        method,
+        hypothesis_holds=True,
+        hypothesis=hypothesis,
     )
 
 
@@ -746,7 +768,14 @@ def theorem_3_2_estimate(num_observed: int, n: int, confidence: float) -> BoundE
         return _nan_bound(n, confidence, method, hypothesis, False)
     value = float(theorem_3_2_bound(num_observed))
     return BoundEstimate(
-        value, math.nan, math.nan, math.nan, confidence, n, method, hypothesis_holds=True,
+        value,
+        math.nan,
+        math.nan,
+        math.nan,
+        confidence,
+        n,
+        method,
+        hypothesis_holds=True,
         hypothesis=hypothesis,
     )
 
@@ -790,8 +819,15 @@ def entropy_upper_bound_estimate(radius: Estimate, max_probability: float) -> Bo
         else math.nan
     )
     return BoundEstimate(
-        value, stderr, inverse(radius.ci_high), inverse(radius.ci_low), radius.confidence, radius.n, method,
-        hypothesis_holds=True, hypothesis=hypothesis,
+        value,
+        stderr,
+        inverse(radius.ci_high),
+        inverse(radius.ci_low),
+        radius.confidence,
+        radius.n,
+        method,
+        hypothesis_holds=True,
+        hypothesis=hypothesis,
     )
 
 

@@ -110,9 +110,15 @@ def _output_paths(out_dir: Any, overwrite: bool) -> dict[str, Path] | None:
 
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = {key: directory / name for key, name in
-             (("csv", METRICS_FILE), ("png", FIGURE_FILE), ("entropy_png", ENTROPY_FIGURE_FILE),
-              ("json", SUMMARY_FILE))}
+    paths = {
+        key: directory / name
+        for key, name in (
+            ("csv", METRICS_FILE),
+            ("png", FIGURE_FILE),
+            ("entropy_png", ENTROPY_FIGURE_FILE),
+            ("json", SUMMARY_FILE),
+        )
+    }
     for path in paths.values():  # fail fast, before any work
         check_destination(path, overwrite=overwrite, name="out_dir")
     return paths
@@ -160,11 +166,19 @@ def _measure_one(
     from genloose.reference_models.grid_family import EVAL_SEED, measure_grid_generator
 
     config = gan.recipe.config
-    modes = measure_grid_generator(gan.generator, latent_dim=config.latent_dim, n=config.n,
-                                   num_samples=mode_samples, seed=EVAL_SEED + seed)
-    result = class_radius(gan.generator, classifier, latent_dim=config.latent_dim,
-                          num_samples=num_samples, seed=seed, access="auto",
-                          confidence=confidence, progress=False)
+    modes = measure_grid_generator(
+        gan.generator, latent_dim=config.latent_dim, n=config.n, num_samples=mode_samples, seed=EVAL_SEED + seed
+    )
+    result = class_radius(
+        gan.generator,
+        classifier,
+        latent_dim=config.latent_dim,
+        num_samples=num_samples,
+        seed=seed,
+        access="auto",
+        confidence=confidence,
+        progress=False,
+    )
     labels = np.asarray(result.labels, dtype=np.int64)  # c(g(z)) of the radius sample: reused
     num_classes = classifier.num_classes
     collision = collision_probability(labels, num_classes=num_classes, confidence=confidence)
@@ -298,8 +312,7 @@ def run_grid_experiment(
             raise fail("names", "a non-empty list of family member names or None", names)
         selected = [get_recipe(name).name for name in names]
     if retrain and weights_dir is not None:
-        raise fail("weights_dir", "None when retrain=True (retrained weights go to "
-                   "out_dir/weights)", weights_dir)
+        raise fail("weights_dir", "None when retrain=True (retrained weights go to out_dir/weights)", weights_dir)
     paths = _output_paths(out_dir, overwrite)
 
     with tempfile.TemporaryDirectory(prefix="genloose-grid-") as scratch:
@@ -313,26 +326,39 @@ def run_grid_experiment(
             gan = load_grid_gan(name, weights_dir=weights_dir)
             if gan.recipe.config.n != classifier.n:
                 raise fail("names", "members trained on the same grid", names)
-            rows.append(_measure_one(gan, classifier, num_samples=num_samples,
-                                     mode_samples=mode_samples, seed=seed,
-                                     confidence=confidence))
+            rows.append(
+                _measure_one(
+                    gan,
+                    classifier,
+                    num_samples=num_samples,
+                    mode_samples=mode_samples,
+                    seed=seed,
+                    confidence=confidence,
+                )
+            )
     frame = pd.DataFrame(rows)
     rho, pvalue, used = grid_rank_correlation(frame)
     frame.attrs.update({"spearman_rho": rho, "spearman_pvalue": pvalue, "spearman_n": used})
     rho, pvalue, used = grid_rank_correlation(frame, x="collision_entropy")
-    frame.attrs.update({"spearman_entropy_rho": rho, "spearman_entropy_pvalue": pvalue,
-                        "spearman_entropy_n": used})
+    frame.attrs.update({"spearman_entropy_rho": rho, "spearman_entropy_pvalue": pvalue, "spearman_entropy_n": used})
     if paths is not None:
-        _write_outputs(frame, paths, overwrite=overwrite, settings={
-            "num_samples": num_samples, "mode_samples": mode_samples, "seed": seed,
-            "confidence": confidence, "retrain": retrain,
-            "weights_dir": None if weights_dir is None else str(weights_dir),
-        })
+        _write_outputs(
+            frame,
+            paths,
+            overwrite=overwrite,
+            settings={
+                "num_samples": num_samples,
+                "mode_samples": mode_samples,
+                "seed": seed,
+                "confidence": confidence,
+                "retrain": retrain,
+                "weights_dir": None if weights_dir is None else str(weights_dir),
+            },
+        )
     return frame
 
 
-def _write_outputs(frame: pd.DataFrame, paths: dict[str, Path], *, overwrite: bool,
-                   settings: dict[str, Any]) -> None:
+def _write_outputs(frame: pd.DataFrame, paths: dict[str, Path], *, overwrite: bool, settings: dict[str, Any]) -> None:
     import io
 
     from genloose._io import atomic_write_bytes, atomic_write_text
@@ -354,8 +380,11 @@ def _write_outputs(frame: pd.DataFrame, paths: dict[str, Path], *, overwrite: bo
             "n": frame.attrs["spearman_entropy_n"],
         },
         "settings": settings,
-        "files": {"metrics": paths["csv"].name, "figure": paths["png"].name,
-                  "entropy_figure": paths["entropy_png"].name},
+        "files": {
+            "metrics": paths["csv"].name,
+            "figure": paths["png"].name,
+            "entropy_figure": paths["entropy_png"].name,
+        },
     }
     atomic_write_text(paths["json"], json.dumps(summary, indent=2) + "\n", overwrite=overwrite)
 
@@ -376,16 +405,22 @@ def _figure(frame: pd.DataFrame) -> Figure:
     y = frame["class_radius"].to_numpy(dtype=np.float64)
     low = y - frame["class_radius_ci_low"].to_numpy(dtype=np.float64)
     high = frame["class_radius_ci_high"].to_numpy(dtype=np.float64) - y
-    axes.errorbar(x, y, yerr=np.vstack([low, high]), fmt="o", color="C0", ecolor="C0",
-                  capsize=3, label="class radius (95% CI)" if len(frame) else None)
+    axes.errorbar(
+        x,
+        y,
+        yerr=np.vstack([low, high]),
+        fmt="o",
+        color="C0",
+        ecolor="C0",
+        capsize=3,
+        label="class radius (95% CI)" if len(frame) else None,
+    )
     fawzi = frame["fawzi_bound"].to_numpy(dtype=np.float64)
     finite = np.isfinite(fawzi)
-    axes.scatter(x[finite], fawzi[finite], marker="_", s=120, color="C3",
-                 label="Fawzi cap at $\\hat p$ (Lemma B.1)")
+    axes.scatter(x[finite], fawzi[finite], marker="_", s=120, color="C3", label="Fawzi cap at $\\hat p$ (Lemma B.1)")
     for xi, yi, name in zip(x, y, frame["name"], strict=True):
         if np.isfinite(yi):
-            axes.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7,
-                          color="0.35")
+            axes.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color="0.35")
     rho = frame.attrs.get("spearman_rho", math.nan)
     title = "2D grid GANs: support size vs class radius"
     if math.isfinite(rho):
@@ -412,26 +447,52 @@ def _entropy_figure(frame: pd.DataFrame) -> Figure:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     # rows with an infinite entropy estimate (no two labels equal) or no radius cannot be placed
-    shown = frame[np.isfinite(frame["collision_entropy"].to_numpy(dtype=np.float64))
-                  & np.isfinite(frame["class_radius"].to_numpy(dtype=np.float64))]
+    shown = frame[
+        np.isfinite(frame["collision_entropy"].to_numpy(dtype=np.float64))
+        & np.isfinite(frame["class_radius"].to_numpy(dtype=np.float64))
+    ]
     h = shown["collision_entropy"].to_numpy(dtype=np.float64)
     y = shown["class_radius"].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        xerr = np.vstack([h - shown["collision_entropy_ci_low"].to_numpy(dtype=np.float64),
-                          shown["collision_entropy_ci_high"].to_numpy(dtype=np.float64) - h])
+        xerr = np.vstack(
+            [
+                h - shown["collision_entropy_ci_low"].to_numpy(dtype=np.float64),
+                shown["collision_entropy_ci_high"].to_numpy(dtype=np.float64) - h,
+            ]
+        )
     xerr = np.where(np.isfinite(xerr), xerr, 0.0)
-    yerr = np.vstack([y - shown["class_radius_ci_low"].to_numpy(dtype=np.float64),
-                      shown["class_radius_ci_high"].to_numpy(dtype=np.float64) - y])
+    yerr = np.vstack(
+        [
+            y - shown["class_radius_ci_low"].to_numpy(dtype=np.float64),
+            shown["class_radius_ci_high"].to_numpy(dtype=np.float64) - y,
+        ]
+    )
     applies = shown["theorem_3_1_applies"].to_numpy(dtype=bool)
-    for mask, face, label in ((applies, "C0", "class radius, max $p_k \\leq 1/5$"),
-                              (~applies, "white", "class radius, max $p_k > 1/5$")):
+    for mask, face, label in (
+        (applies, "C0", "class radius, max $p_k \\leq 1/5$"),
+        (~applies, "white", "class radius, max $p_k > 1/5$"),
+    ):
         if mask.any():
-            axes.errorbar(h[mask], y[mask], xerr=xerr[:, mask], yerr=yerr[:, mask], fmt="o",
-                          color="C0", mfc=face, capsize=3, label=label)
+            axes.errorbar(
+                h[mask],
+                y[mask],
+                xerr=xerr[:, mask],
+                yerr=yerr[:, mask],
+                fmt="o",
+                color="C0",
+                mfc=face,
+                capsize=3,
+                label=label,
+            )
     top = max(float(h.max()) if h.size else 0.0, math.log(25.0)) + 0.2
     grid = np.linspace(math.log(5.0), top, 200)
-    axes.plot(grid, theorem_3_1_bound(np.exp(-grid)), color="C3", lw=1.5,
-              label="Theorem 3.1 bound $g(e^{-H_2})$ (needs max $p_k \\leq 1/5$)")
+    axes.plot(
+        grid,
+        theorem_3_1_bound(np.exp(-grid)),
+        color="C3",
+        lw=1.5,
+        label="Theorem 3.1 bound $g(e^{-H_2})$ (needs max $p_k \\leq 1/5$)",
+    )
     axes.axvline(math.log(25.0), color="0.6", ls=":", lw=1)
     rho = frame.attrs.get("spearman_entropy_rho", math.nan)
     title = "2D grid GANs: collision entropy vs class radius"
@@ -475,19 +536,34 @@ def reproduce_grid(
     if out_dir is None:
         raise fail("out_dir", "a directory path", out_dir)
     stream = sys.stdout if stream is None else stream
-    frame = run_grid_experiment(out_dir, retrain=retrain, num_samples=num_samples, seed=seed,
-                                overwrite=overwrite, progress=progress)
-    columns = ["name", "support_size", "modes_captured", "high_quality_fraction",
-               "class_radius", "class_radius_ci_low", "class_radius_ci_high",
-               "collision_entropy", "theorem_3_1_bound", "fawzi_bound"]
+    frame = run_grid_experiment(
+        out_dir, retrain=retrain, num_samples=num_samples, seed=seed, overwrite=overwrite, progress=progress
+    )
+    columns = [
+        "name",
+        "support_size",
+        "modes_captured",
+        "high_quality_fraction",
+        "class_radius",
+        "class_radius_ci_low",
+        "class_radius_ci_high",
+        "collision_entropy",
+        "theorem_3_1_bound",
+        "fawzi_bound",
+    ]
     print(frame[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=stream)
-    print(f"Spearman rank correlation (support size vs class radius): "
-          f"rho = {frame.attrs['spearman_rho']:.3f}, p = {frame.attrs['spearman_pvalue']:.2g}, "
-          f"n = {frame.attrs['spearman_n']}", file=stream)
-    print(f"Spearman rank correlation (collision entropy vs class radius): "
-          f"rho = {frame.attrs['spearman_entropy_rho']:.3f}, "
-          f"p = {frame.attrs['spearman_entropy_pvalue']:.2g}, "
-          f"n = {frame.attrs['spearman_entropy_n']}", file=stream)
-    print(f"wrote {METRICS_FILE}, {FIGURE_FILE}, {ENTROPY_FIGURE_FILE} and {SUMMARY_FILE} to "
-          f"{out_dir}", file=stream)
+    print(
+        f"Spearman rank correlation (support size vs class radius): "
+        f"rho = {frame.attrs['spearman_rho']:.3f}, p = {frame.attrs['spearman_pvalue']:.2g}, "
+        f"n = {frame.attrs['spearman_n']}",
+        file=stream,
+    )
+    print(
+        f"Spearman rank correlation (collision entropy vs class radius): "
+        f"rho = {frame.attrs['spearman_entropy_rho']:.3f}, "
+        f"p = {frame.attrs['spearman_entropy_pvalue']:.2g}, "
+        f"n = {frame.attrs['spearman_entropy_n']}",
+        file=stream,
+    )
+    print(f"wrote {METRICS_FILE}, {FIGURE_FILE}, {ENTROPY_FIGURE_FILE} and {SUMMARY_FILE} to {out_dir}", file=stream)
     return 0

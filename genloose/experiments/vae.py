@@ -177,12 +177,13 @@ def run_vae_experiment(
         from genloose._io import atomic_write_bytes, atomic_write_text
 
         figures: dict[str, Callable[[], Figure]] = {
-            "4.1": lambda: _figure_latent_space(models[("vae", 2)], models[("lc-vae", 2)],
-                                                classifier, test.images, test.labels,
-                                                grid_points),
+            "4.1": lambda: _figure_latent_space(
+                models[("vae", 2)], models[("lc-vae", 2)], classifier, test.images, test.labels, grid_points
+            ),
             "4.2": lambda: _figure_samples(models[("vae", 10)], models[("lc-vae", 10)], seed),
-            "4.3": lambda: _figure_reconstructions(models[("vae", 10)], models[("lc-vae", 10)],
-                                                   test.images, test.labels),
+            "4.3": lambda: _figure_reconstructions(
+                models[("vae", 10)], models[("lc-vae", 10)], test.images, test.labels
+            ),
         }
         for key, make in figures.items():
             atomic_write_bytes(targets[key], _png_bytes(make()), overwrite=overwrite)
@@ -209,9 +210,7 @@ def _check_latent_dims(latent_dims: Any) -> tuple[int, ...]:
     return tuple(sorted(dims))
 
 
-def _output_paths(
-    out_dir: str | os.PathLike[str] | None, overwrite: bool
-) -> dict[str, Path]:
+def _output_paths(out_dir: str | os.PathLike[str] | None, overwrite: bool) -> dict[str, Path]:
     if out_dir is None:
         return {}
     if not isinstance(out_dir, (str, os.PathLike)):
@@ -263,8 +262,15 @@ def _measure(
     from genloose.metrics.radius import class_radius
     from genloose.theory import fawzi_bound, theorem_3_1_bound
 
-    result = class_radius(model.decoder, classifier, latent_dim=latent_dim,
-                          num_samples=num_samples, seed=seed, access="auto", progress=progress)
+    result = class_radius(
+        model.decoder,
+        classifier,
+        latent_dim=latent_dim,
+        num_samples=num_samples,
+        seed=seed,
+        access="auto",
+        progress=progress,
+    )
     labels = np.asarray(result.labels, dtype=np.int64)
     entropy = collision_entropy(labels, num_classes=_NUM_CLASSES)
     counts = np.bincount(labels, minlength=_NUM_CLASSES)
@@ -296,8 +302,13 @@ def _paired_difference(
     from genloose.estimate import normal_quantile
 
     columns = dict.fromkeys(
-        ("radius_difference_vs_vae", "radius_difference_vs_vae_stderr",
-         "radius_difference_vs_vae_ci_low", "radius_difference_vs_vae_ci_high"), math.nan
+        (
+            "radius_difference_vs_vae",
+            "radius_difference_vs_vae_stderr",
+            "radius_difference_vs_vae_ci_low",
+            "radius_difference_vs_vae_ci_high",
+        ),
+        math.nan,
     )
     if baseline is None or other is None:
         return columns
@@ -321,8 +332,12 @@ def _paired_difference(
 
 
 def _figure_latent_space(
-    vae: VAE, lc_vae: VAE, classifier: DigitClassifier, images: torch.Tensor,
-    labels: torch.Tensor, grid_points: int,
+    vae: VAE,
+    lc_vae: VAE,
+    classifier: DigitClassifier,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    grid_points: int,
 ) -> Figure:
     from matplotlib.figure import Figure
 
@@ -339,14 +354,15 @@ def _figure_latent_space(
     for column, (model, title) in enumerate(((vae, "VAE"), (lc_vae, "LC-VAE"))):
         codes = codes_by_model[column]
         with torch.no_grad():
-            grid_labels = torch.cat([
-                classifier(model.decoder(chunk)).argmax(dim=1) for chunk in points.split(4096)
-            ]).reshape(grid_points, grid_points).numpy()
+            grid_labels = (
+                torch.cat([classifier(model.decoder(chunk)).argmax(dim=1) for chunk in points.split(4096)])
+                .reshape(grid_points, grid_points)
+                .numpy()
+            )
         top = axes[0, column]
         for digit in range(_NUM_CLASSES):
             chosen = labels.numpy() == digit
-            top.scatter(codes[chosen, 0], codes[chosen, 1], s=6, color=colours[digit],
-                        label=str(digit))
+            top.scatter(codes[chosen, 0], codes[chosen, 1], s=6, color=colours[digit], label=str(digit))
         top.set_title(f"{title}: encoded test digits (means)")
         top.set_xlim(-limit, limit)
         top.set_ylim(-limit, limit)
@@ -355,8 +371,7 @@ def _figure_latent_space(
         bottom = axes[1, column]
         half_step = _GRID_LIMIT / (grid_points - 1)  # pixels centred on the grid points
         edge = _GRID_LIMIT + half_step
-        bottom.imshow(colours[grid_labels], origin="lower", extent=(-edge, edge, -edge, edge),
-                      interpolation="nearest")
+        bottom.imshow(colours[grid_labels], origin="lower", extent=(-edge, edge, -edge, edge), interpolation="nearest")
         for radius in (1.0, 2.0):
             bottom.add_patch(_circle(radius))
         bottom.set_title(f"{title}: label c(g(z)); circles |z| = 1, 2")
@@ -370,8 +385,7 @@ def _figure_latent_space(
 def _circle(radius: float) -> Any:
     from matplotlib.patches import Circle
 
-    return Circle((0.0, 0.0), radius, fill=False, edgecolor="white", linewidth=1.0,
-                  linestyle="--")
+    return Circle((0.0, 0.0), radius, fill=False, edgecolor="white", linewidth=1.0, linestyle="--")
 
 
 def _class_colours() -> np.ndarray:
@@ -386,8 +400,9 @@ def _image_grid(images: torch.Tensor, rows: int, columns: int) -> np.ndarray:
     canvas = np.ones((rows * (size + gap) - gap, columns * (size + gap) - gap))
     for index, image in enumerate(images[: rows * columns]):
         row, column = divmod(index, columns)
-        canvas[row * (size + gap): row * (size + gap) + size,
-               column * (size + gap): column * (size + gap) + size] = image[0].numpy()
+        canvas[row * (size + gap) : row * (size + gap) + size, column * (size + gap) : column * (size + gap) + size] = (
+            image[0].numpy()
+        )
     return canvas
 
 
@@ -407,9 +422,7 @@ def _figure_samples(vae: VAE, lc_vae: VAE, seed: int) -> Figure:
     return figure
 
 
-def _figure_reconstructions(
-    vae: VAE, lc_vae: VAE, images: torch.Tensor, labels: torch.Tensor
-) -> Figure:
+def _figure_reconstructions(vae: VAE, lc_vae: VAE, images: torch.Tensor, labels: torch.Tensor) -> Figure:
     from matplotlib.figure import Figure
 
     first = [int(torch.nonzero(labels == digit)[0]) for digit in range(_NUM_CLASSES)]
@@ -419,8 +432,7 @@ def _figure_reconstructions(
     for axis, (model, title) in zip(axes, ((vae, "VAE"), (lc_vae, "LC-VAE")), strict=True):
         with torch.no_grad():
             reconstructions = model(originals)
-        axis.imshow(_image_grid(torch.cat([originals, reconstructions]), 2, _NUM_CLASSES),
-                    cmap="gray", vmin=0, vmax=1)
+        axis.imshow(_image_grid(torch.cat([originals, reconstructions]), 2, _NUM_CLASSES), cmap="gray", vmin=0, vmax=1)
         axis.set_title(f"{title}, d = 10: test digits (top), reconstructions (bottom)")
         axis.axis("off")
     figure.suptitle("Figure 4.3: reconstructions")

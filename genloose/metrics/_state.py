@@ -78,18 +78,13 @@ class SumState:
         other options.
         """
         if type(other) is not type(self):
-            raise InvalidArgumentError(
-                f"other must be a {type(self).__name__} to merge with; got {describe(other)}"
-            )
+            raise InvalidArgumentError(f"other must be a {type(self).__name__} to merge with; got {describe(other)}")
         if other._option_values() != self._option_values():
             raise InvalidArgumentError(
-                f"other must have the same options to merge; got {other._option_values()} "
-                f"and {self._option_values()}"
+                f"other must have the same options to merge; got {other._option_values()} and {self._option_values()}"
             )
         result = self.copy()
-        result._state = {
-            name: _add(self._state[name], other._state[name], name) for name in self._fields
-        }
+        result._state = {name: _add(self._state[name], other._state[name], name) for name in self._fields}
         self._check_state(result._state)
         return result
 
@@ -114,8 +109,7 @@ class SumState:
         options = {name: state[name] for name in self._options}
         if options != self._option_values():
             raise InvalidArgumentError(
-                f"state must have the options of this {type(self).__name__} "
-                f"{self._option_values()}; got {options}"
+                f"state must have the options of this {type(self).__name__} {self._option_values()}; got {options}"
             )
         empty = self._empty_state()
         new: dict[str, np.ndarray] = {}
@@ -190,7 +184,5 @@ def merge_states(*states: _S) -> _S:
         raise InvalidArgumentError("states must hold at least one state to merge; got 0 state(s)")
     first = states[0]
     if not callable(getattr(first, "merge", None)) or not callable(getattr(first, "copy", None)):
-        raise InvalidArgumentError(
-            f"states must be mergeable states (SumState objects); got {describe(first)}"
-        )
+        raise InvalidArgumentError(f"states must be mergeable states (SumState objects); got {describe(first)}")
     return reduce(lambda acc, s: acc.merge(s), states[1:], first.copy())

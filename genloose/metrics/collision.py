@@ -61,9 +61,7 @@ def _as_counts(counts: Any, name: str = "counts") -> np.ndarray:
     if array.dtype.kind not in "iu":
         raise fail(name, "integer class counts (int dtype; floats and booleans are refused)", counts)
     if array.size and array.dtype.kind == "i" and array.min() < 0:
-        raise InvalidArgumentError(
-            f"{name} must be non-negative class counts; got minimum {int(array.min())}"
-        )
+        raise InvalidArgumentError(f"{name} must be non-negative class counts; got minimum {int(array.min())}")
     array = array.astype(np.int64, copy=False)
     total = int(array.sum()) if array.size else 0
     if total == 0:
@@ -84,8 +82,10 @@ def _warn(message: str) -> None:
 
 
 def _too_few(n: int, what: str) -> str:
-    return (f"{what} needs at least 2 samples (no pair to compare); got n={n}: returning NaN "
-            "with the whole parameter range as interval")
+    return (
+        f"{what} needs at least 2 samples (no pair to compare); got n={n}: returning NaN "
+        "with the whole parameter range as interval"
+    )
 
 
 # --------------------------------------------------------------------------- vectorised core
@@ -168,9 +168,7 @@ def _score_interval(st: dict[str, np.ndarray], z: float) -> tuple[np.ndarray, np
 
 
 # --------------------------------------------------------------------------- collision probability
-def _collision_from_counts(
-    counts: np.ndarray, method: str, confidence: float
-) -> tuple[Estimate, str | None]:
+def _collision_from_counts(counts: np.ndarray, method: str, confidence: float) -> tuple[Estimate, str | None]:
     n = int(counts.sum())
     name = _METHOD_NAMES[method]
     if n < 2:
@@ -334,12 +332,13 @@ def _mapped(
     what: str,
 ) -> tuple[Estimate, str | None]:
     with np.errstate(invalid="ignore"):
-        out = est.transform(fn, increasing=False, derivative=derivative,
-                            method=f"{label} of the {est.method}")
+        out = est.transform(fn, increasing=False, derivative=derivative, method=f"{label} of the {est.method}")
     if message is None and est.value == 0.0:
-        message = (f"no two samples share a class (collision probability estimate 0): the {what} "
-                   "estimate is +inf, its stderr NaN, and ci_low comes from the upper end of the "
-                   "interval for the collision probability")
+        message = (
+            f"no two samples share a class (collision probability estimate 0): the {what} "
+            "estimate is +inf, its stderr NaN, and ci_low comes from the upper end of the "
+            "interval for the collision probability"
+        )
         out = replace(out, stderr=math.nan)
     return out, message
 
@@ -363,9 +362,7 @@ def _transformed_from_counts(
     return est
 
 
-def collision_entropy_from_counts(
-    counts: Any, *, method: Method = "unbiased", confidence: float = 0.95
-) -> Estimate:
+def collision_entropy_from_counts(counts: Any, *, method: Method = "unbiased", confidence: float = 0.95) -> Estimate:
     r"""The collision entropy (Rényi entropy of order 2) :math:`-\log\|p\|_2^2`, in nats.
 
     The estimate is :math:`-\log\hat q` for the chosen estimator :math:`\hat q` of
@@ -403,8 +400,9 @@ def collision_entropy_from_counts(
     >>> est.ci_low <= est.value <= est.ci_high
     True
     """
-    return _transformed_from_counts(counts, method, confidence, _neg_log, _neg_log_derivative, "-log",
-                                    "collision entropy")
+    return _transformed_from_counts(
+        counts, method, confidence, _neg_log, _neg_log_derivative, "-log", "collision entropy"
+    )
 
 
 def collision_entropy(
@@ -482,8 +480,9 @@ def effective_number_of_classes_from_counts(
     >>> round(effective_number_of_classes_from_counts([4, 4, 4, 4]).value, 4)  # 1/(48/240)
     5.0
     """
-    return _transformed_from_counts(counts, method, confidence, _inverse, _inverse_derivative, "inverse",
-                                    "effective number of classes")
+    return _transformed_from_counts(
+        counts, method, confidence, _inverse, _inverse_derivative, "inverse", "effective number of classes"
+    )
 
 
 def effective_number_of_classes(
@@ -536,16 +535,19 @@ def _check_order(order: Any) -> float:
     return value
 
 
-def _renyi(
-    counts: np.ndarray, order: float, num_classes: int | None, confidence: float
-) -> tuple[Estimate, str | None]:
+def _renyi(counts: np.ndarray, order: float, num_classes: int | None, confidence: float) -> tuple[Estimate, str | None]:
     n = int(counts.sum())
     if order == 2.0:
-        return _mapped(*_collision_from_counts(counts, "unbiased", confidence), _neg_log,
-                       _neg_log_derivative, "-log", "collision entropy")
+        return _mapped(
+            *_collision_from_counts(counts, "unbiased", confidence),
+            _neg_log,
+            _neg_log_derivative,
+            "-log",
+            "collision entropy",
+        )
     names = {
         0.0: "plug-in log(observed support size) (a lower bound); certain interval "
-             "[log observed support, log num_classes or inf]",
+        "[log observed support, log num_classes or inf]",
         1.0: "Miller-Madow, Wald interval (delta method with second-order term)",
         math.inf: "plug-in -log(max_k n_k/n) (biased down); no interval",
     }
@@ -639,9 +641,7 @@ def renyi_entropy_from_counts(
     return est
 
 
-def renyi_entropy(
-    labels: Any, *, order: float, num_classes: int | None = None, confidence: float = 0.95
-) -> Estimate:
+def renyi_entropy(labels: Any, *, order: float, num_classes: int | None = None, confidence: float = 0.95) -> Estimate:
     r"""The Rényi entropy of order 0, 1, 2 or infinity of the distribution of the labels (nats).
 
     Counts the labels and calls :func:`renyi_entropy_from_counts`; see there for each order's
@@ -725,17 +725,12 @@ class CollisionCounter(SumState):
     def _check_state(self, state: dict[str, np.ndarray]) -> None:
         counts, n = state["counts"], state["n"]
         if counts.size and counts.min() < 0:
-            raise InvalidArgumentError(
-                f"state['counts'] must be non-negative; got minimum {int(counts.min())}"
-            )
+            raise InvalidArgumentError(f"state['counts'] must be non-negative; got minimum {int(counts.min())}")
         if int(n) != int(counts.sum()):
-            raise InvalidArgumentError(
-                f"state['n'] must equal the sum of the counts {int(counts.sum())}; got {int(n)}"
-            )
+            raise InvalidArgumentError(f"state['n'] must equal the sum of the counts {int(counts.sum())}; got {int(n)}")
         if self.num_classes is not None and counts.size != self.num_classes:
             raise InvalidArgumentError(
-                f"state['counts'] must have num_classes={self.num_classes} entries; "
-                f"got {counts.size}"
+                f"state['counts'] must have num_classes={self.num_classes} entries; got {counts.size}"
             )
 
     @property
@@ -756,8 +751,7 @@ class CollisionCounter(SumState):
         labels : array-like of int, shape (m,)
             Class labels (list, numpy array or torch tensor of non-negative integers).
         """
-        array = as_label_array(labels, name="labels", num_classes=self.num_classes,
-                               allow_empty=True)
+        array = as_label_array(labels, name="labels", num_classes=self.num_classes, allow_empty=True)
         if array.size == 0:
             return
         counts = self._state["counts"]
@@ -774,8 +768,7 @@ class CollisionCounter(SumState):
         """
         if self.n == 0:
             raise InvalidArgumentError(
-                "CollisionCounter must have seen at least one label before compute(); "
-                "got 0 sample(s)"
+                "CollisionCounter must have seen at least one label before compute(); got 0 sample(s)"
             )
         method = check_choice("method", method, _METHODS)
         confidence = check_confidence(confidence)

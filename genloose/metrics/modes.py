@@ -115,11 +115,11 @@ def _nearest(samples: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.nda
     index = np.empty(len(samples), dtype=np.int64)
     distance = np.empty(len(samples), dtype=np.float64)
     for start in range(0, len(samples), _CHUNK):
-        chunk = samples[start:start + _CHUNK]
+        chunk = samples[start : start + _CHUNK]
         squared = ((chunk[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
         best = squared.argmin(axis=1)
-        index[start:start + _CHUNK] = best
-        distance[start:start + _CHUNK] = np.sqrt(squared[np.arange(len(chunk)), best])
+        index[start : start + _CHUNK] = best
+        distance[start : start + _CHUNK] = np.sqrt(squared[np.arange(len(chunk)), best])
     return index, distance
 
 
@@ -184,11 +184,11 @@ def mode_metrics(
     means_array = _as_points(means, "means")
     points = _as_points(samples, "samples", dim=means_array.shape[1])
     std = check_float("std", std, min_value=0.0, min_inclusive=False)
-    quality_sigmas = check_float("quality_sigmas", quality_sigmas, min_value=0.0,
-                                 min_inclusive=False)
+    quality_sigmas = check_float("quality_sigmas", quality_sigmas, min_value=0.0, min_inclusive=False)
     min_count = check_int("min_count", min_count, min_value=1)
-    support_min_fraction = check_float("support_min_fraction", support_min_fraction,
-                                       min_value=0.0, max_value=1.0, min_inclusive=False)
+    support_min_fraction = check_float(
+        "support_min_fraction", support_min_fraction, min_value=0.0, max_value=1.0, min_inclusive=False
+    )
     num_modes = len(means_array)
     index, distance = _nearest(points, means_array)
     good = distance < quality_sigmas * std

@@ -56,18 +56,22 @@ class DigitClassifier(nn.Module):
 
     def _build(self) -> None:
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
-            nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 7
-            nn.Conv2d(32, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 7 -> 3
+            nn.Conv2d(1, 16, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 28 -> 14
+            nn.Conv2d(16, 32, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 14 -> 7
+            nn.Conv2d(32, 32, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 7 -> 3
             nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Linear(32 * 3 * 3, 64), nn.ReLU(), nn.Linear(64, NUM_CLASSES))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """The logits, ``(n, 10)``."""
-        if not isinstance(images, torch.Tensor) or images.ndim != 4 or (
-            tuple(images.shape[1:]) != IMAGE_SHAPE
-        ):
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or (tuple(images.shape[1:]) != IMAGE_SHAPE):
             raise fail("images", "a tensor of shape (n, 1, 28, 28)", images)
         return self.head(self.features(images))
 
@@ -138,20 +142,20 @@ def _shift(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
 
 
 def _check_labelled(images: Any, labels: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or (
-        tuple(images.shape[1:]) != IMAGE_SHAPE
-    ) or not images.is_floating_point():
+    if (
+        not isinstance(images, torch.Tensor)
+        or images.ndim != 4
+        or (tuple(images.shape[1:]) != IMAGE_SHAPE)
+        or not images.is_floating_point()
+    ):
         raise fail("images", "a floating-point tensor of shape (n, 1, 28, 28)", images)
     if images.shape[0] < 1:
         raise fail("images", "at least 1 image", images)
-    if not isinstance(labels, torch.Tensor) or labels.shape != (images.shape[0],) or (
-        labels.dtype != torch.int64
-    ):
+    if not isinstance(labels, torch.Tensor) or labels.shape != (images.shape[0],) or (labels.dtype != torch.int64):
         raise fail("labels", f"an int64 tensor of shape ({images.shape[0]},)", labels)
     if labels.min() < 0 or labels.max() >= NUM_CLASSES:
         raise InvalidArgumentError(
-            f"labels must lie in 0..{NUM_CLASSES - 1}; got values from {int(labels.min())} to "
-            f"{int(labels.max())}"
+            f"labels must lie in 0..{NUM_CLASSES - 1}; got values from {int(labels.min())} to {int(labels.max())}"
         )
     return images.to(torch.float32), labels
 
@@ -201,9 +205,7 @@ def train_digit_classifier(
         raise fail("config", "a ClassifierConfig", config)
     model = DigitClassifier(seed=config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     count = images.shape[0]
     num_batches = math.ceil(count / config.batch_size)
     records: list[dict[str, float]] = []
@@ -216,9 +218,7 @@ def train_digit_classifier(
         for batch_index in torch.tensor_split(order, num_batches):
             batch, target = images[batch_index], labels[batch_index]
             if config.max_shift:
-                dy, dx = torch.randint(
-                    -config.max_shift, config.max_shift + 1, (2,), generator=generator
-                ).tolist()
+                dy, dx = torch.randint(-config.max_shift, config.max_shift + 1, (2,), generator=generator).tolist()
                 batch = _shift(batch, dy, dx)
             logits = model(batch)
             loss = nn.functional.cross_entropy(logits, target, reduction="sum")
@@ -228,8 +228,7 @@ def train_digit_classifier(
             steps += 1
             total_loss += float(loss.detach())
             correct += int((logits.detach().argmax(dim=1) == target).sum())
-        records.append({"epoch": float(epoch + 1), "loss": total_loss / count,
-                        "accuracy": correct / count})
+        records.append({"epoch": float(epoch + 1), "loss": total_loss / count, "accuracy": correct / count})
     model.eval()
     return TrainedClassifier(model, TrainingLog(records=tuple(records), steps=steps))
 
@@ -281,9 +280,7 @@ def classifier_accuracy(
     was_training = classifier.training
     classifier.eval()
     try:
-        predictions = torch.cat(
-            [classifier(chunk).argmax(dim=1) for chunk in images.split(batch_size)]
-        )
+        predictions = torch.cat([classifier(chunk).argmax(dim=1) for chunk in images.split(batch_size)])
     finally:
         classifier.train(was_training)
     n = labels.numel()

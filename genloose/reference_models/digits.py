@@ -109,7 +109,11 @@ def load_digits_28(
     split = check_choice("split", split, _SPLITS)
     seed = check_int("seed", seed, min_value=0)
     test_fraction = check_float(
-        "test_fraction", test_fraction, min_value=0.0, max_value=1.0, min_inclusive=False,
+        "test_fraction",
+        test_fraction,
+        min_value=0.0,
+        max_value=1.0,
+        min_inclusive=False,
         max_inclusive=False,
     )
     images, labels = _digits_28_numpy()
@@ -118,9 +122,7 @@ def load_digits_28(
     else:
         test_mask = _stratified_test_mask(labels, seed, test_fraction)
         index = np.flatnonzero(test_mask if split == "test" else ~test_mask)
-    return LabelledImages(
-        torch.from_numpy(images[index].copy()), torch.from_numpy(labels[index].copy())
-    )
+    return LabelledImages(torch.from_numpy(images[index].copy()), torch.from_numpy(labels[index].copy()))
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,9 +132,7 @@ def _digits_28_numpy() -> tuple[np.ndarray, np.ndarray]:
 
     data = load_digits()
     small = torch.from_numpy(np.asarray(data.images, dtype=np.float32) / 16.0).unsqueeze(1)
-    big = torch.nn.functional.interpolate(
-        small, size=(_SIZE, _SIZE), mode="bilinear", align_corners=False
-    )
+    big = torch.nn.functional.interpolate(small, size=(_SIZE, _SIZE), mode="bilinear", align_corners=False)
     images = big.clamp_(0.0, 1.0).numpy()  # exact already; clamp guards float rounding only
     labels = np.asarray(data.target, dtype=np.int64)
     images.setflags(write=False)
@@ -225,24 +225,20 @@ def _parse_idx(raw: bytes, name: str, filename: str) -> tuple[int, np.ndarray]:
         raise bad("zero dimensions in the magic number")
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
-        raise bad(f"truncated header: {ndim} dimension(s) need {header_size} bytes, file has "
-                  f"{len(raw)}")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+        raise bad(f"truncated header: {ndim} dimension(s) need {header_size} bytes, file has {len(raw)}")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[type_code])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     actual = len(raw) - header_size
     if actual < expected:
         raise bad(f"truncated data: shape {shape} needs {expected} data bytes, file has {actual}")
     if actual > expected:
-        raise bad(f"{actual - expected} trailing byte(s) after the {expected} data bytes of "
-                  f"shape {shape}")
+        raise bad(f"{actual - expected} trailing byte(s) after the {expected} data bytes of shape {shape}")
     array = np.frombuffer(raw, dtype=dtype, count=expected // dtype.itemsize, offset=header_size)
     return int.from_bytes(raw[:4], "big"), array.reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def load_mnist_idx(
-    images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str]
-) -> LabelledImages:
+def load_mnist_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str]) -> LabelledImages:
     """Load an MNIST-format image file and label file (e.g. ``train-images-idx3-ubyte[.gz]``).
 
     The image file must have magic number 2051 (uint8, 3 dimensions ``N x rows x columns``) and the
@@ -298,7 +294,10 @@ def _read_with_magic(name: str, path: str | os.PathLike[str], magic: int) -> np.
         raise InvalidArgumentError(
             f"{name} must be an MNIST {kind} file (IDX magic number {magic}); got "
             f"{str(Path(path))!r} with magic number {found}"
-            + (f" (the {'image' if found == IDX_IMAGES_MAGIC else 'label'} magic number: are the "
-               "two files swapped?)" if found in (IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC) else "")
+            + (
+                f" (the {'image' if found == IDX_IMAGES_MAGIC else 'label'} magic number: are the two files swapped?)"
+                if found in (IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC)
+                else ""
+            )
         )
     return array

@@ -57,9 +57,7 @@ def _mlp(
         linear = nn.utils.skip_init(nn.Linear, fan_in, fan_out)
         bound = 1.0 / math.sqrt(fan_in)
         with torch.no_grad():
-            linear.weight.copy_(
-                (torch.rand(fan_out, fan_in, generator=generator) * 2.0 - 1.0) * bound
-            )
+            linear.weight.copy_((torch.rand(fan_out, fan_in, generator=generator) * 2.0 - 1.0) * bound)
             linear.bias.copy_((torch.rand(fan_out, generator=generator) * 2.0 - 1.0) * bound)
         layers.append(linear)
         if index < len(sizes) - 2:
@@ -111,8 +109,7 @@ class GridGenerator(nn.Module):
         self.latent_dim = check_int("latent_dim", latent_dim, min_value=1, max_value=4096)
         self.hidden_width = check_int("hidden_width", hidden_width, min_value=1, max_value=65536)
         self.depth = check_int("depth", depth, min_value=1, max_value=64)
-        self.net = _mlp(self.latent_dim, 2, self.hidden_width, self.depth, nn.ReLU,
-                        _default_generator(generator))
+        self.net = _mlp(self.latent_dim, 2, self.hidden_width, self.depth, nn.ReLU, _default_generator(generator))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Map latents of shape ``(m, latent_dim)`` to points of shape ``(m, 2)``."""
@@ -160,8 +157,9 @@ class GridDiscriminator(nn.Module):
         self.hidden_width = check_int("hidden_width", hidden_width, min_value=1, max_value=65536)
         self.depth = check_int("depth", depth, min_value=1, max_value=64)
         self.pack = check_int("pack", pack, min_value=1, max_value=64)
-        self.net = _mlp(2 * self.pack, 1, self.hidden_width, self.depth,
-                        lambda: nn.LeakyReLU(0.2), _default_generator(generator))
+        self.net = _mlp(
+            2 * self.pack, 1, self.hidden_width, self.depth, lambda: nn.LeakyReLU(0.2), _default_generator(generator)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(m / pack,)`` for points of shape ``(m, 2)`` (m divisible by pack)."""
@@ -222,16 +220,14 @@ class GANConfig:
     loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "g_width", "g_depth", "d_width", "d_depth", "pack",
-                     "d_steps", "batch_size"):
+        for name in ("latent_dim", "g_width", "g_depth", "d_width", "d_depth", "pack", "d_steps", "batch_size"):
             check_int(name, getattr(self, name), min_value=1)
         check_int("steps", self.steps, min_value=0)
         check_int("n", self.n, min_value=0, max_value=1000)
         for name in ("lr_g", "lr_d"):
             check_float(name, getattr(self, name), min_value=0.0, min_inclusive=False)
         for name in ("beta1", "beta2"):
-            check_float(name, getattr(self, name), min_value=0.0, max_value=1.0,
-                        max_inclusive=False)
+            check_float(name, getattr(self, name), min_value=0.0, max_value=1.0, max_inclusive=False)
         check_float("std", self.std, min_value=0.0)
         check_choice("loss", self.loss, ("nonsaturating", "minimax"))
         if self.batch_size % self.pack:
@@ -249,17 +245,14 @@ class GANConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise fail("data", f"a dict with keys among {sorted(known)} (unknown: {unknown})",
-                       data)
+            raise fail("data", f"a dict with keys among {sorted(known)} (unknown: {unknown})", data)
         return cls(**data)
 
     def build_generator(self, *, generator: torch.Generator | None = None) -> GridGenerator:
         """A freshly initialised generator with this architecture."""
         return GridGenerator(self.latent_dim, self.g_width, self.g_depth, generator=generator)
 
-    def build_discriminator(
-        self, *, generator: torch.Generator | None = None
-    ) -> GridDiscriminator:
+    def build_discriminator(self, *, generator: torch.Generator | None = None) -> GridDiscriminator:
         """A freshly initialised discriminator with this architecture."""
         return GridDiscriminator(self.d_width, self.d_depth, self.pack, generator=generator)
 
@@ -287,8 +280,7 @@ class TrainingLog:
         """The log as a :class:`pandas.DataFrame` (one row per record)."""
         import pandas as pd
 
-        return pd.DataFrame({"step": self.step, "d_loss": self.d_loss, "g_loss": self.g_loss,
-                             "d_real": self.d_real})
+        return pd.DataFrame({"step": self.step, "d_loss": self.d_loss, "g_loss": self.g_loss, "d_real": self.d_real})
 
 
 @dataclass(frozen=True)
@@ -377,21 +369,17 @@ def train_gan(
         disc = config.build_discriminator(generator=rng)
         gen.train()
         disc.train()
-        opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr_g,
-                                 betas=(config.beta1, config.beta2))
-        opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr_d,
-                                 betas=(config.beta1, config.beta2))
+        opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
+        opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
         bce = nn.functional.binary_cross_entropy_with_logits
         m = config.batch_size // config.pack
         ones, zeros = torch.ones(m), torch.zeros(m)
         records: list[tuple[int, float, float, float]] = []
         d_loss = torch.tensor(math.nan)
         d_real = torch.tensor(math.nan)
-        for step in progress_bar(range(1, config.steps + 1), progress=progress,
-                                 desc="train GAN"):
+        for step in progress_bar(range(1, config.steps + 1), progress=progress, desc="train GAN"):
             for _ in range(config.d_steps):
-                real = _sample_grid_torch(config.batch_size, n=config.n, std=config.std,
-                                          generator=rng)
+                real = _sample_grid_torch(config.batch_size, n=config.n, std=config.std, generator=rng)
                 z = torch.randn(config.batch_size, config.latent_dim, generator=rng)
                 with torch.no_grad():
                     fake = gen(z)

@@ -105,9 +105,7 @@ def _as_numpy_rng(seed: Any) -> np.random.Generator:
     return np.random.default_rng(check_int("seed", seed, min_value=0))
 
 
-def _sample_grid_torch(
-    num_samples: int, *, n: int, std: float, generator: torch.Generator
-) -> torch.Tensor:
+def _sample_grid_torch(num_samples: int, *, n: int, std: float, generator: torch.Generator) -> torch.Tensor:
     """``float32`` grid samples drawn with a :class:`torch.Generator` (used by the GAN trainer)."""
     side = 2 * n + 1
     modes = torch.randint(0, side * side, (num_samples,), generator=generator)

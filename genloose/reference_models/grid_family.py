@@ -88,8 +88,10 @@ class GridGANRecipe:
     description: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or not all(
-            ch.isascii() and (ch.isalnum() or ch == "-") for ch in self.name
+        if (
+            not isinstance(self.name, str)
+            or not self.name
+            or not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in self.name)
         ):
             raise fail("name", "a non-empty ASCII string of letters, digits and '-'", self.name)
         if not isinstance(self.config, GANConfig):
@@ -103,8 +105,7 @@ class GridGANRecipe:
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as JSON-serialisable data."""
-        return {"name": self.name, "seed": self.seed, "description": self.description,
-                "config": self.config.to_dict()}
+        return {"name": self.name, "seed": self.seed, "description": self.description, "config": self.config.to_dict()}
 
 
 def _recipe(name: str, seed: int, description: str, **config: Any) -> GridGANRecipe:
@@ -116,17 +117,13 @@ def _recipe(name: str, seed: int, description: str, **config: Any) -> GridGANRec
 #: discriminator step per generator step and the same discriminator (3 x 128 LeakyReLU).
 GRID_FAMILY: tuple[GridGANRecipe, ...] = (
     _recipe("w128d3-long", 0, "3 x 128 generator, 8000 steps", steps=8000, g_width=128, g_depth=3),
-    _recipe("w128d3-short", 0, "3 x 128 generator stopped early at 4000 steps", steps=4000,
-            g_width=128, g_depth=3),
+    _recipe("w128d3-short", 0, "3 x 128 generator stopped early at 4000 steps", steps=4000, g_width=128, g_depth=3),
     _recipe("w48d2", 0, "2 x 48 generator, 4000 steps", steps=4000, g_width=48, g_depth=2),
     _recipe("w32d1", 0, "1 x 32 generator, 4000 steps", steps=4000, g_width=32, g_depth=1),
     _recipe("w12d2", 0, "2 x 12 generator, 4000 steps", steps=4000, g_width=12, g_depth=2),
-    _recipe("w32d1-s1", 1, "1 x 32 generator, 4000 steps, seed 1", steps=4000, g_width=32,
-            g_depth=1),
-    _recipe("w12d1-s1", 1, "1 x 12 generator, 4000 steps, seed 1", steps=4000, g_width=12,
-            g_depth=1),
-    _recipe("w12d2-s1", 1, "2 x 12 generator, 4000 steps, seed 1", steps=4000, g_width=12,
-            g_depth=2),
+    _recipe("w32d1-s1", 1, "1 x 32 generator, 4000 steps, seed 1", steps=4000, g_width=32, g_depth=1),
+    _recipe("w12d1-s1", 1, "1 x 12 generator, 4000 steps, seed 1", steps=4000, g_width=12, g_depth=1),
+    _recipe("w12d2-s1", 1, "2 x 12 generator, 4000 steps, seed 1", steps=4000, g_width=12, g_depth=2),
     _recipe("w16d1", 0, "1 x 16 generator, 4000 steps", steps=4000, g_width=16, g_depth=1),
     _recipe("w12d1", 0, "1 x 12 generator, 4000 steps", steps=4000, g_width=12, g_depth=1),
 )
@@ -280,8 +277,7 @@ def read_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict[str
         or manifest.get("format") != _MANIFEST_FORMAT
         or not isinstance(manifest.get("members"), list)
     ):
-        raise WeightsFileError(f"manifest {path} is not a grid-family manifest of format "
-                               f"{_MANIFEST_FORMAT}")
+        raise WeightsFileError(f"manifest {path} is not a grid-family manifest of format {_MANIFEST_FORMAT}")
     return manifest
 
 
@@ -290,8 +286,10 @@ def _manifest_entry(manifest: dict[str, Any], recipe: GridGANRecipe, directory: 
         if isinstance(entry, dict) and entry.get("name") == recipe.name:
             break
     else:
-        raise WeightsFileError(f"the manifest in {directory} has no entry for {recipe.name!r}; "
-                               "retrain it with retrain_family(out_dir, names=[...])")
+        raise WeightsFileError(
+            f"the manifest in {directory} has no entry for {recipe.name!r}; "
+            "retrain it with retrain_family(out_dir, names=[...])"
+        )
     recorded = {key: entry.get(key) for key in ("name", "seed", "description", "config")}
     if recorded != recipe.to_dict():
         raise WeightsFileError(
@@ -301,9 +299,7 @@ def _manifest_entry(manifest: dict[str, Any], recipe: GridGANRecipe, directory: 
     return entry
 
 
-def load_grid_gan(
-    name: str, *, weights_dir: str | os.PathLike[str] | None = None
-) -> GridGAN:
+def load_grid_gan(name: str, *, weights_dir: str | os.PathLike[str] | None = None) -> GridGAN:
     """Load one generator of the family, validated against its recipe and the manifest.
 
     Parameters
@@ -338,14 +334,14 @@ def load_grid_gan(
     entry = _manifest_entry(read_manifest(directory), recipe, directory)
     generator = recipe.config.build_generator()
     path = directory / recipe.filename
-    tensors = load_weights(path, expected_shapes=generator.expected_shapes(),
-                           sha256=entry.get("sha256"))
+    tensors = load_weights(path, expected_shapes=generator.expected_shapes(), sha256=entry.get("sha256"))
     generator.load_state_dict(tensors, strict=True)
     generator.eval()
     for parameter in generator.parameters():
         parameter.requires_grad_(False)
-    return GridGAN(name=recipe.name, generator=generator, recipe=recipe,
-                   metrics=dict(entry.get("metrics", {})), path=path)
+    return GridGAN(
+        name=recipe.name, generator=generator, recipe=recipe, metrics=dict(entry.get("metrics", {})), path=path
+    )
 
 
 def load_grid_family(*, weights_dir: str | os.PathLike[str] | None = None) -> list[GridGAN]:
@@ -423,14 +419,20 @@ def retrain_family(
     if not overwrite:
         existing = [r.filename for r in recipes if (directory / r.filename).exists()]
         if existing:
-            raise fail("out_dir", "a directory without these members' weights (or pass "
-                       f"overwrite=True); it already holds {existing}", str(directory))
+            raise fail(
+                "out_dir",
+                f"a directory without these members' weights (or pass overwrite=True); it already holds {existing}",
+                str(directory),
+            )
     try:
         manifest = read_manifest(directory)
     except WeightsFileError:
         manifest = None
-    entries = {entry["name"]: entry for entry in (manifest or {}).get("members", [])
-               if isinstance(entry, dict) and "name" in entry}
+    entries = {
+        entry["name"]: entry
+        for entry in (manifest or {}).get("members", [])
+        if isinstance(entry, dict) and "name" in entry
+    }
     from genloose._progress import progress_bar
 
     for recipe in progress_bar(recipes, progress=progress, desc="train grid family"):
@@ -438,14 +440,15 @@ def retrain_family(
         result = train_gan(recipe.config, seed=recipe.seed)
         seconds = time.perf_counter() - start
         path = directory / recipe.filename
-        save_weights(path, result.generator.state_dict(),
-                     # one metadata key: safetensors orders several keys arbitrarily, which
-                     # would make the file bytes (and SHA-256) differ from run to run
-                     metadata={"genloose_grid_recipe": json.dumps(recipe.to_dict(),
-                                                                  sort_keys=True)},
-                     overwrite=True)
-        metrics = measure_grid_generator(result.generator, latent_dim=recipe.config.latent_dim,
-                                         n=recipe.config.n)
+        save_weights(
+            path,
+            result.generator.state_dict(),
+            # one metadata key: safetensors orders several keys arbitrarily, which
+            # would make the file bytes (and SHA-256) differ from run to run
+            metadata={"genloose_grid_recipe": json.dumps(recipe.to_dict(), sort_keys=True)},
+            overwrite=True,
+        )
+        metrics = measure_grid_generator(result.generator, latent_dim=recipe.config.latent_dim, n=recipe.config.n)
         entries[recipe.name] = {
             **recipe.to_dict(),
             "file": recipe.filename,
@@ -458,18 +461,29 @@ def retrain_family(
         }
     order = {recipe.name: index for index, recipe in enumerate(GRID_FAMILY)}
     members = sorted(entries.values(), key=lambda e: order.get(e["name"], len(order)))
-    _write_json_atomic(directory / MANIFEST_NAME, {
-        "format": _MANIFEST_FORMAT,
-        "description": "GANs trained on the 2D grid (25 Gaussians, std 0.05); see "
-                       "genloose.reference_models.grid_family",
-        "evaluation": {"seed": EVAL_SEED, "num_samples": EVAL_NUM_SAMPLES,
-                       "latents": "torch.randn(num_samples, latent_dim, "
-                                  "generator=torch.Generator().manual_seed(seed))",
-                       "quality_sigmas": 3.0, "min_count": 1, "support_min_fraction": 0.01},
-        "environment": {"torch": torch.__version__, "numpy": np.__version__,
-                        "python": platform.python_version(), "machine": platform.machine()},
-        "members": members,
-    })
+    _write_json_atomic(
+        directory / MANIFEST_NAME,
+        {
+            "format": _MANIFEST_FORMAT,
+            "description": "GANs trained on the 2D grid (25 Gaussians, std 0.05); see "
+            "genloose.reference_models.grid_family",
+            "evaluation": {
+                "seed": EVAL_SEED,
+                "num_samples": EVAL_NUM_SAMPLES,
+                "latents": "torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))",
+                "quality_sigmas": 3.0,
+                "min_count": 1,
+                "support_min_fraction": 0.01,
+            },
+            "environment": {
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+            },
+            "members": members,
+        },
+    )
     return [load_grid_gan(recipe.name, weights_dir=directory) for recipe in recipes]
 
 
@@ -481,11 +495,12 @@ def _main() -> None:  # pragma: no cover - the retraining entry point
     parser.add_argument("--names", nargs="*", default=None, help="members to retrain")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
     args = parser.parse_args()
-    for gan in retrain_family(args.out, names=args.names, overwrite=args.overwrite,
-                              progress=True):
+    for gan in retrain_family(args.out, names=args.names, overwrite=args.overwrite, progress=True):
         m = gan.metrics
-        print(f"{gan.name:>14}: modes captured {m['modes_captured']:2d}, support size "
-              f"{m['support_size']:2d}, high-quality fraction {m['high_quality_fraction']:.3f}")
+        print(
+            f"{gan.name:>14}: modes captured {m['modes_captured']:2d}, support size "
+            f"{m['support_size']:2d}, high-quality fraction {m['high_quality_fraction']:.3f}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

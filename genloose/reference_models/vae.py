@@ -200,9 +200,7 @@ class Decoder(nn.Module):
 
     def logits(self, latents: torch.Tensor) -> torch.Tensor:
         """The pre-sigmoid output (used by the loss for numerical stability)."""
-        if not isinstance(latents, torch.Tensor) or latents.ndim != 2 or (
-            latents.shape[1] != self.latent_dim
-        ):
+        if not isinstance(latents, torch.Tensor) or latents.ndim != 2 or (latents.shape[1] != self.latent_dim):
             raise fail("latents", f"a tensor of shape (n, {self.latent_dim})", latents)
         return self.upsample(self.project(latents))
 
@@ -238,9 +236,7 @@ class VAE(nn.Module):
     torch.Size([5, 1, 28, 28])
     """
 
-    def __init__(
-        self, latent_dim: int = 10, *, width: float = 1 / 16, seed: int | None = 0
-    ) -> None:
+    def __init__(self, latent_dim: int = 10, *, width: float = 1 / 16, seed: int | None = 0) -> None:
         super().__init__()
         self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
         self.width = check_float("width", width, min_value=0.0, min_inclusive=False)
@@ -279,8 +275,7 @@ def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tenso
     if not isinstance(mean, torch.Tensor) or mean.ndim != 2:
         raise fail("mean", "a tensor of shape (n, d)", mean)
     if not isinstance(log_variance, torch.Tensor) or log_variance.shape != mean.shape:
-        raise fail("log_variance", f"a tensor of shape {tuple(mean.shape)} (that of mean)",
-                   log_variance)
+        raise fail("log_variance", f"a tensor of shape {tuple(mean.shape)} (that of mean)", log_variance)
     return 0.5 * (mean.square() + log_variance.exp() - log_variance - 1.0).sum(dim=1)
 
 
@@ -514,9 +509,7 @@ def _reconstruction_term(logits: torch.Tensor, images: torch.Tensor, kind: str) 
     return loss.flatten(1).sum(dim=1)
 
 
-def train_vae(
-    images: torch.Tensor, config: VAEConfig | None = None, *, progress: bool | None = None
-) -> TrainedVAE:
+def train_vae(images: torch.Tensor, config: VAEConfig | None = None, *, progress: bool | None = None) -> TrainedVAE:
     """Train a VAE (or, with a penalty and/or clipping, an LC-VAE) on the CPU, reproducibly.
 
     Each step minimises, over a batch of ``b`` images,
@@ -594,9 +587,7 @@ def train_vae(
             mean, log_variance = model.encoder(batch)
             noise = torch.randn(mean.shape, generator=generator)
             latents = mean + torch.exp(0.5 * log_variance) * noise
-            reconstruction = _reconstruction_term(
-                model.decoder.logits(latents), batch, config.reconstruction
-            ).sum()
+            reconstruction = _reconstruction_term(model.decoder.logits(latents), batch, config.reconstruction).sum()
             kl = kl_divergence(mean, log_variance).sum()
             total = reconstruction + kl
             half = size // 2
@@ -622,9 +613,7 @@ def train_vae(
         record.update(
             epoch=float(epoch + 1),
             skipped_pairs=float(skipped),
-            max_abs_clipped=max(
-                float(p.detach().abs().max()) for p in clipped_parameters(model.encoder).values()
-            ),
+            max_abs_clipped=max(float(p.detach().abs().max()) for p in clipped_parameters(model.encoder).values()),
         )
         records.append(record)
     model.eval()
@@ -673,13 +662,16 @@ def reconstruction_error(
     was_training = model.training
     model.eval()
     try:
-        errors = torch.cat([
-            (model(chunk.to(torch.float32)) - chunk).square().flatten(1).sum(dim=1)
-            for chunk in images.split(batch_size)
-        ]).double()
+        errors = torch.cat(
+            [
+                (model(chunk.to(torch.float32)) - chunk).square().flatten(1).sum(dim=1)
+                for chunk in images.split(batch_size)
+            ]
+        ).double()
     finally:
         model.train(was_training)
     n = errors.numel()
     stderr = float(errors.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.nan
-    return Estimate.from_normal(float(errors.mean()), stderr, n=n, confidence=confidence,
-                                method="mean squared l2 reconstruction error, wald")
+    return Estimate.from_normal(
+        float(errors.mean()), stderr, n=n, confidence=confidence, method="mean squared l2 reconstruction error, wald"
+    )

@@ -171,8 +171,7 @@ def load_vae(
     if not isinstance(retrain, bool):
         raise fail("retrain", "a bool", retrain)
     if retrain:
-        return train_vae(load_digits_28(split="train", seed=_DATA_SEED).images, recipe,
-                         progress=progress).model
+        return train_vae(load_digits_28(split="train", seed=_DATA_SEED).images, recipe, progress=progress).model
     model = VAE(recipe.latent_dim, width=recipe.width)
     _load_into(model, vae_name(kind, latent_dim), recipe.to_dict(), weights_dir)
     return model.eval()
@@ -213,8 +212,7 @@ def load_digit_classifier(
         raise fail("retrain", "a bool", retrain)
     if retrain:
         train = load_digits_28(split="train", seed=_DATA_SEED)
-        return train_digit_classifier(train.images, train.labels, CLASSIFIER_RECIPE,
-                                      progress=progress).model
+        return train_digit_classifier(train.images, train.labels, CLASSIFIER_RECIPE, progress=progress).model
     model = DigitClassifier()
     _load_into(model, "digit_classifier", CLASSIFIER_RECIPE.to_dict(), weights_dir)
     return model.eval()
@@ -238,13 +236,9 @@ def read_vae_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsFileError(
-            f"weights manifest must be valid JSON; got {str(path)!r}: {error}"
-        ) from error
+        raise WeightsFileError(f"weights manifest must be valid JSON; got {str(path)!r}: {error}") from error
     if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), dict):
-        raise WeightsFileError(
-            f"weights manifest must be a JSON object with a 'models' object; got {str(path)!r}"
-        )
+        raise WeightsFileError(f"weights manifest must be a JSON object with a 'models' object; got {str(path)!r}")
     return manifest
 
 
@@ -271,15 +265,13 @@ def _load_into(
 
     directory = _directory(weights_dir)
     path = directory / f"{name}.safetensors"
-    hint = ("regenerate the bundle with genloose.reference_models.vae_family.bundle_vae_family, "
-            "or use retrain=True")
+    hint = "regenerate the bundle with genloose.reference_models.vae_family.bundle_vae_family, or use retrain=True"
     if not path.is_file():
         raise WeightsFileError(f"weights file not found: {str(path)!r}; {hint}")
 
     def bad(reason: str) -> WeightsFileError:
         return WeightsFileError(
-            f"weights file {str(path)!r} must be an intact safetensors file of model {name!r}; "
-            f"got {reason}; {hint}"
+            f"weights file {str(path)!r} must be an intact safetensors file of model {name!r}; got {reason}; {hint}"
         )
 
     entry = read_vae_manifest(directory)["models"].get(name)
@@ -287,8 +279,9 @@ def _load_into(
         raise bad(f"no SHA-256 for {name!r} in {MANIFEST_NAME}")
     digest = file_sha256(path)
     if digest != entry["sha256"]:
-        raise bad(f"SHA-256 {digest[:12]}... but the manifest records {entry['sha256'][:12]}... "
-                  "(corrupt or modified file)")
+        raise bad(
+            f"SHA-256 {digest[:12]}... but the manifest records {entry['sha256'][:12]}... (corrupt or modified file)"
+        )
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
@@ -297,8 +290,7 @@ def _load_into(
         raise bad(f"an unreadable file ({error})") from error
     stored_recipe = metadata.get("recipe")
     if stored_recipe != _recipe_json(recipe):
-        raise bad(f"recipe {stored_recipe} in its header, not the current recipe "
-                  f"{_recipe_json(recipe)}")
+        raise bad(f"recipe {stored_recipe} in its header, not the current recipe {_recipe_json(recipe)}")
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -307,22 +299,21 @@ def _load_into(
     for key, reference in expected.items():
         tensor = tensors[key]
         if tensor.shape != reference.shape or tensor.dtype != reference.dtype:
-            raise bad(f"tensor {key!r} of shape {tuple(tensor.shape)} and dtype {tensor.dtype}, "
-                      f"expected {tuple(reference.shape)} and {reference.dtype}")
+            raise bad(
+                f"tensor {key!r} of shape {tuple(tensor.shape)} and dtype {tensor.dtype}, "
+                f"expected {tuple(reference.shape)} and {reference.dtype}"
+            )
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise bad(f"non-finite values in tensor {key!r}")
     model.load_state_dict(tensors, strict=True)
 
 
-def _save_model(
-    model: nn.Module, path: Path, recipe: Mapping[str, Any], overwrite: bool
-) -> None:
+def _save_model(model: nn.Module, path: Path, recipe: Mapping[str, Any], overwrite: bool) -> None:
     from safetensors.torch import save
 
     from genloose._io import atomic_write_bytes
 
-    tensors = {key: value.detach().contiguous().clone() for key, value in
-               model.state_dict().items()}
+    tensors = {key: value.detach().contiguous().clone() for key, value in model.state_dict().items()}
     metadata = {"recipe": _recipe_json(recipe), "format": "genloose-vae-family-1"}
     atomic_write_bytes(path, save(tensors, metadata=metadata), overwrite=overwrite)
 
@@ -377,12 +368,12 @@ def bundle_vae_family(
         start = time.perf_counter()
         if name == "digit_classifier":
             recipe = CLASSIFIER_RECIPE.to_dict()
-            model, log = train_digit_classifier(train.images, train.labels, CLASSIFIER_RECIPE,
-                                                progress=progress)
-            metrics = {"final_train_loss": log.final["loss"],
-                       "final_train_accuracy": log.final["accuracy"],
-                       "test_accuracy": classifier_accuracy(model, test.images,
-                                                            test.labels).to_dict()}
+            model, log = train_digit_classifier(train.images, train.labels, CLASSIFIER_RECIPE, progress=progress)
+            metrics = {
+                "final_train_loss": log.final["loss"],
+                "final_train_accuracy": log.final["accuracy"],
+                "test_accuracy": classifier_accuracy(model, test.images, test.labels).to_dict(),
+            }
         else:
             latent_dim = 2 if name.endswith("_d2") else 10
             kind: Literal["vae", "lc-vae"] = "lc-vae" if "_lc_" in name else "vae"
@@ -390,8 +381,7 @@ def bundle_vae_family(
             recipe = config.to_dict()
             model, log = train_vae(train.images, config, progress=progress)
             metrics = {
-                **{f"final_train_{key}": value for key, value in log.final.items()
-                   if key != "epoch"},
+                **{f"final_train_{key}": value for key, value in log.final.items() if key != "epoch"},
                 "test_reconstruction_error": reconstruction_error(model, test.images).to_dict(),
             }
         seconds = time.perf_counter() - start
@@ -419,6 +409,7 @@ def bundle_vae_family(
         "torch_num_threads": torch.get_num_threads(),
         "models": models,
     }
-    atomic_write_text(target / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                      overwrite=overwrite)
+    atomic_write_text(
+        target / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n", overwrite=overwrite
+    )
     return manifest

@@ -88,9 +88,7 @@ def save_weights(
     for name, value in tensors.items():
         if not isinstance(name, str) or not isinstance(value, torch.Tensor):
             raise fail("tensors", "a mapping of str names to torch.Tensor values", tensors)
-    if metadata is not None and not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-    ):
+    if metadata is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise fail("metadata", "a mapping of str to str", metadata)
     from safetensors.torch import save
 
@@ -145,8 +143,7 @@ def load_weights(
         actual = file_sha256(source)
         if actual != sha256:
             raise WeightsFileError(
-                f"weights file {source} is corrupt or was changed: SHA-256 {actual}, "
-                f"expected {sha256}"
+                f"weights file {source} is corrupt or was changed: SHA-256 {actual}, expected {sha256}"
             )
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -154,21 +151,21 @@ def load_weights(
     try:
         tensors = load_file(str(source), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise WeightsFileError(f"weights file {source} is not a valid safetensors file: "
-                               f"{error}") from error
+        raise WeightsFileError(f"weights file {source} is not a valid safetensors file: {error}") from error
     missing = sorted(set(expected_shapes) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected_shapes))
     if missing or unexpected:
-        raise WeightsFileError(f"weights file {source} does not match the architecture: "
-                               f"missing {missing}, unexpected {unexpected}")
+        raise WeightsFileError(
+            f"weights file {source} does not match the architecture: missing {missing}, unexpected {unexpected}"
+        )
     for name, shape in expected_shapes.items():
         tensor = tensors[name]
         if tuple(tensor.shape) != tuple(shape):
-            raise WeightsFileError(f"weights file {source}: tensor {name!r} has shape "
-                                   f"{tuple(tensor.shape)}, expected {tuple(shape)}")
+            raise WeightsFileError(
+                f"weights file {source}: tensor {name!r} has shape {tuple(tensor.shape)}, expected {tuple(shape)}"
+            )
         if tensor.dtype != dtype:
-            raise WeightsFileError(f"weights file {source}: tensor {name!r} has dtype "
-                                   f"{tensor.dtype}, expected {dtype}")
+            raise WeightsFileError(f"weights file {source}: tensor {name!r} has dtype {tensor.dtype}, expected {dtype}")
         if not bool(torch.isfinite(tensor).all()):
             raise WeightsFileError(f"weights file {source}: tensor {name!r} has NaN or inf")
     return tensors
@@ -195,5 +192,4 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         with safe_open(str(source), framework="pt", device="cpu") as handle:
             return dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise WeightsFileError(f"weights file {source} is not a valid safetensors file: "
-                               f"{error}") from error
+        raise WeightsFileError(f"weights file {source} is not a valid safetensors file: {error}") from error

@@ -87,8 +87,7 @@ def _as_num_classes(value: Any, name: str, *, min_value: int = 1) -> tuple[np.nd
         raise InvalidArgumentError(f"{name} must be integers; got {describe(value)} with a fraction")
     if (array < min_value).any():
         raise InvalidArgumentError(
-            f"{name} must be integers >= {min_value}; got {describe(value)} with minimum "
-            f"{float(np.min(array))!r}"
+            f"{name} must be integers >= {min_value}; got {describe(value)} with minimum {float(np.min(array))!r}"
         )
     return array, scalar
 
@@ -162,9 +161,7 @@ def fawzi_term(probability: Any, *, log: bool = False) -> float | np.ndarray:
     return _out(_fawzi_terms(array, log), scalar)
 
 
-def _as_distribution(
-    p: Any, name: str, *, log: bool, tolerance: float, max_ndim: int = 2
-) -> np.ndarray:
+def _as_distribution(p: Any, name: str, *, log: bool, tolerance: float, max_ndim: int = 2) -> np.ndarray:
     """Validate one distribution (1-D) or a batch of them (2-D, one per row)."""
     array, _ = _as_real_array(p, name)
     if array.ndim < 1 or array.ndim > max_ndim:
@@ -175,8 +172,7 @@ def _as_distribution(
     if log:
         if np.isposinf(array).any() or (array > 0).any():
             raise InvalidArgumentError(
-                f"{name} must be log-probabilities (<= 0); got {describe(p)} with maximum "
-                f"{float(np.max(array))!r}"
+                f"{name} must be log-probabilities (<= 0); got {describe(p)} with maximum {float(np.max(array))!r}"
             )
         with np.errstate(divide="ignore"):
             deviation = np.abs(logsumexp(array, axis=-1))
@@ -539,8 +535,7 @@ def theorem_3_3_bound(
             values = np.broadcast_to(values, classes.shape)
         except ValueError as error:
             raise InvalidArgumentError(
-                f"h must give one value per num_classes entry (shape {classes.shape}); got "
-                f"{describe(raw)}"
+                f"h must give one value per num_classes entry (shape {classes.shape}); got {describe(raw)}"
             ) from error
     if (values <= 0).any():
         raise InvalidArgumentError(f"h must be positive; got {describe(raw)} with a value <= 0")
@@ -639,8 +634,7 @@ def collision_entropy_upper_bound(class_radius: Any) -> float | np.ndarray:
     array, scalar = _as_real_array(class_radius, "class_radius")
     if (array < 0).any():
         raise InvalidArgumentError(
-            f"class_radius must be >= 0; got {describe(class_radius)} with minimum "
-            f"{float(np.min(array))!r}"
+            f"class_radius must be >= 0; got {describe(class_radius)} with minimum {float(np.min(array))!r}"
         )
     return _out(_entropy_upper_bound(array, stacklevel=3), scalar)
 
@@ -675,8 +669,7 @@ def collision_probability_lower_bound(class_radius: Any) -> float | np.ndarray:
     array, scalar = _as_real_array(class_radius, "class_radius")
     if (array < 0).any():
         raise InvalidArgumentError(
-            f"class_radius must be >= 0; got {describe(class_radius)} with minimum "
-            f"{float(np.min(array))!r}"
+            f"class_radius must be >= 0; got {describe(class_radius)} with minimum {float(np.min(array))!r}"
         )
     with np.errstate(under="ignore"):
         value = np.exp(-_entropy_upper_bound(array, stacklevel=3))

@@ -87,9 +87,7 @@ def _as_real_array(
     if not allow_nan and np.isnan(array).any():
         raise InvalidArgumentError(f"{name} must not contain NaN; got {describe(value)} with NaN")
     if not allow_inf and np.isinf(array).any():
-        raise InvalidArgumentError(
-            f"{name} must be finite; got {describe(value)} with an infinite entry"
-        )
+        raise InvalidArgumentError(f"{name} must be finite; got {describe(value)} with an infinite entry")
     return array, scalar
 
 
@@ -101,8 +99,7 @@ def _check_probabilities(array: np.ndarray, name: str, log: bool, value: Any) ->
     if log:
         if (array > 0).any():
             raise InvalidArgumentError(
-                f"{name} must be log-probabilities (<= 0); got {describe(value)} with maximum "
-                f"{float(np.max(array))!r}"
+                f"{name} must be log-probabilities (<= 0); got {describe(value)} with maximum {float(np.max(array))!r}"
             )
     elif (array < 0).any() or (array > 1).any():
         raise InvalidArgumentError(

@@ -327,8 +327,7 @@ def lemma_b2_quantile_bound(num_classes: Any, *, check_hypothesis: bool = True) 
     array, scalar = _as_real_array(num_classes, "num_classes", allow_inf=False)
     if (array <= 1).any():
         raise InvalidArgumentError(
-            f"num_classes must be > 1; got {describe(num_classes)} with minimum "
-            f"{float(np.min(array))!r}"
+            f"num_classes must be > 1; got {describe(num_classes)} with minimum {float(np.min(array))!r}"
         )
     log_k = np.log(array)
     quantile = -ndtri_exp(-log_k)
@@ -416,8 +415,7 @@ def collision_probability_range(num_classes: Any, max_probability: Any) -> Colli
         classes, cap = np.broadcast_arrays(classes, cap)
     except ValueError as error:
         raise InvalidArgumentError(
-            f"max_probability must broadcast against num_classes; got shapes {cap.shape} and "
-            f"{classes.shape}"
+            f"max_probability must broadcast against num_classes; got shapes {cap.shape} and {classes.shape}"
         ) from error
     if (cap * classes < 1.0 - 1e-12).any():
         raise InvalidArgumentError(

@@ -55,8 +55,9 @@ def exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float) -> bool:
     """
     if not (np.isfinite(estimate.value) and np.isfinite(cap)):
         return False
-    spread = math.hypot(estimate.stderr if np.isfinite(estimate.stderr) else 0.0,
-                        cap_stderr if np.isfinite(cap_stderr) else 0.0)
+    spread = math.hypot(
+        estimate.stderr if np.isfinite(estimate.stderr) else 0.0, cap_stderr if np.isfinite(cap_stderr) else 0.0
+    )
     critical = float(ndtri(1.0 - CAP_TEST_LEVEL))
     return bool(estimate.value - cap > critical * spread)
 
@@ -74,9 +75,7 @@ def mean_estimate(finite: np.ndarray, n: int, confidence: float) -> Estimate:
     """
     k = finite.size
     censored_note = "" if k == n else f"; {n - k} of {n} censored points excluded"
-    method = (
-        "mean of per-point upper bounds (witness distances), Monte Carlo Wald CI" + censored_note
-    )
+    method = "mean of per-point upper bounds (witness distances), Monte Carlo Wald CI" + censored_note
     if k == 0:
         warnings.warn(
             "class_radius: every point is censored (no differently-labelled point was found; "
@@ -88,6 +87,4 @@ def mean_estimate(finite: np.ndarray, n: int, confidence: float) -> Estimate:
     stderr = float(finite.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
     if k == 1:
         return Estimate(float(finite[0]), math.nan, math.nan, math.nan, confidence, 1, method)
-    return Estimate.from_normal(
-        float(finite.mean()), stderr, n=k, confidence=confidence, method=method
-    )
+    return Estimate.from_normal(float(finite.mean()), stderr, n=k, confidence=confidence, method=method)

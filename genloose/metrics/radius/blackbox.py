@@ -11,23 +11,44 @@ the estimated normal, as in the white-box normal-ray iteration. Directions come 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 
 from genloose.metrics.radius.state import ChunkState
 
-__all__ = ["blackbox_with_restarts", "sign_normal_iteration"]
+__all__ = ["NormalEstimates", "SignRefiner", "sign_normal_iteration"]
 
 
-def _directions(
-    seed: int, points: list[int], iteration: int, probes: int, d: int, stream: int
-) -> np.ndarray:
+class NormalEstimates:
+    """Accumulated sign-query normal estimates for the witnesses of one state.
+
+    Per point: the running sum of centred sign-weighted probe directions, the witness class it was gathered on
+    (the sum restarts when the witness moves to another class's boundary), and the number of iterations so far
+    (which indexes the probe directions, so that continuing a refinement draws fresh ones).
+    """
+
+    def __init__(self, size: int, dim: int, device: torch.device) -> None:
+        self.sum = torch.zeros(size, dim, dtype=torch.float64, device=device)
+        self.facet = torch.full((size,), -1, dtype=torch.long, device=device)
+        self.iterations = torch.zeros(size, dtype=torch.long, device=device)
+
+    def adopt(self, rows: torch.Tensor, source: NormalEstimates) -> None:
+        """Take the estimates ``source`` (for the same points) holds for ``rows``."""
+        self.sum[rows] = source.sum[rows]
+        self.facet[rows] = source.facet[rows]
+        self.iterations[rows] = source.iterations[rows]
+
+    def forget(self, rows: torch.Tensor) -> None:
+        """Drop the estimates of ``rows`` (their witnesses moved)."""
+        self.sum[rows] = 0.0
+        self.facet[rows] = -1
+
+
+def _directions(seed: int, points: list[int], iterations: list[int], probes: int, d: int, stream: int) -> np.ndarray:
     out = np.stack(
         [
             np.random.default_rng([seed, i, iteration, stream, 0xB1AC]).standard_normal((probes, d))
-            for i in points
+            for i, iteration in zip(points, iterations, strict=True)
         ]
     )
     out /= np.linalg.norm(out, axis=2, keepdims=True)
@@ -45,30 +66,31 @@ def sign_normal_iteration(
     point_index: torch.Tensor,
     budget: int,
     stream: int = 0,
-) -> None:
+    normals: NormalEstimates | None = None,
+) -> NormalEstimates:
     """Refine witnesses with boundary normals estimated from accumulated sign queries.
 
-    ``stream`` selects independent probe directions for separate runs on the same points (restarts).
+    ``stream`` selects independent probe directions for separate runs on the same points (restarts);
+    ``normals`` continues earlier estimates (they are updated in place and returned).
     """
-    rows = rows[torch.isfinite(state.radius[rows])]
     d = state.z.shape[1]
-    accumulated = torch.zeros(rows.shape[0], d, dtype=torch.float64, device=state.z.device)
-    facet = state.witness_label[rows].clone()
-    for iteration in range(steps):
-        alive = state.spent[rows] < budget
-        if not bool(alive.any()):
-            return
-        idx = torch.nonzero(alive)[:, 0]
-        act = rows[idx]
-        moved = state.witness_label[act] != facet[idx]  # on another class's boundary: old normals misled
-        accumulated[idx[moved]] = 0.0
-        facet[idx] = state.witness_label[act]
+    if normals is None:
+        normals = NormalEstimates(state.size, d, state.z.device)
+    rows = rows[torch.isfinite(state.radius[rows])]
+    for _ in range(steps):
+        act = rows[state.spent[rows] < budget]
+        if act.numel() == 0:
+            break
+        moved = state.witness_label[act] != normals.facet[act]  # on another class's boundary: old normals misled
+        normals.forget(act[moved])
+        normals.facet[act] = state.witness_label[act]
         witness = state.witness[act]
         radius = state.radius[act]
         v = torch.as_tensor(
-            _directions(seed, point_index[act].tolist(), iteration, probes, d, stream),
+            _directions(seed, point_index[act].tolist(), normals.iterations[act].tolist(), probes, d, stream),
             device=witness.device,
         )
+        normals.iterations[act] += 1
         delta = (probe_scale * radius)[:, None, None]
         points = (witness.to(torch.float64)[:, None, :] + delta * v).to(witness.dtype)
         labels = state.label_points(act, points)
@@ -76,61 +98,41 @@ def sign_normal_iteration(
         centred = sign - sign.mean(dim=1, keepdim=True)
         uniform = (centred == 0).all(dim=1)
         centred[uniform] = sign[uniform]
-        accumulated[idx] += (centred[:, :, None] * v).sum(dim=1)
-        norm = torch.linalg.vector_norm(accumulated[idx], dim=1)
-        u64 = accumulated[idx] / norm.clamp_min(1e-300)[:, None]
+        normals.sum[act] += (centred[:, :, None] * v).sum(dim=1)
+        norm = torch.linalg.vector_norm(normals.sum[act], dim=1)
+        u64 = normals.sum[act] / norm.clamp_min(1e-300)[:, None]
         guess = ((witness.to(torch.float64) - state.z[act].to(torch.float64)) * u64).sum(dim=1)
         guess = torch.where(norm > 0, guess, torch.full_like(guess, float("nan")))
-        state.search_rays(
-            act, u64.to(state.z.dtype), guess, radius_fractions=(0.3, 0.6, 0.8, 0.9, 0.97)
+        state.search_rays(act, u64.to(state.z.dtype), guess, radius_fractions=(0.3, 0.6, 0.8, 0.9, 0.97))
+    return normals
+
+
+class SignRefiner:
+    """The black-box :class:`~genloose.metrics.radius.restarts.Refiner`: sign-query iterations, with each
+    restart's accumulated normals kept (and its own probe stream, ``1 + slot``)."""
+
+    def __init__(self, *, probes: int, probe_scale: float, seed: int, point_index: torch.Tensor, budget: int) -> None:
+        self.options = {
+            "probes": probes,
+            "probe_scale": probe_scale,
+            "seed": seed,
+            "point_index": point_index,
+            "budget": budget,
+        }
+        self.normals: dict[int, NormalEstimates] = {}
+
+    def __call__(self, state: ChunkState, rows: torch.Tensor, steps: int, *, slot: int) -> None:
+        self.normals[slot] = sign_normal_iteration(
+            state, rows, steps=steps, stream=1 + slot, normals=self.normals.get(slot), **self.options
         )
 
+    def handed_over(self, state: ChunkState, rows: torch.Tensor, adopted: torch.Tensor) -> NormalEstimates:
+        """The normals of the restarts whose witnesses ``state`` adopted (``adopted[i]`` for ``rows[i]``)."""
+        normals = NormalEstimates(state.size, state.z.shape[1], state.z.device)
+        for slot, estimates in self.normals.items():
+            normals.adopt(rows[adopted == slot], estimates)
+        return normals
 
-def blackbox_with_restarts(
-    state: ChunkState,
-    rows: torch.Tensor,
-    seeder: Callable[[ChunkState, int], None],
-    *,
-    num_seeds: int,
-    explore_steps: int,
-    steps: int,
-    probes: int,
-    probe_scale: float,
-    seed: int,
-    point_index: torch.Tensor,
-    budget: int,
-) -> None:
-    """Explore each seed class briefly on its own, keep the closest witness, then refine it fully.
-
-    With several classes around a point, the nearest seed is often not on the nearest boundary (in high d
-    the pool's nearest neighbours say little about direction); a short refinement from each distinct-class
-    seed finds which boundary is nearest before the main budget is spent on it.
-    """
-    for slot in range(num_seeds):
-        sub = ChunkState(state.labeler, state.z, state.y, rtol=state.rtol)
-        sub.spent = state.spent
-        seeder(sub, slot)
-        sign_normal_iteration(
-            sub,
-            rows,
-            steps=explore_steps,
-            probes=probes,
-            probe_scale=probe_scale,
-            seed=seed,
-            point_index=point_index,
-            budget=budget,
-            stream=1 + slot,
-        )
-        found = rows[torch.isfinite(sub.radius[rows])]
-        state.offer(found, sub.witness[found], sub.witness_label[found])
-    state.search_opposite(rows)
-    sign_normal_iteration(
-        state,
-        rows,
-        steps=steps,
-        probes=probes,
-        probe_scale=probe_scale,
-        seed=seed,
-        point_index=point_index,
-        budget=budget,
-    )
+    def finish(self, state: ChunkState, rows: torch.Tensor, steps: int, normals: NormalEstimates) -> None:
+        """The main refinement of ``state``'s witnesses (probe stream 0), continuing ``normals``."""
+        sign_normal_iteration(state, rows, steps=steps, normals=normals, **self.options)

@@ -17,9 +17,7 @@ BLOCK_SIZE = 1024
 POOL_STREAM = 2**31 - 1  # spawn-key offset of the seeding pool: disjoint from the sample's blocks
 
 
-def sample_latents(
-    seed: int, latent_dim: int, stop: int, *, start: int = 0, stream: int = 0
-) -> np.ndarray:
+def sample_latents(seed: int, latent_dim: int, stop: int, *, start: int = 0, stream: int = 0) -> np.ndarray:
     """Points ``start, ..., stop - 1`` of the seeded N(0, I) sequence, as float64 of shape (n, d).
 
     Parameters

@@ -18,12 +18,14 @@ from genloose._progress import progress_bar
 from genloose._validation import check_choice, check_confidence, check_float, check_int, describe
 from genloose.estimate import Estimate
 from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, exceeds_cap, fawzi_cap, mean_estimate
-from genloose.metrics.radius.blackbox import blackbox_with_restarts, sign_normal_iteration
+from genloose.metrics.radius.blackbox import SignRefiner
+from genloose.metrics.radius.class_directions import ClassDirections
+from genloose.metrics.radius.restarts import successive_halving
 from genloose.metrics.radius.result import RadiusResult
 from genloose.metrics.radius.sampling import POOL_STREAM, sample_latents
-from genloose.metrics.radius.seeding import ClassPool, random_ray_seeds, seed_from_pool
+from genloose.metrics.radius.seeding import ClassPool, pool_candidates, random_ray_seeds
 from genloose.metrics.radius.state import ChunkState
-from genloose.metrics.radius.whitebox import ddn_attack, linearized_rays, normal_ray_iteration
+from genloose.metrics.radius.whitebox import NormalRayRefiner, ddn_attack, linearized_candidates, normal_ray_iteration
 from genloose.models import Generator, LatentLabeler, as_classifier, as_generator
 
 __all__ = ["class_radius"]
@@ -39,9 +41,7 @@ def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
             f"latents must be a float array or tensor of shape (n, {latent_dim}); got {describe(latents)}"
         )
     if latents.ndim != 2 or latents.shape[1] != latent_dim or latents.shape[0] == 0:
-        raise InvalidArgumentError(
-            f"latents must have shape (n, {latent_dim}) with n >= 1; got shape {latents.shape}"
-        )
+        raise InvalidArgumentError(f"latents must have shape (n, {latent_dim}) with n >= 1; got shape {latents.shape}")
     bad = ~np.isfinite(latents).all(axis=1)
     if bad.any():
         raise InvalidArgumentError(
@@ -52,14 +52,10 @@ def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
 
 
 def _label_in_chunks(labeler: LatentLabeler, points: torch.Tensor, chunk: int) -> torch.Tensor:
-    return torch.cat(
-        [labeler.labels(points[i : i + chunk]) for i in range(0, points.shape[0], chunk)]
-    )
+    return torch.cat([labeler.labels(points[i : i + chunk]) for i in range(0, points.shape[0], chunk)])
 
 
-def _lipschitz_lower_bounds(
-    labeler: LatentLabeler, z: torch.Tensor, lipschitz: float, chunk: int
-) -> np.ndarray:
+def _lipschitz_lower_bounds(labeler: LatentLabeler, z: torch.Tensor, lipschitz: float, chunk: int) -> np.ndarray:
     """r(z) >= (f_y - max_{j≠y} f_j)(z) / (√2·L) when the score map z -> f(z) is L-Lipschitz in L2."""
     out = []
     for start in range(0, z.shape[0], chunk):
@@ -91,7 +87,7 @@ def class_radius(
     rtol: float = 1e-4,
     refine_steps: int = 10,
     attack_steps: int = 20,
-    top_k: int = 3,
+    top_k: int = 10,
     blackbox_steps: int = 16,
     blackbox_explore_steps: int = 2,
     blackbox_probes: int | None = None,
@@ -207,14 +203,8 @@ def class_radius(
     attack_steps = check_int("attack_steps", attack_steps, min_value=0)
     top_k = check_int("top_k", top_k, min_value=0)
     blackbox_steps = check_int("blackbox_steps", blackbox_steps, min_value=0)
-    blackbox_explore_steps = check_int(
-        "blackbox_explore_steps", blackbox_explore_steps, min_value=0
-    )
-    probes = (
-        4 * d
-        if blackbox_probes is None
-        else check_int("blackbox_probes", blackbox_probes, min_value=2)
-    )
+    blackbox_explore_steps = check_int("blackbox_explore_steps", blackbox_explore_steps, min_value=0)
+    probes = 4 * d if blackbox_probes is None else check_int("blackbox_probes", blackbox_probes, min_value=2)
     search_radius = (
         4.0 * math.sqrt(d) + 4.0
         if max_radius is None
@@ -329,6 +319,7 @@ def _search(
         pool_np = np.concatenate([pool_np, z_all.detach().cpu().numpy()])
         pool_labels = np.concatenate([pool_labels, y_all.cpu().numpy()])
     pool = ClassPool(pool_np, pool_labels) if pool_labels.size else None
+    directions = ClassDirections(pool_np, pool_labels) if pool is not None else None
 
     radii = np.full(n, np.inf)
     witnesses = np.full((n, d), np.nan)
@@ -341,44 +332,42 @@ def _search(
         state = ChunkState(labeler, z_all[start:stop], y_all[start:stop], rtol=rtol)
         rows = torch.arange(state.size, device=z_all.device)
         chunk_index = index_all[start:stop]
-        if access == "black-box" and pool is not None and num_seeds > 1:
-            blackbox_with_restarts(
-                state,
-                rows,
-                lambda sub, slot: seed_from_pool(sub, pool, num_seeds, only_slot=slot),
-                num_seeds=num_seeds,
-                explore_steps=explore_steps,
-                steps=blackbox_steps,
-                probes=probes,
-                probe_scale=10 * rtol,
-                seed=seed,
-                point_index=chunk_index,
-                budget=budget,
+        candidates: list[ChunkState] = []
+        if pool is not None:
+            candidates = pool_candidates(
+                state, pool, num_seeds, seed=seed, point_index=chunk_index, budget=budget, directions=directions
             )
-        elif pool is not None:
-            seed_from_pool(state, pool, num_seeds)
-        lonely = rows[~torch.isfinite(state.radius)]
-        random_ray_seeds(
-            state, lonely, max_radius=search_radius, num_rays=8, seed=seed, point_index=chunk_index
-        )
+        always = min(num_seeds, len(candidates))
         if access == "white-box":
-            linearized_rays(state, rows, top_k=top_k, budget=budget)
+            linearized = linearized_candidates(state, rows, top_k=top_k, budget=budget)
+            candidates = candidates[:always] + linearized + candidates[always:]
+            always += len(linearized)
+            refiner: NormalRayRefiner | SignRefiner = NormalRayRefiner(tol=rtol, budget=budget)
+        else:
+            refiner = SignRefiner(
+                probes=probes, probe_scale=10 * rtol, seed=seed, point_index=chunk_index, budget=budget
+            )
+        adopted = successive_halving(
+            state,
+            rows,
+            candidates,
+            always=always,
+            distinct=num_seeds,
+            explore_steps=refine_steps if access == "white-box" else explore_steps,
+            refine=refiner,
+        )
+        lonely = rows[~torch.isfinite(state.radius)]
+        random_ray_seeds(state, lonely, max_radius=search_radius, num_rays=8, seed=seed, point_index=chunk_index)
+        before = state.radius.clone()
+        state.search_opposite(rows)
+        if isinstance(refiner, SignRefiner):
+            normals = refiner.handed_over(state, rows, adopted)
+            normals.forget(rows[state.radius < before])
+            refiner.finish(state, rows, blackbox_steps, normals)
+        else:
             normal_ray_iteration(state, rows, steps=refine_steps, tol=rtol, budget=budget)
             ddn_attack(state, rows, steps=attack_steps, budget=budget)
-            normal_ray_iteration(
-                state, rows, steps=max(1, refine_steps // 2), tol=rtol, budget=budget
-            )
-        elif not (pool is not None and num_seeds > 1) or lonely.numel():
-            sign_normal_iteration(
-                state,
-                lonely if pool is not None and num_seeds > 1 else rows,
-                steps=blackbox_steps,
-                probes=probes,
-                probe_scale=10 * rtol,
-                seed=seed,
-                point_index=chunk_index,
-                budget=budget,
-            )
+            normal_ray_iteration(state, rows, steps=max(1, refine_steps // 2), tol=rtol, budget=budget)
         state.polish(rows)
         state.harden(rows, margin=0.1 * rtol)
         radii[start:stop] = state.radius.cpu().numpy()
@@ -387,17 +376,15 @@ def _search(
         queries[start:stop] = state.spent.cpu().numpy()
 
     censored = ~np.isfinite(radii)
-    censored |= _reverify(
-        labeler, z_all, y_all, witnesses, witness_labels, censored, batch_size, on_unverified
-    )
+    censored |= _reverify(labeler, z_all, y_all, witnesses, witness_labels, censored, batch_size, on_unverified)
     radii[censored] = np.inf
     witnesses[censored] = np.nan
     witness_labels[censored] = -1
     labels = y_all.cpu().numpy()
 
-    counts = np.bincount(
-        np.concatenate([labels, pool_y.cpu().numpy()]), minlength=labeler.num_classes or 0
-    ).astype(np.int64)
+    counts = np.bincount(np.concatenate([labels, pool_y.cpu().numpy()]), minlength=labeler.num_classes or 0).astype(
+        np.int64
+    )
     estimate = mean_estimate(radii[~censored], n, confidence)
     cap, cap_stderr = fawzi_cap(counts)
     exceeds = exceeds_cap(estimate, cap, cap_stderr)

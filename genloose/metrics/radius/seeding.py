@@ -5,6 +5,8 @@ and the ``num_seeds`` closest of those, necessarily of distinct classes, become 
 from z to a candidate is scanned at eight evenly spaced points and its first crossing bisected (stage 2).
 Distinct target classes act as natural restarts. In high dimension these seeds are far (10-25x the true radius at
 d = 128): they are starting points for the refinement stages, not answers.
+For black-box restarts, :func:`pool_candidates` keeps each seed's witness in its own state and adds the rays of
+:mod:`genloose.metrics.radius.class_directions`, which carry the direction information these seeds lack.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import faiss
 import numpy as np
 import torch
 
+from genloose.metrics.radius.class_directions import ClassDirections
 from genloose.metrics.radius.state import ChunkState
 
-__all__ = ["ClassPool", "random_ray_seeds", "seed_from_pool"]
+__all__ = ["ClassPool", "pool_candidates", "random_ray_seeds", "seed_from_pool"]
 
 
 class ClassPool:
@@ -32,9 +35,7 @@ class ClassPool:
             index.add(self.points[members])
             self.indexes[int(label)] = (index, members)
 
-    def nearest_other(
-        self, queries: np.ndarray, labels: np.ndarray, k: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def nearest_other(self, queries: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """For each query, up to ``k`` pool points of distinct other classes, nearest first.
 
         Returns ``(indices, valid)`` of shape (m, k); invalid slots (fewer other classes) have index -1.
@@ -61,11 +62,13 @@ def seed_from_pool(
     num_seeds: int,
     *,
     scan_points: int = 8,
-    only_slot: int | None = None,
+    states: list[ChunkState] | None = None,
+    budget: int | None = None,
 ) -> None:
     """Scan and bisect the segments from each point to its nearest pool points of other classes.
 
-    ``only_slot`` restricts the work to the k-th nearest other class (0-based), for per-seed restarts.
+    The witnesses go to ``state``, or the k-th nearest class's to ``states[k]`` when ``states`` is given (one
+    state per seed, for per-seed restarts). Points that have spent ``budget`` queries are skipped.
     """
     z = state.z.detach().cpu().numpy()
     y = state.y.cpu().numpy()
@@ -73,9 +76,8 @@ def seed_from_pool(
     fractions = torch.arange(1, scan_points + 1, dtype=torch.float64, device=state.z.device)
     fractions = fractions / scan_points
     for slot in range(chosen.shape[1]):
-        if only_slot is not None and slot != only_slot:
-            continue
-        rows_np = np.flatnonzero(valid[:, slot])
+        target_state = state if states is None else states[slot]
+        rows_np = np.flatnonzero(valid[:, slot] & _within(state, budget))
         if rows_np.size == 0:
             continue
         rows = torch.as_tensor(rows_np, device=state.z.device)
@@ -83,9 +85,44 @@ def seed_from_pool(
         direction = target.to(torch.float64) - state.z[rows].to(torch.float64)
         length = torch.linalg.vector_norm(direction, dim=1)
         u = (direction / length[:, None]).to(state.z.dtype)
-        found, lo, hi, hi_label = state.scan(rows, u, length[:, None] * fractions)
+        found, lo, hi, hi_label = target_state.scan(rows, u, length[:, None] * fractions)
         if bool(found.any()):
-            state.bisect(rows[found], u[found], lo[found], hi[found], hi_label[found])
+            target_state.bisect(rows[found], u[found], lo[found], hi[found], hi_label[found])
+
+
+def _within(state: ChunkState, budget: int | None) -> np.ndarray:
+    """Mask of the points that have spent less than ``budget`` queries (all of them when it is None)."""
+    if budget is None:
+        return np.ones(state.size, dtype=bool)
+    return (state.spent < budget).cpu().numpy()
+
+
+def pool_candidates(
+    state: ChunkState,
+    pool: ClassPool,
+    num_seeds: int,
+    *,
+    seed: int,
+    point_index: torch.Tensor,
+    budget: int,
+    directions: ClassDirections | None = None,
+) -> list[ChunkState]:
+    """Candidate witnesses, one state each: the ``num_seeds`` nearest-class seeds, then the class-direction rays.
+
+    Each search skips the points that have spent ``budget`` queries. ``directions`` defaults to
+    ``ClassDirections(pool.points, pool.labels)``; pass it to share it across chunks.
+    """
+    seeds = [state.fork() for _ in range(num_seeds)]
+    seed_from_pool(state, pool, num_seeds, states=seeds, budget=budget)
+    for seed_state in seeds:
+        state.offer_from(seed_state, torch.arange(state.size, device=state.z.device))
+    if directions is None:
+        directions = ClassDirections(pool.points, pool.labels)
+    rays = directions.class_mean_rays(state, 2 * num_seeds, budget=budget)
+    rays += directions.subspace_rays(
+        state, state.radius.clone(), num_rays=8, seed=seed, point_index=point_index, budget=budget
+    )
+    return seeds + rays
 
 
 def random_ray_seeds(

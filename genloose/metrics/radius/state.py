@@ -17,15 +17,16 @@ import torch
 
 from genloose.models import LatentLabeler
 
-__all__ = ["ChunkState"]
+__all__ = ["CANDIDATE_CEILING", "ChunkState"]
+
+#: A candidate search skips distances beyond this multiple of the best radius found so far.
+CANDIDATE_CEILING = 3.0
 
 
 class ChunkState:
     """Latents, labels, best witnesses and query counts of one chunk of points."""
 
-    def __init__(
-        self, labeler: LatentLabeler, latents: torch.Tensor, labels: torch.Tensor, *, rtol: float
-    ) -> None:
+    def __init__(self, labeler: LatentLabeler, latents: torch.Tensor, labels: torch.Tensor, *, rtol: float) -> None:
         self.labeler = labeler
         self.z = latents
         self.y = labels
@@ -36,6 +37,30 @@ class ChunkState:
         self.witness = torch.full_like(latents, math.nan)
         self.witness_label = torch.full((m,), -1, dtype=torch.long, device=device)
         self.spent = torch.zeros(m, dtype=torch.long, device=device)
+        self.ceiling = torch.full((m,), math.inf, dtype=torch.float64, device=device)
+
+    def fork(self, ceiling: float = math.inf) -> ChunkState:
+        """A state on the same points with no witnesses yet, charging its queries to this one's counts.
+
+        Its scans skip distances beyond ``ceiling`` times this state's current radius (a candidate search
+        that cannot come near the best witness is not worth its queries).
+        """
+        other = ChunkState(self.labeler, self.z, self.y, rtol=self.rtol)
+        other.spent = self.spent
+        if math.isfinite(ceiling):
+            other.ceiling = self.radius * ceiling
+        return other
+
+    def offer_from(self, source: ChunkState, rows: torch.Tensor) -> None:
+        """Offer the witnesses ``source`` (a state on the same points) holds for ``rows``."""
+        rows = rows[torch.isfinite(source.radius[rows])]
+        self.offer(rows, source.witness[rows], source.witness_label[rows])
+
+    def adopt(self, rows: torch.Tensor, source: ChunkState) -> None:
+        """Take the witnesses that ``source`` (a state on the same points) holds for ``rows``."""
+        self.radius[rows] = source.radius[rows]
+        self.witness[rows] = source.witness[rows]
+        self.witness_label[rows] = source.witness_label[rows]
 
     @property
     def size(self) -> int:
@@ -76,10 +101,10 @@ class ChunkState:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Probe each ray at increasing distances ``s`` (len(rows), P) and bracket the first crossing.
 
-        Probes at or beyond the row's current radius are skipped (they cannot improve it). Returns
-        ``(found, lo, hi, hi_label)``: whether a differently-labelled probe was seen, and the bracket.
+        Probes at or beyond the row's current radius (or its ceiling) are skipped: they cannot improve it.
+        Returns ``(found, lo, hi, hi_label)``: whether a differently-labelled probe was seen, and the bracket.
         """
-        usable = s < self.radius[rows, None]
+        usable = s < torch.minimum(self.radius, self.ceiling)[rows, None]
         labels = torch.full(s.shape, -1, dtype=torch.long, device=s.device)
         keep = usable.any(dim=1)
         if keep.any():
@@ -93,9 +118,7 @@ class ChunkState:
             labels[keep] = block
         adversarial = usable & (labels != self.y[rows, None]) & (labels >= 0)
         found = adversarial.any(dim=1)
-        first = torch.where(
-            found, adversarial.float().argmax(dim=1), torch.zeros_like(found, dtype=torch.long)
-        )
+        first = torch.where(found, adversarial.float().argmax(dim=1), torch.zeros_like(found, dtype=torch.long))
         hi = s.gather(1, first[:, None])[:, 0]
         hi_label = labels.gather(1, first[:, None])[:, 0]
         prev = (first - 1).clamp(min=0)
@@ -179,7 +202,8 @@ class ChunkState:
         move is ``margin·r`` plus 4 units of rounding of the model dtype at the witness's largest coordinate: above
         rounding, far below the accuracy that matters, so re-verification is robust.
         """
-        rows = rows[torch.isfinite(self.radius[rows])]
+        # a witness at z itself (only a non-deterministic model gives one) has no ray; re-verification flags it
+        rows = rows[torch.isfinite(self.radius[rows]) & (self.radius[rows] > 0)]
         if rows.numel() == 0:
             return
         direction = (self.witness[rows] - self.z[rows]).to(torch.float64)

@@ -2,12 +2,14 @@
 
 Three moves, each of which only ever replaces a witness by a closer labelled one:
 
-* :func:`linearized_rays` (DeepFool-style, at z): for the ``top_k`` highest-scoring other classes j, the
+* :func:`linearized_candidates` (DeepFool-style, at z): for the ``top_k`` highest-scoring other classes j, the
   margin m_j = f_j - f_y and its gradient give the distance -m_j/||∇m_j|| to the linearised boundary with class j;
-  the ray along ∇m_j is searched near that distance. Exact in one step when c∘g is affine.
-* :func:`normal_ray_iteration`: at the current witness w (label j), the boundary normal n = ∇(f_j - f_y)(w)/||·||;
-  the nearest point of the tangent plane to z is at distance (w - z)·n along n, and that ray is searched. Converges
-  in a few steps on smooth curved boundaries (the SuperDeepFool / HopSkipJump geometry).
+  the ray along ∇m_j is searched near that distance. Exact in one step when c∘g is affine. Each class's witness
+  is a candidate for the restarts (:mod:`genloose.metrics.radius.restarts`).
+* :func:`normal_ray_iteration` (the restarts' :class:`NormalRayRefiner`): at the current witness w (label j), the
+  boundary normal n = ∇(f_j - f_y)(w)/||·||; the nearest point of the tangent plane to z is at distance (w - z)·n
+  along n, and that ray is searched. Converges in a few steps on smooth curved boundaries (the SuperDeepFool /
+  HopSkipJump geometry).
 * :func:`ddn_attack`: a budgeted decoupled direction-and-norm attack (Rony et al., 2019), warm-started from the
   witness, for non-convex boundaries: gradient steps on the margin with the norm ε shrunk while adversarial and
   grown otherwise, then a polish. No box, clamping or quantisation: latent space has none.
@@ -19,9 +21,9 @@ import math
 
 import torch
 
-from genloose.metrics.radius.state import ChunkState
+from genloose.metrics.radius.state import CANDIDATE_CEILING, ChunkState
 
-__all__ = ["ddn_attack", "linearized_rays", "normal_ray_iteration"]
+__all__ = ["NormalRayRefiner", "ddn_attack", "linearized_candidates", "normal_ray_iteration"]
 
 
 def _unit(vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,36 +36,49 @@ def _within_budget(state: ChunkState, rows: torch.Tensor, budget: int) -> torch.
     return rows[state.spent[rows] < budget]
 
 
-def linearized_rays(state: ChunkState, rows: torch.Tensor, *, top_k: int, budget: int) -> None:
-    """Search the rays toward the linearised boundaries of the ``top_k`` most likely other classes."""
+def linearized_candidates(state: ChunkState, rows: torch.Tensor, *, top_k: int, budget: int) -> list[ChunkState]:
+    """Search the rays toward the linearised boundaries of the ``top_k`` most likely other classes.
+
+    Each class rank k gets its own state (forked from ``state``), holding the witness its ray found, which is
+    also offered to ``state``.
+    """
     rows = _within_budget(state, rows, budget)
     if rows.numel() == 0:
-        return
+        return []
     scores = state.labeler.scores(state.z[rows])
     state.spent[rows] += 1
     if scores is None:
-        return
+        return []
     others = scores.clone()
     others[torch.arange(rows.shape[0], device=rows.device), state.y[rows]] = -math.inf
     k = min(top_k, scores.shape[1] - 1)
-    if k <= 0:
-        return
-    targets = others.topk(k, dim=1).indices
+    targets = others.topk(max(k, 0), dim=1).indices
+    found = []
     for slot in range(k):
-        target = targets[:, slot]
-        margin, grad, _ = state.labeler.margin_gradients(state.z[rows], state.y[rows], target)
+        sub = state.fork(ceiling=CANDIDATE_CEILING)
+        margin, grad, _ = state.labeler.margin_gradients(state.z[rows], state.y[rows], targets[:, slot])
         state.spent[rows] += 1
         u, norm = _unit(grad)
         usable = (norm > 0) & torch.isfinite(norm)
-        guess = torch.where(
-            usable, -margin.to(torch.float64) / norm, torch.full_like(norm, math.nan)
-        )
-        state.search_rays(rows, u, guess)
+        guess = torch.where(usable, -margin.to(torch.float64) / norm, torch.full_like(norm, math.nan))
+        sub.search_rays(rows, u, guess)
+        state.offer_from(sub, rows)
+        found.append(sub)
+    return found
 
 
-def normal_ray_iteration(
-    state: ChunkState, rows: torch.Tensor, *, steps: int, tol: float, budget: int
-) -> None:
+class NormalRayRefiner:
+    """The white-box :class:`~genloose.metrics.radius.restarts.Refiner`: normal-ray iterations."""
+
+    def __init__(self, *, tol: float, budget: int) -> None:
+        self.tol = tol
+        self.budget = budget
+
+    def __call__(self, state: ChunkState, rows: torch.Tensor, steps: int, *, slot: int) -> None:
+        normal_ray_iteration(state, rows, steps=steps, tol=self.tol, budget=self.budget)
+
+
+def normal_ray_iteration(state: ChunkState, rows: torch.Tensor, *, steps: int, tol: float, budget: int) -> None:
     """Iterate: boundary normal at the witness, then search the ray from z along it."""
     active = rows[torch.isfinite(state.radius[rows])]
     for _ in range(steps):
@@ -72,16 +87,12 @@ def normal_ray_iteration(
             return
         before = state.radius[active].clone()
         witness = state.witness[active]
-        _, grad, _ = state.labeler.margin_gradients(
-            witness, state.y[active], state.witness_label[active]
-        )
+        _, grad, _ = state.labeler.margin_gradients(witness, state.y[active], state.witness_label[active])
         state.spent[active] += 1
         u, norm = _unit(grad)
         offset = (witness - state.z[active]).to(torch.float64)
         guess = (offset * u.to(torch.float64)).sum(dim=1)
-        guess = torch.where(
-            (norm > 0) & torch.isfinite(norm), guess, torch.full_like(guess, math.nan)
-        )
+        guess = torch.where((norm > 0) & torch.isfinite(norm), guess, torch.full_like(guess, math.nan))
         state.search_rays(active, u, guess)
         gain = (before - state.radius[active]) / before
         active = active[gain > tol]
@@ -120,9 +131,7 @@ def ddn_attack(
         state.offer(rows[idx], points, labels)
         adversarial = labels != state.y[rows[idx]]
         norm_now = torch.linalg.vector_norm(delta[idx].to(torch.float64), dim=1)
-        eps[idx] = torch.where(
-            adversarial, torch.minimum(eps[idx], norm_now) * (1 - gamma), eps[idx] * (1 + gamma)
-        )
+        eps[idx] = torch.where(adversarial, torch.minimum(eps[idx], norm_now) * (1 - gamma), eps[idx] * (1 + gamma))
         u, gnorm = _unit(grad)
         u = torch.where((gnorm > 0)[:, None], u, torch.zeros_like(u))
         moved = delta[idx].to(torch.float64) + alpha * eps[idx, None] * u.to(torch.float64)
