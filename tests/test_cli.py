@@ -64,14 +64,27 @@ def _module(workdir: Path) -> str:
 def _evaluate_args(workdir: Path, *extra: str, generator: str = "generator") -> list[str]:
     m = _module(workdir)
     return [
-        "evaluate", "--generator", f"{m}:{generator}", "--classifier", f"{m}:classifier", "--latent-dim", "3",
-        "--num-samples", "40", "--pool-size", "32", "--seed", "1", *extra,
+        "evaluate",
+        "--generator",
+        f"{m}:{generator}",
+        "--classifier",
+        f"{m}:classifier",
+        "--latent-dim",
+        "3",
+        "--num-samples",
+        "40",
+        "--pool-size",
+        "32",
+        "--seed",
+        "1",
+        *extra,
     ]
 
 
 def _files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name != "name" and not p.name.endswith(".py")
-                  and p.name != "__pycache__")
+    return sorted(
+        p.name for p in folder.iterdir() if p.name != "name" and not p.name.endswith(".py") and p.name != "__pycache__"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -270,7 +283,8 @@ def test_reproduce_calls_the_experiment(
     assert calls == [(tmp_path / "g", {"retrain": True, "progress": False, "overwrite": False})]
     assert main(["reproduce", "grid", "--overwrite", "--num-samples", "50", "--seed", "3"]) == 0
     assert calls[-1] == (
-        Path("genloose-grid"), {"retrain": False, "progress": None, "overwrite": True, "num_samples": 50, "seed": 3}
+        Path("genloose-grid"),
+        {"retrain": False, "progress": None, "overwrite": True, "num_samples": 50, "seed": 3},
     )
     assert "results in" in capsys.readouterr().out
     monkeypatch.setitem(sys.modules, "genloose.experiments.vae", None)  # import fails
@@ -282,7 +296,10 @@ def test_reproduce_calls_the_experiment(
 def test_console_entry_point_runs() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "genloose", "bounds", "--probabilities", "0.5,0.6"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 2
     assert done.stderr.startswith("genloose bounds: error:")

@@ -152,8 +152,14 @@ def test_detects_a_looser_model_and_names_it() -> None:
     tb = halfspace(2, normal=[1.0, 0.0])
     shift = torch.tensor([1.0, 0.0])
     result = compare(
-        tb.generator, lambda z: tb.generator(z) + shift.to(z.dtype), classifier=tb.classifier, latent_dim=2,
-        num_samples=200, seed=0, names=("centred", "shifted"), progress=False,
+        tb.generator,
+        lambda z: tb.generator(z) + shift.to(z.dtype),
+        classifier=tb.classifier,
+        latent_dim=2,
+        num_samples=200,
+        seed=0,
+        names=("centred", "shifted"),
+        progress=False,
     )
     assert result.paired
     verdicts = result.verdicts()
@@ -186,7 +192,10 @@ def test_frame_and_dict_have_fixed_schemas() -> None:
     expected = pd.DataFrame({k: pd.Series([], dtype=v) for k, v in COMPARISON_DTYPES.items()})
     pd.testing.assert_frame_equal(frame.iloc[:0].reset_index(drop=True), expected)
     assert frame["quantity"].tolist() == [
-        "class_radius", "collision_probability", "collision_entropy", "effective_number_of_classes",
+        "class_radius",
+        "collision_probability",
+        "collision_entropy",
+        "effective_number_of_classes",
     ]
     assert set(frame["more_diverse"]) <= {"x", "y", "inconclusive"}
     assert (frame["model_a"] == "x").all()

@@ -86,8 +86,14 @@ def test_merged_shards_equal_the_one_process_result() -> None:
 
     def run(n: int, offset: int):
         return genloose.class_radius(
-            tb.generator, tb.classifier, latent_dim=3, num_samples=n, sample_offset=offset, seed=SEED,
-            pool_size=64, progress=False,
+            tb.generator,
+            tb.classifier,
+            latent_dim=3,
+            num_samples=n,
+            sample_offset=offset,
+            seed=SEED,
+            pool_size=64,
+            progress=False,
         )
 
     whole = run(40, 0)
@@ -127,9 +133,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
 
     torch.set_num_threads(1)
     os.environ["TQDM_DISABLE"] = "1"
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD_SIZE
-    )
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD_SIZE)
     tb = _testbed()
     out: dict[str, object] = {}
     try:
@@ -137,8 +141,13 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             report = evaluate(
-                tb.generator, tb.classifier, latent_dim=3, num_samples=NUM_SAMPLES, seed=SEED,
-                pool_size=64, batch_size=16 + 8 * rank,  # batch sizes may differ between ranks
+                tb.generator,
+                tb.classifier,
+                latent_dim=3,
+                num_samples=NUM_SAMPLES,
+                seed=SEED,
+                pool_size=64,
+                batch_size=16 + 8 * rank,  # batch sizes may differ between ranks
             )
         out["report"] = report.to_dict()
         out["result"] = report.radius_result
@@ -151,9 +160,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         acc.update(report.radius_result.radii[start:stop])
         out["reduced"] = all_reduce_state(acc.state_dict())
         # errors: too few samples, arguments that differ, a model failing on one rank only
-        out["too_few"] = _capture(
-            lambda: evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=1)
-        )
+        out["too_few"] = _capture(lambda: evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=1))
         out["different_seed"] = _capture(
             lambda: evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=20, seed=rank, pool_size=16)
         )

@@ -45,6 +45,13 @@ def test_decreasing_transform_swaps_the_interval_and_uses_the_delta_method() -> 
 
 def test_to_dict_and_str() -> None:
     e = Estimate(1.0, 0.1, 0.8, 1.2, 0.95, 10, "m")
-    assert e.to_dict() == {"value": 1.0, "stderr": 0.1, "ci_low": 0.8, "ci_high": 1.2, "confidence": 0.95,
-                           "n": 10, "method": "m"}
+    assert e.to_dict() == {
+        "value": 1.0,
+        "stderr": 0.1,
+        "ci_low": 0.8,
+        "ci_high": 1.2,
+        "confidence": 0.95,
+        "n": 10,
+        "method": "m",
+    }
     assert "95% CI [0.8, 1.2]" in str(e)

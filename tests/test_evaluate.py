@@ -236,8 +236,17 @@ def test_dict_and_json_have_stable_keys(ten_sectors) -> None:
             expected.append(f"{name}_hypothesis_holds")
     expected += ["confidence", *DIAGNOSTIC_QUANTITIES, "class_counts", "class_probabilities"]
     expected += [
-        "seed", "latent_dim", "num_samples", "access", "world_size", "num_classes", "device", "dtype",
-        "genloose_version", "torch_version", "python_version",
+        "seed",
+        "latent_dim",
+        "num_samples",
+        "access",
+        "world_size",
+        "num_classes",
+        "device",
+        "dtype",
+        "genloose_version",
+        "torch_version",
+        "python_version",
     ]
     assert list(data) == expected
     assert all(key == key.lower() and " " not in key for key in data)
@@ -251,8 +260,13 @@ def test_dict_and_json_have_stable_keys(ten_sectors) -> None:
 @pytest.mark.filterwarnings("ignore::genloose.UndefinedMetricWarning")
 def test_json_encodes_infinity_as_a_string() -> None:
     report = evaluate(
-        torch.nn.Identity(), lambda x: torch.zeros(x.shape[0], dtype=torch.long), latent_dim=2, num_samples=20,
-        num_classes=3, pool_size=8, progress=False,
+        torch.nn.Identity(),
+        lambda x: torch.zeros(x.shape[0], dtype=torch.long),
+        latent_dim=2,
+        num_samples=20,
+        num_classes=3,
+        pool_size=8,
+        progress=False,
     )
     loaded = json.loads(report.to_json())
     assert loaded["fawzi_cap_value"] == "inf"
@@ -287,10 +301,12 @@ def test_save_json_and_csv_refuse_to_overwrite(ten_sectors, tmp_path) -> None:
 def test_report_does_not_depend_on_batch_size_and_leaves_rng_alone() -> None:
     tb = sectors(3, 5)
     torch_state, np_state = torch.get_rng_state(), np.random.get_state()
-    small = evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=7, pool_size=64,
-                     progress=False)
-    large = evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=64, pool_size=64,
-                     progress=False)
+    small = evaluate(
+        tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=7, pool_size=64, progress=False
+    )
+    large = evaluate(
+        tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=64, pool_size=64, progress=False
+    )
     assert small.to_dict() == large.to_dict()
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert np.random.get_state()[1].tolist() == np_state[1].tolist()
@@ -300,8 +316,13 @@ def test_single_class_model_is_documented_not_an_error() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = evaluate(
-            torch.nn.Identity(), lambda x: torch.zeros(x.shape[0], dtype=torch.long), latent_dim=2,
-            num_samples=20, num_classes=3, pool_size=8, progress=False,
+            torch.nn.Identity(),
+            lambda x: torch.zeros(x.shape[0], dtype=torch.long),
+            latent_dim=2,
+            num_samples=20,
+            num_classes=3,
+            pool_size=8,
+            progress=False,
         )
     assert any(issubclass(w.category, UndefinedMetricWarning) for w in caught)
     assert math.isnan(report.class_radius.value)

@@ -25,16 +25,35 @@ from genloose.reference_models import grid_family
 from genloose.reference_models.gan import GANConfig
 
 EXPECTED_COLUMNS = [
-    "name", "g_width", "g_depth", "train_steps", "train_seed",
-    "support_size", "modes_captured", "high_quality_fraction",
-    "class_radius", "class_radius_stderr", "class_radius_ci_low", "class_radius_ci_high",
-    "num_censored", "radius_exceeds_fawzi_cap",
-    "collision_probability", "collision_probability_stderr", "collision_probability_ci_low",
+    "name",
+    "g_width",
+    "g_depth",
+    "train_steps",
+    "train_seed",
+    "support_size",
+    "modes_captured",
+    "high_quality_fraction",
+    "class_radius",
+    "class_radius_stderr",
+    "class_radius_ci_low",
+    "class_radius_ci_high",
+    "num_censored",
+    "radius_exceeds_fawzi_cap",
+    "collision_probability",
+    "collision_probability_stderr",
+    "collision_probability_ci_low",
     "collision_probability_ci_high",
-    "collision_entropy", "collision_entropy_stderr", "collision_entropy_ci_low",
+    "collision_entropy",
+    "collision_entropy_stderr",
+    "collision_entropy_ci_low",
     "collision_entropy_ci_high",
-    "num_classes_observed", "max_class_probability", "theorem_3_1_applies",
-    "theorem_3_1_bound", "fawzi_bound", "num_samples", "mode_samples",
+    "num_classes_observed",
+    "max_class_probability",
+    "theorem_3_1_applies",
+    "theorem_3_1_bound",
+    "fawzi_bound",
+    "num_samples",
+    "mode_samples",
 ]
 NAMES = ["w32d1", "w12d1"]  # small generators: a fast search
 
@@ -42,8 +61,7 @@ NAMES = ["w32d1", "w12d1"]  # small generators: a fast search
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path]:
     out = tmp_path_factory.mktemp("grid")
-    frame = run_grid_experiment(out, names=NAMES, num_samples=60, mode_samples=400, seed=1,
-                                progress=False)
+    frame = run_grid_experiment(out, names=NAMES, num_samples=60, mode_samples=400, seed=1, progress=False)
     return frame, out
 
 
@@ -104,10 +122,10 @@ def test_refuses_to_overwrite_before_doing_any_work(
 
 
 def test_overwrite_replaces_outputs(tmp_path: Path) -> None:
-    run_grid_experiment(tmp_path, names=["w12d1"], num_samples=10, mode_samples=50,
-                        progress=False)
-    frame = run_grid_experiment(tmp_path, names=["w16d1"], num_samples=10, mode_samples=50,
-                                progress=False, overwrite=True)
+    run_grid_experiment(tmp_path, names=["w12d1"], num_samples=10, mode_samples=50, progress=False)
+    frame = run_grid_experiment(
+        tmp_path, names=["w16d1"], num_samples=10, mode_samples=50, progress=False, overwrite=True
+    )
     assert pd.read_csv(tmp_path / METRICS_FILE)["name"].tolist() == ["w16d1"]
     assert frame.attrs["spearman_n"] == 1
     assert math.isnan(frame.attrs["spearman_rho"])
@@ -115,12 +133,15 @@ def test_overwrite_replaces_outputs(tmp_path: Path) -> None:
 
 def test_retrain_path_uses_the_recipes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tiny = GANConfig(g_width=6, g_depth=1, d_width=8, d_depth=1, steps=10, batch_size=32)
-    monkeypatch.setattr(grid_family, "GRID_FAMILY", (
-        grid_family.GridGANRecipe("tiny-a", tiny, 0, "tiny"),
-        grid_family.GridGANRecipe("tiny-b", replace(tiny, g_width=4), 1, "tiny"),
-    ))
-    frame = run_grid_experiment(tmp_path, retrain=True, num_samples=20, mode_samples=50,
-                                progress=False)
+    monkeypatch.setattr(
+        grid_family,
+        "GRID_FAMILY",
+        (
+            grid_family.GridGANRecipe("tiny-a", tiny, 0, "tiny"),
+            grid_family.GridGANRecipe("tiny-b", replace(tiny, g_width=4), 1, "tiny"),
+        ),
+    )
+    frame = run_grid_experiment(tmp_path, retrain=True, num_samples=20, mode_samples=50, progress=False)
     assert frame["name"].tolist() == ["tiny-a", "tiny-b"]
     assert (tmp_path / "weights" / "grid_tiny-a.safetensors").is_file()
     assert (tmp_path / FIGURE_FILE).is_file()
@@ -160,8 +181,7 @@ def test_rank_correlation_known_answers() -> None:
     assert n == 4
     assert 0.0 <= pvalue <= 1.0
     # Ties use average ranks, as in scipy; NaN radii are left out.
-    frame = pd.DataFrame({"support_size": [1, 2, 3, 4, 5],
-                          "class_radius": [0.5, 0.4, np.nan, 0.4, 0.1]})
+    frame = pd.DataFrame({"support_size": [1, 2, 3, 4, 5], "class_radius": [0.5, 0.4, np.nan, 0.4, 0.1]})
     rho, _, n = grid_rank_correlation(frame)
     ranks_x = np.array([1, 2, 3, 4])
     ranks_y = np.array([4, 2.5, 2.5, 1])
@@ -171,8 +191,7 @@ def test_rank_correlation_known_answers() -> None:
     assert math.isnan(grid_rank_correlation(decreasing.iloc[:2])[0])
     with pytest.raises(InvalidArgumentError, match="frame must be"):
         grid_rank_correlation(pd.DataFrame({"support_size": [1]}))
-    other = pd.DataFrame({"collision_entropy": [3.0, 2.0, np.inf, 1.0],
-                          "class_radius": [0.1, 0.3, 0.9, 0.2]})
+    other = pd.DataFrame({"collision_entropy": [3.0, 2.0, np.inf, 1.0], "class_radius": [0.1, 0.3, 0.9, 0.2]})
     rho, _, n = grid_rank_correlation(other, x="collision_entropy")
     assert n == 3
     assert rho == pytest.approx(-0.5)
@@ -182,8 +201,9 @@ def test_reproduce_grid_prints_a_summary(tmp_path: Path, monkeypatch: pytest.Mon
     import io
 
     # the three cheapest bundled members stand in for the family
-    monkeypatch.setattr(grid_family, "GRID_FAMILY", tuple(
-        grid_family.get_recipe(name) for name in ("w32d1", "w16d1", "w12d1")))
+    monkeypatch.setattr(
+        grid_family, "GRID_FAMILY", tuple(grid_family.get_recipe(name) for name in ("w32d1", "w16d1", "w12d1"))
+    )
     stream = io.StringIO()
     assert reproduce_grid(tmp_path, num_samples=40, progress=False, stream=stream) == 0
     text = stream.getvalue()
@@ -198,8 +218,7 @@ def test_no_collision_in_a_tiny_sample_gives_an_infinite_entropy(tmp_path: Path)
     # 3 latents of w32d1 (seed 0) fall in 3 different classes: the collision probability
     # estimate is 0, the entropy +inf (documented, with a warning), and Theorem 3.1 is not applied.
     with pytest.warns(UndefinedMetricWarning, match="no two samples share a class"):
-        frame = run_grid_experiment(tmp_path, names=["w32d1"], num_samples=3,
-                                    mode_samples=50, progress=False)
+        frame = run_grid_experiment(tmp_path, names=["w32d1"], num_samples=3, mode_samples=50, progress=False)
     row = frame.iloc[0]
     assert row["collision_probability"] == 0.0
     assert math.isinf(row["collision_entropy"])

@@ -23,17 +23,34 @@ from genloose.experiments.vae import (
 )
 
 _COLUMNS = [
-    "model", "latent_dim", "num_samples", "seed", "weights",
-    "class_radius", "class_radius_stderr", "class_radius_ci_low", "class_radius_ci_high",
+    "model",
+    "latent_dim",
+    "num_samples",
+    "seed",
+    "weights",
+    "class_radius",
+    "class_radius_stderr",
+    "class_radius_ci_low",
+    "class_radius_ci_high",
     "censored",
-    "collision_entropy", "collision_entropy_stderr", "collision_entropy_ci_low",
+    "collision_entropy",
+    "collision_entropy_stderr",
+    "collision_entropy_ci_low",
     "collision_entropy_ci_high",
-    "collision_probability", "max_class_probability", "num_classes_seen", "fawzi_cap",
-    "theorem_3_1_bound", "theorem_3_1_hypothesis",
-    "reconstruction_error", "reconstruction_error_stderr", "reconstruction_error_ci_low",
+    "collision_probability",
+    "max_class_probability",
+    "num_classes_seen",
+    "fawzi_cap",
+    "theorem_3_1_bound",
+    "theorem_3_1_hypothesis",
+    "reconstruction_error",
+    "reconstruction_error_stderr",
+    "reconstruction_error_ci_low",
     "reconstruction_error_ci_high",
-    "radius_difference_vs_vae", "radius_difference_vs_vae_stderr",
-    "radius_difference_vs_vae_ci_low", "radius_difference_vs_vae_ci_high",
+    "radius_difference_vs_vae",
+    "radius_difference_vs_vae_stderr",
+    "radius_difference_vs_vae_ci_low",
+    "radius_difference_vs_vae_ci_high",
     "classifier_test_accuracy",
 ]
 
@@ -103,8 +120,7 @@ def test_paired_difference_matches_numpy() -> None:
     assert result["radius_difference_vs_vae"] == pytest.approx(kept.mean())
     se = kept.std(ddof=1) / math.sqrt(49)
     assert result["radius_difference_vs_vae_stderr"] == pytest.approx(se)
-    assert result["radius_difference_vs_vae_ci_low"] == pytest.approx(kept.mean() - 1.959964 * se,
-                                                                      rel=1e-6)
+    assert result["radius_difference_vs_vae_ci_low"] == pytest.approx(kept.mean() - 1.959964 * se, rel=1e-6)
     assert all(math.isnan(v) for v in _paired_difference(base, None).values())
 
 
@@ -113,8 +129,7 @@ def test_paired_difference_matches_numpy() -> None:
 
 
 def test_end_to_end_writes_figures_and_table(tmp_path: Path) -> None:
-    frame = run_vae_experiment(tmp_path, num_samples=6, latent_dims=(2,), grid_points=12,
-                               progress=False)
+    frame = run_vae_experiment(tmp_path, num_samples=6, latent_dims=(2,), grid_points=12, progress=False)
     assert list(frame.columns) == _COLUMNS
     assert list(frame["model"]) == ["VAE", "LC-VAE"]
     assert list(frame["latent_dim"]) == [2, 2]

@@ -73,6 +73,7 @@ MODEL_METRICS: list[ModelMetric] = [
     ModelMetric("class_radius[black-box]", _radius("black-box"), _radius_outputs, dtype_rtol=3e-2),
 ]
 
+
 def _estimate_values(estimate: Any) -> tuple[float, ...]:
     return (estimate.value, estimate.stderr, estimate.ci_low, estimate.ci_high, estimate.n)
 

@@ -71,9 +71,11 @@ def _compositions(n: int, k: int):
 def _multinomial_moments(n: int, p: np.ndarray):
     """Exact E and Var of U, E of the plug-in and of the unbiased Σp³ by enumeration."""
     outcomes = np.array(list(_compositions(n, p.size)), dtype=np.int64)
-    log_pmf = (math.lgamma(n + 1) - np.array([sum(math.lgamma(c + 1) for c in row)
-                                             for row in outcomes])
-               + (outcomes * np.log(p)).sum(axis=1))
+    log_pmf = (
+        math.lgamma(n + 1)
+        - np.array([sum(math.lgamma(c + 1) for c in row) for row in outcomes])
+        + (outcomes * np.log(p)).sum(axis=1)
+    )
     pmf = np.exp(log_pmf)
     assert abs(pmf.sum() - 1) < 1e-12
     c = outcomes.astype(float)
@@ -279,8 +281,9 @@ LOW = [
 ]
 
 
-@pytest.mark.parametrize(("p", "n", "confidence", "seed", "pinned"),
-                         [case[1:] for case in NOMINAL], ids=[case[0] for case in NOMINAL])
+@pytest.mark.parametrize(
+    ("p", "n", "confidence", "seed", "pinned"), [case[1:] for case in NOMINAL], ids=[case[0] for case in NOMINAL]
+)
 def test_coverage_consistent_with_nominal(p, n, confidence, seed, pinned):
     # Two-sided exact binomial test at level 0.01 per case (false-failure rate 1% per case for a
     # method with exact coverage and a random seed; the seeds are fixed, so this is deterministic).
@@ -289,9 +292,11 @@ def test_coverage_consistent_with_nominal(p, n, confidence, seed, pinned):
     assert binomtest(covered, 2000, confidence).pvalue > 0.01
 
 
-@pytest.mark.parametrize(("p", "n", "confidence", "seed", "pinned"),
-                         [case[1:] for case in CONSERVATIVE],
-                         ids=[case[0] for case in CONSERVATIVE])
+@pytest.mark.parametrize(
+    ("p", "n", "confidence", "seed", "pinned"),
+    [case[1:] for case in CONSERVATIVE],
+    ids=[case[0] for case in CONSERVATIVE],
+)
 def test_coverage_not_below_nominal_where_conservative(p, n, confidence, seed, pinned):
     # Near a uniform distribution on few classes, and in the rare-collision regime, the interval
     # is conservative by design (docs/collision.md): the one-sided test "coverage < nominal" must
@@ -301,8 +306,9 @@ def test_coverage_not_below_nominal_where_conservative(p, n, confidence, seed, p
     assert binomtest(covered, 2000, confidence, alternative="less").pvalue > 0.01
 
 
-@pytest.mark.parametrize(("p", "n", "confidence", "seed", "pinned"),
-                         [case[1:] for case in LOW], ids=[case[0] for case in LOW])
+@pytest.mark.parametrize(
+    ("p", "n", "confidence", "seed", "pinned"), [case[1:] for case in LOW], ids=[case[0] for case in LOW]
+)
 def test_coverage_documented_shortfall_for_tiny_heavy_tailed_samples(p, n, confidence, seed, pinned):
     # Known limitation (docs/collision.md): with n of a few tens and a heavy tail the coverage is
     # about 0.89-0.93 at the 95% level. Pinned, and it must not get worse than 0.87.
@@ -371,16 +377,18 @@ def test_zero_collisions_policy():
         assert math.isfinite(collision_entropy(labels, method="plugin").value)
 
 
-@pytest.mark.parametrize("fn", [collision_probability, collision_entropy,
-                                effective_number_of_classes])
+@pytest.mark.parametrize("fn", [collision_probability, collision_entropy, effective_number_of_classes])
 def test_fewer_than_two_samples_policy(fn):
     with pytest.warns(UndefinedMetricWarning, match="at least 2 samples"):
         est = fn([3])
     assert math.isnan(est.value)
     assert math.isnan(est.stderr)
     assert est.n == 1
-    expected = {collision_probability: (0.0, 1.0), collision_entropy: (0.0, math.inf),
-                effective_number_of_classes: (1.0, math.inf)}[fn]
+    expected = {
+        collision_probability: (0.0, 1.0),
+        collision_entropy: (0.0, math.inf),
+        effective_number_of_classes: (1.0, math.inf),
+    }[fn]
     assert (est.ci_low, est.ci_high) == expected
     with pytest.warns(UndefinedMetricWarning, match="at least 2 samples"):
         renyi_entropy([3], order=1)
@@ -432,7 +440,6 @@ def test_shannon_interval_coverage_when_well_sampled():
     covered = sum(renyi_entropy_from_counts(c, order=1).contains(truth) for c in counts)
     assert covered == 1882
     assert binomtest(covered, 2000, 0.95).pvalue > 0.01
-
 
 
 @pytest.mark.parametrize("order", [0.5, 3, -1, "2", True, math.nan, None])
@@ -496,8 +503,11 @@ def test_bad_options_are_named():
     ],
 )
 def test_bad_counts_are_named(counts, match):
-    for fn in (collision_probability_from_counts, collision_entropy_from_counts,
-               effective_number_of_classes_from_counts):
+    for fn in (
+        collision_probability_from_counts,
+        collision_entropy_from_counts,
+        effective_number_of_classes_from_counts,
+    ):
         with pytest.raises(InvalidArgumentError, match=match):
             fn(counts)
     with pytest.raises(InvalidArgumentError, match=match):
@@ -534,7 +544,8 @@ def test_streaming_equals_one_shot_for_any_split(labels, cuts):
     if len(labels) >= 2:
         assert streamed.compute() == collision_probability(labels)
         assert sharded.compute(method="plugin", confidence=0.9) == collision_probability(
-            labels, method="plugin", confidence=0.9)
+            labels, method="plugin", confidence=0.9
+        )
 
 
 @given(labels_st, labels_st, labels_st)

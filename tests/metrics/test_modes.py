@@ -18,8 +18,9 @@ from genloose.reference_models.grid import grid_means, sample_grid
 MEANS = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
 
 
-def _reference(samples: np.ndarray, means: np.ndarray, std: float, sigmas: float,
-               min_count: int, fraction: float) -> tuple[int, float, int, list, list]:
+def _reference(
+    samples: np.ndarray, means: np.ndarray, std: float, sigmas: float, min_count: int, fraction: float
+) -> tuple[int, float, int, list, list]:
     """Loop-based reference implementation."""
     counts = [0] * len(means)
     good_counts = [0] * len(means)
@@ -39,12 +40,16 @@ def _reference(samples: np.ndarray, means: np.ndarray, std: float, sigmas: float
 
 def test_hand_built_point_set() -> None:
     std = 0.1
-    x = np.array([
-        [0.0, 0.0], [0.1, 0.1], [0.0, -0.29],  # mode 0: three high-quality points
-        [2.0, 0.31],                            # mode 1: 3.1 sigma: not high quality
-        [1.2, 1.9],                             # nearest mode 3 (2, 2)? no: (0, 2) is at 1.2
-        [2.05, 2.0],                            # mode 3: high quality
-    ])
+    x = np.array(
+        [
+            [0.0, 0.0],
+            [0.1, 0.1],
+            [0.0, -0.29],  # mode 0: three high-quality points
+            [2.0, 0.31],  # mode 1: 3.1 sigma: not high quality
+            [1.2, 1.9],  # nearest mode 3 (2, 2)? no: (0, 2) is at 1.2
+            [2.05, 2.0],  # mode 3: high quality
+        ]
+    )
     m = mode_metrics(x, MEANS, std=std)
     assert isinstance(m, ModeMetrics)
     # (1.2, 1.9) is 1.2042 from (0, 2) and 0.8062 from (2, 2): mode 3.
@@ -99,19 +104,17 @@ def test_collapsed_sample() -> None:
 
 
 @given(
-    samples=arrays(np.float64, st.tuples(st.integers(1, 40), st.just(2)),
-                   elements=st.floats(-3, 5, allow_nan=False)),
+    samples=arrays(np.float64, st.tuples(st.integers(1, 40), st.just(2)), elements=st.floats(-3, 5, allow_nan=False)),
     std=st.floats(0.05, 1.0),
     sigmas=st.floats(0.5, 4.0),
     min_count=st.integers(1, 4),
     fraction=st.floats(0.01, 1.0),
 )
-def test_matches_loop_reference(samples: np.ndarray, std: float, sigmas: float, min_count: int,
-                                fraction: float) -> None:
-    m = mode_metrics(samples, MEANS, std=std, quality_sigmas=sigmas, min_count=min_count,
-                     support_min_fraction=fraction)
-    captured, good, support, counts, good_counts = _reference(samples, MEANS, std, sigmas,
-                                                              min_count, fraction)
+def test_matches_loop_reference(
+    samples: np.ndarray, std: float, sigmas: float, min_count: int, fraction: float
+) -> None:
+    m = mode_metrics(samples, MEANS, std=std, quality_sigmas=sigmas, min_count=min_count, support_min_fraction=fraction)
+    captured, good, support, counts, good_counts = _reference(samples, MEANS, std, sigmas, min_count, fraction)
     assert m.mode_counts.tolist() == counts
     assert m.high_quality_counts.tolist() == good_counts
     assert m.modes_captured == captured
@@ -152,13 +155,13 @@ def test_validation(samples: np.ndarray, means: np.ndarray, kwargs: dict, match:
 
 
 @given(
-    samples=arrays(np.float64, st.tuples(st.integers(1, 50), st.integers(1, 3)),
-                   elements=st.floats(-1, 1, allow_nan=False)),
+    samples=arrays(
+        np.float64, st.tuples(st.integers(1, 50), st.integers(1, 3)), elements=st.floats(-1, 1, allow_nan=False)
+    ),
     cell=st.floats(0.05, 2.0),
     min_count=st.integers(1, 3),
 )
-def test_cell_support_size_matches_brute_force(samples: np.ndarray, cell: float,
-                                               min_count: int) -> None:
+def test_cell_support_size_matches_brute_force(samples: np.ndarray, cell: float, min_count: int) -> None:
     counts: dict[tuple[int, ...], int] = {}
     for x in samples:
         key = tuple(math.floor(v / cell) for v in x)

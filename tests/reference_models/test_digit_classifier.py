@@ -28,7 +28,6 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(previous)
 
 
-
 def _data(count: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     return torch.rand(count, 1, 28, 28, generator=generator), torch.arange(count) % 10
@@ -75,7 +74,9 @@ def test_training_is_deterministic_and_leaves_global_rng_alone() -> None:
 def test_training_fits_a_tiny_set() -> None:
     images, labels = _data(20)
     model, log = train_digit_classifier(
-        images, labels, ClassifierConfig(epochs=60, batch_size=20, learning_rate=3e-3),
+        images,
+        labels,
+        ClassifierConfig(epochs=60, batch_size=20, learning_rate=3e-3),
         progress=False,
     )
     assert log.records[-1]["loss"] < log.records[0]["loss"]
@@ -118,8 +119,7 @@ def test_bundled_classifier_exceeds_95_percent_on_the_held_out_split() -> None:
         (torch.zeros(2, 1, 14, 14), torch.zeros(2, dtype=torch.int64), "images must be a"),
     ],
 )
-def test_labelled_input_validation(images: torch.Tensor, labels: torch.Tensor,
-                                   message: str) -> None:
+def test_labelled_input_validation(images: torch.Tensor, labels: torch.Tensor, message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         classifier_accuracy(DigitClassifier(), images, labels)
 

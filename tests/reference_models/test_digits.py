@@ -24,8 +24,14 @@ from genloose.reference_models.digits import (
 # --------------------------------------------------------------------------------------------
 # An independent IDX writer (struct, not the module under test).
 
-_TYPE_CODES = {np.dtype("uint8"): 0x08, np.dtype("int8"): 0x09, np.dtype("int16"): 0x0B,
-               np.dtype("int32"): 0x0C, np.dtype("float32"): 0x0D, np.dtype("float64"): 0x0E}
+_TYPE_CODES = {
+    np.dtype("uint8"): 0x08,
+    np.dtype("int8"): 0x09,
+    np.dtype("int16"): 0x0B,
+    np.dtype("int32"): 0x0C,
+    np.dtype("float32"): 0x0D,
+    np.dtype("float64"): 0x0E,
+}
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
@@ -59,8 +65,9 @@ def _bilinear_reference(image: np.ndarray, size: int) -> np.ndarray:
             x0 = min(int(np.floor(x)), n - 1)
             x1 = min(x0 + 1, n - 1)
             wx = x - x0
-            out[i, j] = ((1 - wy) * ((1 - wx) * image[y0, x0] + wx * image[y0, x1])
-                         + wy * ((1 - wx) * image[y1, x0] + wx * image[y1, x1]))
+            out[i, j] = (1 - wy) * ((1 - wx) * image[y0, x0] + wx * image[y0, x1]) + wy * (
+                (1 - wx) * image[y1, x0] + wx * image[y1, x1]
+            )
     return out
 
 
@@ -144,8 +151,7 @@ def test_load_digits_28_rejects_bad_arguments(kwargs: dict, message: str) -> Non
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "float32", "float64"])
 @pytest.mark.parametrize("compress", [False, True])
-def test_read_idx_reads_every_type_plain_and_gzipped(tmp_path: Path, dtype: str,
-                                                     compress: bool) -> None:
+def test_read_idx_reads_every_type_plain_and_gzipped(tmp_path: Path, dtype: str, compress: bool) -> None:
     rng = np.random.default_rng(1)
     if np.dtype(dtype).kind in "iu":
         info = np.iinfo(dtype)
@@ -197,8 +203,7 @@ _GOOD = _idx_bytes(np.arange(6, dtype=np.uint8).reshape(2, 3))
         (_GOOD + b"\x00\x00", "2 trailing byte"),
     ],
 )
-def test_read_idx_rejects_malformed_files_naming_them(tmp_path: Path, data: bytes,
-                                                      message: str) -> None:
+def test_read_idx_rejects_malformed_files_naming_them(tmp_path: Path, data: bytes, message: str) -> None:
     path = _write(tmp_path / "broken-file.idx", data)
     with pytest.raises(InvalidArgumentError, match=message) as info:
         read_idx(path)
@@ -217,17 +222,15 @@ def test_read_idx_rejects_a_corrupt_gzip_stream(tmp_path: Path) -> None:
 # load_mnist_idx
 
 
-def _mnist_pair(tmp_path: Path, count: int = 3, labels_count: int | None = None,
-                compress: bool = False) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+def _mnist_pair(
+    tmp_path: Path, count: int = 3, labels_count: int | None = None, compress: bool = False
+) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=labels_count if labels_count is not None else count,
-                          dtype=np.uint8)
+    labels = rng.integers(0, 10, size=labels_count if labels_count is not None else count, dtype=np.uint8)
     suffix = ".gz" if compress else ""
-    image_path = _write(tmp_path / f"images-idx3-ubyte{suffix}", _idx_bytes(images),
-                        compress=compress)
-    label_path = _write(tmp_path / f"labels-idx1-ubyte{suffix}", _idx_bytes(labels),
-                        compress=compress)
+    image_path = _write(tmp_path / f"images-idx3-ubyte{suffix}", _idx_bytes(images), compress=compress)
+    label_path = _write(tmp_path / f"labels-idx1-ubyte{suffix}", _idx_bytes(labels), compress=compress)
     return image_path, label_path, images, labels
 
 

@@ -35,9 +35,12 @@ def test_generator_shapes_and_architecture() -> None:
     g = GridGenerator(latent_dim=3, hidden_width=5, depth=2)
     assert g(torch.zeros(4, 3)).shape == (4, 2)
     assert g.expected_shapes() == {
-        "net.0.weight": (5, 3), "net.0.bias": (5,),
-        "net.2.weight": (5, 5), "net.2.bias": (5,),
-        "net.4.weight": (2, 5), "net.4.bias": (2,),
+        "net.0.weight": (5, 3),
+        "net.0.bias": (5,),
+        "net.2.weight": (5, 5),
+        "net.2.bias": (5,),
+        "net.4.weight": (2, 5),
+        "net.4.bias": (2,),
     }
     assert sum(isinstance(m, torch.nn.ReLU) for m in g.net) == 2
 
@@ -151,8 +154,7 @@ def test_latent_gradients_flow_through_a_trained_generator() -> None:
 def test_training_moves_the_generator_to_the_data_scale() -> None:
     # On the 9-mode grid (coordinates in {-2, 0, 2}, per-coordinate std sqrt(8/3) = 1.63) the
     # initial generator's output has std < 0.2; a few hundred steps spread it to the data scale.
-    config = GANConfig(n=1, steps=400, g_width=32, d_width=32, g_depth=2, d_depth=2,
-                       batch_size=128)
+    config = GANConfig(n=1, steps=400, g_width=32, d_width=32, g_depth=2, d_depth=2, batch_size=128)
     z = torch.randn(2000, 2, generator=torch.Generator().manual_seed(1))
     before = config.build_generator(generator=torch.Generator().manual_seed(0))(z).detach()
     after = train_gan(config, seed=0).generator(z)

@@ -106,8 +106,7 @@ def test_torch_sampler_is_seeded_and_labelled_by_its_mode() -> None:
 
 
 @given(
-    points=arrays(np.float64, st.tuples(st.integers(1, 30), st.just(2)),
-                  elements=st.floats(-7, 7, allow_nan=False)),
+    points=arrays(np.float64, st.tuples(st.integers(1, 30), st.just(2)), elements=st.floats(-7, 7, allow_nan=False)),
     n=st.integers(0, 3),
 )
 def test_classifier_argmax_is_the_nearest_mean(points: np.ndarray, n: int) -> None:

@@ -54,11 +54,11 @@ def test_bundled_weights_load_and_reproduce_the_recorded_metrics(family: list[Gr
         assert not any(p.requires_grad for p in gan.generator.parameters())
         measured = measure_grid_generator(gan.generator, latent_dim=gan.latent_dim).to_dict()
         recorded = gan.metrics
-        for key in ("modes_captured", "support_size", "mode_counts", "high_quality_counts",
-                    "num_samples"):
+        for key in ("modes_captured", "support_size", "mode_counts", "high_quality_counts", "num_samples"):
             assert measured[key] == recorded[key], (gan.name, key)
         assert measured["high_quality_fraction"] == pytest.approx(
-            recorded["high_quality_fraction"], abs=0.5 / EVAL_NUM_SAMPLES)
+            recorded["high_quality_fraction"], abs=0.5 / EVAL_NUM_SAMPLES
+        )
     assert torch.equal(torch.get_rng_state(), state)
 
 
@@ -90,8 +90,7 @@ def _copy_bundle(tmp_path: Path) -> Path:
     target.mkdir()
     for recipe in GRID_FAMILY:
         shutil.copy(default_weights_dir() / recipe.filename, target / recipe.filename)
-    shutil.copy(default_weights_dir() / grid_family.MANIFEST_NAME,
-                target / grid_family.MANIFEST_NAME)
+    shutil.copy(default_weights_dir() / grid_family.MANIFEST_NAME, target / grid_family.MANIFEST_NAME)
     return target
 
 
@@ -121,8 +120,9 @@ def test_wrong_architecture_and_stale_recipe_are_refused(tmp_path: Path) -> None
     manifest_path = directory / grid_family.MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text())
     # A file with another architecture under this member's name (and a matching digest).
-    other = GridGANRecipe(recipe.name, replace(recipe.config, g_width=recipe.config.g_width + 1),
-                          recipe.seed, recipe.description)
+    other = GridGANRecipe(
+        recipe.name, replace(recipe.config, g_width=recipe.config.g_width + 1), recipe.seed, recipe.description
+    )
     path = directory / recipe.filename
     save_weights(path, other.config.build_generator().state_dict(), overwrite=True)
     for entry in manifest["members"]:
@@ -152,13 +152,10 @@ def test_each_recipe_trains_for_a_few_steps(recipe: GridGANRecipe) -> None:
 
 def _tiny_family() -> tuple[GridGANRecipe, ...]:
     tiny = GANConfig(g_width=6, g_depth=1, d_width=8, d_depth=1, steps=20, batch_size=32)
-    return (GridGANRecipe("tiny-a", tiny, 0, "tiny"),
-            GridGANRecipe("tiny-b", replace(tiny, g_width=4), 1, "tinier"))
+    return (GridGANRecipe("tiny-a", tiny, 0, "tiny"), GridGANRecipe("tiny-b", replace(tiny, g_width=4), 1, "tinier"))
 
 
-def test_retrain_family_writes_a_loadable_reproducible_family(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_retrain_family_writes_a_loadable_reproducible_family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(grid_family, "GRID_FAMILY", _tiny_family())
     first = retrain_family(tmp_path / "a", progress=False)
     second = retrain_family(tmp_path / "b", progress=False)
@@ -166,8 +163,7 @@ def test_retrain_family_writes_a_loadable_reproducible_family(
     manifest_a = read_manifest(tmp_path / "a")
     manifest_b = read_manifest(tmp_path / "b")
     # Bit-identical weights from the same recipe (CPU, one thread).
-    assert [m["sha256"] for m in manifest_a["members"]] == [
-        m["sha256"] for m in manifest_b["members"]]
+    assert [m["sha256"] for m in manifest_a["members"]] == [m["sha256"] for m in manifest_b["members"]]
     for gan_a, gan_b in zip(first, second, strict=True):
         for key, value in gan_a.generator.state_dict().items():
             assert torch.equal(value, gan_b.generator.state_dict()[key])
@@ -206,8 +202,9 @@ def test_full_coverage_gan_has_a_smaller_class_radius_than_a_collapsed_one() -> 
     for name in ("w128d3-long", "w12d1"):
         gan = load_grid_gan(name)
         assert gan.metrics["modes_captured"] == (25 if name == "w128d3-long" else 2)
-        result = genloose.class_radius(gan.generator, classifier, latent_dim=gan.generator.latent_dim,
-                                       num_samples=300, seed=0, progress=False)
+        result = genloose.class_radius(
+            gan.generator, classifier, latent_dim=gan.generator.latent_dim, num_samples=300, seed=0, progress=False
+        )
         assert result.num_censored == 0
         estimates[name] = result.estimate
     full, collapsed = estimates["w128d3-long"], estimates["w12d1"]

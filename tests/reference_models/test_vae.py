@@ -38,7 +38,6 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(previous)
 
 
-
 def _images(count: int, seed: int = 0) -> torch.Tensor:
     return torch.rand(count, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
 
@@ -50,9 +49,7 @@ def _images(count: int, seed: int = 0) -> torch.Tensor:
 def test_full_width_matches_tables_1_and_2() -> None:
     model = VAE(10, width=1.0)
     convs = [m for m in model.encoder.features if isinstance(m, nn.Conv2d)]
-    assert [(c.in_channels, c.out_channels) for c in convs] == [
-        (1, 128), (128, 256), (256, 512), (512, 1024)
-    ]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 128), (128, 256), (256, 512), (512, 1024)]
     assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) for c in convs)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in model.encoder.features) == 4
     # the paper's heads have 1024 inputs: the last feature map must be 1024 x 1 x 1
@@ -151,8 +148,7 @@ def _penalty_brute_force(codes: np.ndarray, images: np.ndarray) -> float:
     seed=st.integers(0, 2**31 - 1),
     identical=st.lists(st.booleans(), min_size=6, max_size=6),
 )
-def test_penalty_matches_brute_force(half: int, dim: int, seed: int,
-                                     identical: list[bool]) -> None:
+def test_penalty_matches_brute_force(half: int, dim: int, seed: int, identical: list[bool]) -> None:
     rng = np.random.default_rng(seed)
     codes = rng.normal(size=(2 * half, dim))
     images = rng.random(size=(2 * half, 1, 4, 4))
@@ -160,8 +156,7 @@ def test_penalty_matches_brute_force(half: int, dim: int, seed: int,
         if identical[i]:
             images[i + half] = images[i]
     result = lipschitz_penalty(torch.from_numpy(codes), torch.from_numpy(images))
-    assert math.isclose(float(result), _penalty_brute_force(codes, images), rel_tol=1e-12,
-                        abs_tol=1e-12)
+    assert math.isclose(float(result), _penalty_brute_force(codes, images), rel_tol=1e-12, abs_tol=1e-12)
 
 
 def test_penalty_on_a_real_encoder_batch_matches_brute_force() -> None:
@@ -212,8 +207,7 @@ def test_clipped_parameters_are_all_multiplicative_weights() -> None:
     encoder = Encoder(2)
     chosen = clipped_parameters(encoder)
     expected = {
-        name for name, module in encoder.named_modules()
-        if isinstance(module, (nn.Conv2d, nn.Linear, nn.BatchNorm2d))
+        name for name, module in encoder.named_modules() if isinstance(module, (nn.Conv2d, nn.Linear, nn.BatchNorm2d))
     }
     assert set(chosen) == {f"{name}.weight" for name in expected}
     all_names = {name for name, _ in encoder.named_parameters()}
@@ -245,15 +239,13 @@ def test_lc_vae_encoder_weights_stay_within_c_during_training() -> None:
     for name, parameter in clipped_parameters(model.encoder).items():
         assert float(parameter.detach().abs().max()) <= c32, name
     # the constraint is active: some weight sits on the boundary
-    assert max(float(p.detach().abs().max()) for p in clipped_parameters(model.encoder).values()
-               ) == c32
+    assert max(float(p.detach().abs().max()) for p in clipped_parameters(model.encoder).values()) == c32
     assert all(record["max_abs_clipped"] <= c32 for record in log.records)
     assert log.steps == 6
 
 
 def test_vanilla_vae_is_not_clipped() -> None:
-    _model, log = train_vae(_images(16), VAEConfig(latent_dim=2, epochs=1, batch_size=8),
-                           progress=False)
+    _model, log = train_vae(_images(16), VAEConfig(latent_dim=2, epochs=1, batch_size=8), progress=False)
     assert log.final["max_abs_clipped"] > 0.3  # BN scales start at 1
     assert log.final["penalty"] == 0.0
 
@@ -263,8 +255,7 @@ def test_vanilla_vae_is_not_clipped() -> None:
 
 
 def test_trainer_is_deterministic_and_leaves_global_rng_alone() -> None:
-    config = VAEConfig(latent_dim=2, epochs=1, batch_size=8, penalty_weight=1.0, clip_value=0.3,
-                       seed=5)
+    config = VAEConfig(latent_dim=2, epochs=1, batch_size=8, penalty_weight=1.0, clip_value=0.3, seed=5)
     images = _images(16)
     state = torch.get_rng_state()
     first = train_vae(images, config, progress=False)
@@ -273,30 +264,24 @@ def test_trainer_is_deterministic_and_leaves_global_rng_alone() -> None:
     for key, value in first.model.state_dict().items():
         assert torch.equal(value, second.model.state_dict()[key]), key
     assert first.log.records == second.log.records
-    other = train_vae(images, VAEConfig(latent_dim=2, epochs=1, batch_size=8, seed=6),
-                      progress=False)
-    assert not torch.equal(other.model.decoder.project[0].weight,
-                           first.model.decoder.project[0].weight)
+    other = train_vae(images, VAEConfig(latent_dim=2, epochs=1, batch_size=8, seed=6), progress=False)
+    assert not torch.equal(other.model.decoder.project[0].weight, first.model.decoder.project[0].weight)
 
 
 def test_trainer_returns_eval_model_and_a_complete_log() -> None:
-    model, log = train_vae(_images(10), VAEConfig(latent_dim=2, epochs=2, batch_size=4),
-                           progress=False)
+    model, log = train_vae(_images(10), VAEConfig(latent_dim=2, epochs=2, batch_size=4), progress=False)
     assert not model.training
     assert log.steps == 2 * 3  # ceil(10 / 4) = 3 nearly equal batches per epoch
     frame = log.to_frame()
     assert list(frame["epoch"]) == [1.0, 2.0]
-    assert {"loss", "reconstruction", "kl", "penalty", "skipped_pairs", "max_abs_clipped"} <= set(
-        frame.columns
-    )
+    assert {"loss", "reconstruction", "kl", "penalty", "skipped_pairs", "max_abs_clipped"} <= set(frame.columns)
     for record in log.records:
         assert record["loss"] == pytest.approx(record["reconstruction"] + record["kl"])
 
 
 def test_identical_images_are_counted_as_skipped_pairs() -> None:
     images = torch.full((8, 1, 28, 28), 0.5)  # every pair identical
-    _, log = train_vae(images, VAEConfig(latent_dim=2, epochs=1, batch_size=8,
-                                         penalty_weight=30.0), progress=False)
+    _, log = train_vae(images, VAEConfig(latent_dim=2, epochs=1, batch_size=8, penalty_weight=30.0), progress=False)
     assert log.final["skipped_pairs"] == 4
     assert log.final["penalty"] == 0.0
     assert math.isfinite(log.final["loss"])
@@ -356,8 +341,9 @@ def test_config_validation(kwargs: dict, message: str) -> None:
 
 
 def test_sse_reconstruction_trains() -> None:
-    _, log = train_vae(_images(8), VAEConfig(latent_dim=2, epochs=1, batch_size=4,
-                                             reconstruction="sse"), progress=False)
+    _, log = train_vae(
+        _images(8), VAEConfig(latent_dim=2, epochs=1, batch_size=4, reconstruction="sse"), progress=False
+    )
     assert 0 < log.final["reconstruction"] < 784  # squared errors of values in [0, 1]
 
 
@@ -378,13 +364,11 @@ def test_reconstruction_error_matches_brute_force_and_batching() -> None:
     assert model.training  # mode restored
     model.eval()
     with torch.no_grad():
-        errors = [float(((model(images[i: i + 1]) - images[i: i + 1]) ** 2).sum())
-                  for i in range(7)]
+        errors = [float(((model(images[i : i + 1]) - images[i : i + 1]) ** 2).sum()) for i in range(7)]
     assert result.value == pytest.approx(np.mean(errors), rel=1e-5)
     assert result.stderr == pytest.approx(np.std(errors, ddof=1) / math.sqrt(7), rel=1e-4)
     assert result.n == 7
-    assert reconstruction_error(model, images, batch_size=7).value == pytest.approx(result.value,
-                                                                                    rel=1e-6)
+    assert reconstruction_error(model, images, batch_size=7).value == pytest.approx(result.value, rel=1e-6)
 
 
 def test_reconstruction_error_of_one_image_has_nan_stderr() -> None:

@@ -42,7 +42,6 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(previous)
 
 
-
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -155,8 +154,7 @@ def test_a_truncated_file_is_unreadable(weights_copy: Path) -> None:
         load_vae("vae", 2, weights_dir=weights_copy)
 
 
-def _resave(directory: Path, name: str, tensors: dict[str, torch.Tensor],
-            recipe: dict | None = None) -> None:
+def _resave(directory: Path, name: str, tensors: dict[str, torch.Tensor], recipe: dict | None = None) -> None:
     if recipe is None:
         recipe = read_vae_manifest(directory)["models"][name]["recipe"]
     metadata = {"recipe": json.dumps(recipe, sort_keys=True)}

@@ -61,8 +61,6 @@ def _rel(got: float, want: mp.mpf) -> float:
 # --- distribution strategies (local; genloose.testing.strategies comes later) -----------------------
 
 
-
-
 @st.composite
 def distributions(
     draw: st.DrawFn,
@@ -92,18 +90,14 @@ def _collision(p: np.ndarray) -> float:
 # --- fawzi_term / fawzi_bound against mpmath -----------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "p", [1e-300, 1e-200, 1e-100, 1e-20, 1e-7, 0.01, 0.2, 0.4999, 0.5, 0.6, 0.99, 1 - 1e-12]
-)
+@pytest.mark.parametrize("p", [1e-300, 1e-200, 1e-100, 1e-20, 1e-7, 0.01, 0.2, 0.4999, 0.5, 0.6, 0.99, 1 - 1e-12])
 def test_fawzi_term_matches_mpmath(p: float) -> None:
     with mp.workdps(DPS):
         want = mp_fawzi_term(mp.log(mp.mpf(p)))
     assert _rel(bd.fawzi_term(p), want) <= RTOL
 
 
-@pytest.mark.parametrize(
-    "log_p", [-2000.0, -700.0, -690.0, -100.0, -1.0, -0.5, -1e-3, -1e-20, -1e-300]
-)
+@pytest.mark.parametrize("log_p", [-2000.0, -700.0, -690.0, -100.0, -1.0, -0.5, -1e-3, -1e-20, -1e-300])
 def test_fawzi_term_of_log_probability_matches_mpmath(log_p: float) -> None:
     want = mp_fawzi_term(log_p)
     got = bd.fawzi_term(log_p, log=True)
@@ -203,9 +197,7 @@ def test_fawzi_bound_batch_equals_rows() -> None:
 
 def test_fawzi_bound_accepts_list_int_and_float32() -> None:
     assert bd.fawzi_bound([0, 1]) == math.inf
-    assert math.isclose(
-        bd.fawzi_bound(np.array([0.5, 0.5], dtype=np.float32)), math.sqrt(2 / math.pi)
-    )
+    assert math.isclose(bd.fawzi_bound(np.array([0.5, 0.5], dtype=np.float32)), math.sqrt(2 / math.pi))
 
 
 # --- the half-space: the Fawzi bound is the exact class radius ------------------------------------
@@ -328,9 +320,7 @@ def test_fawzi_bound_is_smallest_at_uniform(p: np.ndarray) -> None:
     st.floats(0.05, 1.0),
     st.lists(st.floats(0.7, 300.0), min_size=2, max_size=6, unique=True),
 )
-def test_theorem_3_3_bound_decreases_in_k_and_vanishes(
-    scale: float, exponent: float, log10_ks: list[float]
-) -> None:
+def test_theorem_3_3_bound_decreases_in_k_and_vanishes(scale: float, exponent: float, log10_ks: list[float]) -> None:
     """Theorem 3.3: with h(K) = scale / K^exponent (o(1) and Omega(1/K) for scale >= 1, exponent <= 1),
     the bound is non-increasing in K, and tends to 0."""
     ks = np.floor(10.0 ** np.sort(np.array(log10_ks)))
@@ -463,9 +453,7 @@ def test_theorem_3_1_fails_as_a_bound_outside_its_hypothesis() -> None:
     value 1.687), the raw formula gives 0.507."""
     p = [0.95, 0.05]
     assert bd.fawzi_bound(p) == pytest.approx(1.6866395, rel=1e-7)
-    assert bd.theorem_3_1_bound(_collision(np.array(p)), check_hypothesis=False) == pytest.approx(
-        0.5072403, rel=1e-6
-    )
+    assert bd.theorem_3_1_bound(_collision(np.array(p)), check_hypothesis=False) == pytest.approx(0.5072403, rel=1e-6)
 
 
 def test_theorem_3_1_max_probability_consistency() -> None:
@@ -532,12 +520,8 @@ def test_theorem_3_3_domain() -> None:
 def test_theorem_3_3_exact_variant_uses_the_greedy_maximum() -> None:
     # v = 0.15: 6 classes at 0.15 and one at 0.1 give the largest ||p||^2 = 0.145
     assert bd.theorem_3_3_bound(100, 0.15) == pytest.approx(bd.theorem_3_1_bound(0.145), rel=1e-14)
-    assert bd.theorem_3_3_bound(100, 0.15, variant="simple") == pytest.approx(
-        bd.theorem_3_1_bound(0.15), rel=1e-15
-    )
-    assert bd.theorem_3_3_bound(100, 0.05, variant="paper") == pytest.approx(
-        bd.theorem_3_1_bound(0.15), rel=1e-15
-    )
+    assert bd.theorem_3_3_bound(100, 0.15, variant="simple") == pytest.approx(bd.theorem_3_1_bound(0.15), rel=1e-15)
+    assert bd.theorem_3_3_bound(100, 0.05, variant="paper") == pytest.approx(bd.theorem_3_1_bound(0.15), rel=1e-15)
 
 
 @pytest.mark.parametrize("bad", [-0.1, math.nan, [0.5, math.nan], True, "1", None])

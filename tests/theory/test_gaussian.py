@@ -164,9 +164,7 @@ def test_lemma_b3_quantile_reflection(p: float) -> None:
 @given(st.floats(min_value=-30.0, max_value=30.0))
 def test_integrated_cdf_identity(x: float) -> None:
     """psi(x) - psi(-x) = x (the definition integrates Phi; psi' = Phi and Phi(x) + Phi(-x) = 1)."""
-    assert math.isclose(
-        ga.normal_integrated_cdf(x) - ga.normal_integrated_cdf(-x), x, rel_tol=1e-12, abs_tol=1e-15
-    )
+    assert math.isclose(ga.normal_integrated_cdf(x) - ga.normal_integrated_cdf(-x), x, rel_tol=1e-12, abs_tol=1e-15)
 
 
 @given(st.floats(min_value=1e-300, max_value=0.999))
@@ -191,9 +189,7 @@ ALL = [
 
 
 @pytest.mark.parametrize("function", ALL)
-@pytest.mark.parametrize(
-    "bad", [math.nan, [0.1, math.nan], True, np.array([True]), "0.5", None, 1j, [object()]]
-)
+@pytest.mark.parametrize("bad", [math.nan, [0.1, math.nan], True, np.array([True]), "0.5", None, 1j, [object()]])
 def test_bad_input_raises(function, bad) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidArgumentError):
         function(bad)

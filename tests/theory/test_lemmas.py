@@ -33,8 +33,6 @@ def _rel(got: float, want: mp.mpf) -> float:
 # --- distribution strategies (local) ---------------------------------------------------------------
 
 
-
-
 @st.composite
 def distributions(
     draw: st.DrawFn,
@@ -62,9 +60,9 @@ def _collision(p: np.ndarray) -> float:
 def test_landmark_constants_match_mpmath() -> None:
     with mp.workdps(DPS):
         assert _rel(lm.G_ROOT, mp.exp(-1 / (4 * mp.pi))) <= 1e-15
-        assert _rel(lm.G_ARGMAX, mp.exp(-mp.e**2 / (4 * mp.pi))) <= 1e-15
+        assert _rel(lm.G_ARGMAX, mp.exp(-(mp.e**2) / (4 * mp.pi))) <= 1e-15
         assert _rel(lm.G_MAX, 2 * mp.sqrt(2 * mp.pi) / mp.e) <= 1e-15
-        assert _rel(lm.G_MAX, _mp_g(mp.exp(-mp.e**2 / (4 * mp.pi)))) <= 1e-15
+        assert _rel(lm.G_MAX, _mp_g(mp.exp(-(mp.e**2) / (4 * mp.pi)))) <= 1e-15
         k0 = mp.findroot(lambda k: k**2 - 4 * mp.pi * mp.log(k), 4.3)
         assert _rel(lm.LEMMA_B2_SMALLEST_K, k0) <= 1e-15
 

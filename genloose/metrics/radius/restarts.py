@@ -44,6 +44,8 @@ def shortlist(candidates: list[ChunkState], rows: torch.Tensor, *, always: int, 
     ``distinct`` with witness labels not seen among those others. Returns an array (always + distinct, len(rows))
     of candidate indices, -1 where there is none.
     """
+    if not candidates:
+        return np.full((0, rows.shape[0]), -1, dtype=np.int64)
     radius = torch.stack([c.radius[rows] for c in candidates]).cpu().numpy()  # (C, m)
     label = torch.stack([c.witness_label[rows] for c in candidates]).cpu().numpy()
     always = min(always, len(candidates))

@@ -101,8 +101,9 @@ def class_radius(
 
     .. math:: r(z) = \inf\{\lVert z - z'\rVert_2 : c(g(z')) \ne c(g(z))\},\qquad z \sim N(0, I_d)
 
-    r(z) is the minimum-norm L2 adversarial perturbation of c∘g in latent space. The search (seed from a
-    labelled pool, segment bisection, white-box or black-box boundary refinement, polish) only ever keeps
+    r(z) is the minimum-norm L2 adversarial perturbation of c∘g in latent space. The search (candidate rays from a
+    labelled pool, bisection, restarts by successive halving, white-box or black-box boundary refinement,
+    polish) only ever keeps
     points the classifier actually labelled differently, so every finite radius is an upper bound on r(z),
     and the mean is an upper estimate of the class radius (Definition 2.5 of Manoj, 2018).
 
@@ -133,19 +134,20 @@ def class_radius(
     pool_size : int
         Labelled N(0, I) points used as seeds (stage 1).
     num_seeds : int, optional
-        Seeds per point, of distinct classes (default 3 in white-box, where linearised rays toward the
-        likeliest classes also restart the search, and 6 in black-box, where each seed class is explored on
-        its own: with many classes, raise it so that the class across the nearest boundary is among them).
+        Pool seeds per point (the nearest pool points of distinct other classes), and the number of other
+        candidates (class-mean and subspace rays) of distinct classes shortlisted for the restarts. Default 3
+        in white-box and 6 in black-box.
     max_queries : int, optional
         Budget of calls of c∘g per point (forward and gradient evaluations each count one). Default 1000 in
         white-box and ``150·d + 1000`` in black-box. A stage in progress may overrun it by one ray search.
     rtol : float
         Relative precision of every bisection.
     refine_steps, attack_steps, top_k : int
-        White-box: normal-ray iterations, DDN attack steps, and classes linearised at z.
+        White-box: normal-ray iterations (also for the best restarts), DDN attack steps, and classes
+        linearised at z (each one a restart candidate).
     blackbox_steps, blackbox_explore_steps, blackbox_probes : int
-        Black-box: iterations on the best witness, iterations from each seed class before choosing it
-        (restarts), and sign queries per iteration (default ``4·d``).
+        Black-box: iterations on the best witness, iterations for the best restarts before choosing one,
+        and sign queries per iteration (default ``4·d``).
     max_radius : float, optional
         How far random rays look for a witness when the pool offers no seed (default ``4·sqrt(d) + 4``). A
         point with no witness at all is *censored*.
