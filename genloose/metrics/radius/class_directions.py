@@ -17,8 +17,8 @@ Marchenko-Pastur edge s²·(sqrt(C) + sqrt(d))²; directions above twice that ed
 them. When none is (no linear class structure, e.g. concentric shells), the class-mean rays use the raw mean
 differences and there are no subspace rays.
 
-These rays are candidates for the black-box restarts (:func:`genloose.metrics.radius.blackbox.blackbox_with_restarts`),
-where no gradient says which boundary is near; each keeps its witness in its own state.
+These rays are candidates for the restarts (:func:`genloose.metrics.radius.restarts.successive_halving`), most
+useful in black-box, where no gradient says which boundary is near; each keeps its witness in its own state.
 """
 
 from __future__ import annotations
