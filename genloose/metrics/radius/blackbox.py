@@ -83,7 +83,7 @@ def sign_normal_iteration(
         normals = NormalEstimates(state.size, d, state.z.device)
     rows = rows[torch.isfinite(state.radius[rows])]
     for _ in range(steps):
-        act = rows[state.spent[rows] < budget]
+        act = rows[state.has_budget(rows, budget)]
         if act.numel() == 0:
             break
         moved = state.witness_label[act] != normals.facet[act]  # on another class's boundary: old normals misled

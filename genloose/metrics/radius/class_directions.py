@@ -158,7 +158,7 @@ class ClassDirections:
         """Search the rays of ``rows_np`` near ``distance`` in ``state`` (a fork of ``parent``), for the points
         that have not spent ``budget``, and offer what they find to ``parent``."""
         device = state.z.device
-        keep = (state.spent[torch.as_tensor(rows_np, device=device)] < budget).cpu().numpy()
+        keep = state.has_budget(torch.as_tensor(rows_np, device=device), budget).cpu().numpy()
         if not keep.any():
             return
         rows = torch.as_tensor(rows_np[keep], device=device)

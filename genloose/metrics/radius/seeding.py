@@ -59,25 +59,25 @@ class ClassPool:
 def seed_from_pool(
     state: ChunkState,
     pool: ClassPool,
-    num_seeds: int,
+    states: list[ChunkState],
     *,
+    budget: int,
     scan_points: int = 8,
-    states: list[ChunkState] | None = None,
-    budget: int | None = None,
 ) -> None:
     """Scan and bisect the segments from each point to its nearest pool points of other classes.
 
-    The witnesses go to ``state``, or the k-th nearest class's to ``states[k]`` when ``states`` is given (one
-    state per seed, for per-seed restarts). Points that have spent ``budget`` queries are skipped.
+    The k-th nearest class's witness goes to ``states[k]`` (states on the points of ``state``, one per seed,
+    for the restarts). Points that have spent ``budget`` queries are skipped.
     """
     z = state.z.detach().cpu().numpy()
     y = state.y.cpu().numpy()
-    chosen, valid = pool.nearest_other(z, y, num_seeds)
+    chosen, valid = pool.nearest_other(z, y, len(states))
     fractions = torch.arange(1, scan_points + 1, dtype=torch.float64, device=state.z.device)
     fractions = fractions / scan_points
+    every_row = torch.arange(state.size, device=state.z.device)
     for slot in range(chosen.shape[1]):
-        target_state = state if states is None else states[slot]
-        rows_np = np.flatnonzero(valid[:, slot] & _within(state, budget))
+        target_state = states[slot]
+        rows_np = np.flatnonzero(valid[:, slot] & state.has_budget(every_row, budget).cpu().numpy())
         if rows_np.size == 0:
             continue
         rows = torch.as_tensor(rows_np, device=state.z.device)
@@ -88,13 +88,6 @@ def seed_from_pool(
         found, lo, hi, hi_label = target_state.scan(rows, u, length[:, None] * fractions)
         if bool(found.any()):
             target_state.bisect(rows[found], u[found], lo[found], hi[found], hi_label[found])
-
-
-def _within(state: ChunkState, budget: int | None) -> np.ndarray:
-    """Mask of the points that have spent less than ``budget`` queries (all of them when it is None)."""
-    if budget is None:
-        return np.ones(state.size, dtype=bool)
-    return (state.spent < budget).cpu().numpy()
 
 
 def pool_candidates(
@@ -113,9 +106,10 @@ def pool_candidates(
     ``ClassDirections(pool.points, pool.labels)``; pass it to share it across chunks.
     """
     seeds = [state.fork() for _ in range(num_seeds)]
-    seed_from_pool(state, pool, num_seeds, states=seeds, budget=budget)
+    seed_from_pool(state, pool, seeds, budget=budget)
+    every_row = torch.arange(state.size, device=state.z.device)
     for seed_state in seeds:
-        state.offer_from(seed_state, torch.arange(state.size, device=state.z.device))
+        state.offer_from(seed_state, every_row)
     if directions is None:
         directions = ClassDirections(pool.points, pool.labels)
     rays = directions.class_mean_rays(state, 2 * num_seeds, budget=budget)

@@ -51,6 +51,10 @@ class ChunkState:
             other.ceiling = self.radius * ceiling
         return other
 
+    def has_budget(self, rows: torch.Tensor, budget: int) -> torch.Tensor:
+        """Mask of the ``rows`` that have spent fewer than ``budget`` queries."""
+        return self.spent[rows] < budget
+
     def offer_from(self, source: ChunkState, rows: torch.Tensor) -> None:
         """Offer the witnesses ``source`` (a state on the same points) holds for ``rows``."""
         rows = rows[torch.isfinite(source.radius[rows])]

@@ -32,17 +32,13 @@ def _unit(vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (vectors.to(torch.float64) / safe[:, None]).to(vectors.dtype), norm
 
 
-def _within_budget(state: ChunkState, rows: torch.Tensor, budget: int) -> torch.Tensor:
-    return rows[state.spent[rows] < budget]
-
-
 def linearized_candidates(state: ChunkState, rows: torch.Tensor, *, top_k: int, budget: int) -> list[ChunkState]:
     """Search the rays toward the linearised boundaries of the ``top_k`` most likely other classes.
 
     Each class rank k gets its own state (forked from ``state``), holding the witness its ray found, which is
     also offered to ``state``.
     """
-    rows = _within_budget(state, rows, budget)
+    rows = rows[state.has_budget(rows, budget)]
     if rows.numel() == 0:
         return []
     scores = state.labeler.scores(state.z[rows])
@@ -82,7 +78,7 @@ def normal_ray_iteration(state: ChunkState, rows: torch.Tensor, *, steps: int, t
     """Iterate: boundary normal at the witness, then search the ray from z along it."""
     active = rows[torch.isfinite(state.radius[rows])]
     for _ in range(steps):
-        active = _within_budget(state, active, budget)
+        active = active[state.has_budget(active, budget)]
         if active.numel() == 0:
             return
         before = state.radius[active].clone()
@@ -110,7 +106,8 @@ def ddn_attack(
 
     ``target`` gives one class per row to attack toward; ``None`` attacks the best other class at each step.
     """
-    rows = _within_budget(state, rows[torch.isfinite(state.radius[rows])], budget)
+    rows = rows[torch.isfinite(state.radius[rows])]
+    rows = rows[state.has_budget(rows, budget)]
     if rows.numel() == 0 or steps <= 0:
         return
     z = state.z[rows]
@@ -120,7 +117,7 @@ def ddn_attack(
         cosine = 0.5 * (1.0 + math.cos(math.pi * step / steps))
         alpha = 0.01 + 0.2 * cosine
         gamma = 0.005 + 0.05 * cosine
-        alive = state.spent[rows] < budget
+        alive = state.has_budget(rows, budget)
         if not bool(alive.any()):
             break
         idx = torch.nonzero(alive)[:, 0]
