@@ -12,6 +12,7 @@ map z -> c(g(z)) that every metric queries. Each call:
 
 from __future__ import annotations
 
+import cmath
 import contextlib
 import math
 import random
@@ -109,11 +110,21 @@ def _resolve_dtype(dtype: torch.dtype | None, fn: Any) -> torch.dtype:
     return torch.float32
 
 
-@contextlib.contextmanager
-def _reraised(name: str) -> Iterator[None]:
-    """Turn an exception raised inside a user's model into a :class:`ModelOutputError` naming the model."""
+def _call_model(fn: Callable[[Any], Any], inputs: Any, *, name: str, grad: bool, device: torch.device) -> Any:
+    """``fn(inputs)`` with autograd on or off, the global RNG states left as they were, and any exception
+    raised inside the user's model turned into a :class:`ModelOutputError` naming the model.
+
+    Inside an :func:`isolated_rng` block (a whole computation) and with the grad mode already right, no context
+    manager is entered: the call costs what the model costs.
+    """
+    if not _ISOLATED:
+        with isolated_rng(device):
+            return _call_model(fn, inputs, name=name, grad=grad, device=device)
+    if torch.is_grad_enabled() != grad:
+        with torch.set_grad_enabled(grad):
+            return _call_model(fn, inputs, name=name, grad=grad, device=device)
     try:
-        yield
+        return fn(inputs)
     except GenlooseError:
         raise
     except Exception as error:
@@ -137,7 +148,10 @@ def _to_tensor(output: Any, *, name: str, device: torch.device) -> torch.Tensor:
 
 def _first_bad_rows(values: torch.Tensor) -> tuple[int, int]:
     """(number of rows holding NaN or Inf, index of the first); one reduction when all is finite."""
-    if values.numel() == 0 or bool(torch.isfinite(values.sum())):
+    if values.numel() == 0:
+        return 0, -1
+    total = values.sum().item()  # one reduction; .item() is cheaper than a tensor-valued isfinite
+    if cmath.isfinite(total):
         # a finite sum means every entry is finite (an overflow to inf only triggers the exact scan below)
         return 0, -1
     bad = ~torch.isfinite(values.reshape(values.shape[0], -1)).all(dim=1)
@@ -232,11 +246,8 @@ class Generator:
 
     def _call_once(self, latents: torch.Tensor, *, grad: bool, offset: int) -> torch.Tensor:
         n = latents.shape[0]
-        with isolated_rng(self.device), torch.set_grad_enabled(grad), _reraised("generator"):
-            if self.backend == "numpy":
-                raw = self.fn(latents.detach().cpu().numpy().astype(np.float64))
-            else:
-                raw = self.fn(latents)
+        inputs = latents.detach().cpu().numpy().astype(np.float64) if self.backend == "numpy" else latents
+        raw = _call_model(self.fn, inputs, name="generator", grad=grad, device=self.device)
         samples = _to_tensor(raw, name="generator", device=self.device)
         if samples.ndim == 0 or samples.shape[0] != n:
             raise ModelOutputError(
@@ -312,8 +323,8 @@ class Classifier:
     def _call_once(self, samples: torch.Tensor, *, grad: bool) -> torch.Tensor:
         n = samples.shape[0]
         device = samples.device
-        with isolated_rng(device), torch.set_grad_enabled(grad), _reraised("classifier"):
-            raw = self.fn(samples.detach().cpu().numpy()) if self.backend == "numpy" else self.fn(samples)
+        inputs = samples.detach().cpu().numpy() if self.backend == "numpy" else samples
+        raw = _call_model(self.fn, inputs, name="classifier", grad=grad, device=device)
         out = _to_tensor(raw, name="classifier", device=device)
         if out.ndim not in (1, 2) or out.shape[0] != n:
             raise ModelOutputError(

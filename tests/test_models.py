@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import numpy as np
@@ -46,6 +47,26 @@ class TestGenerator:
 
         with pytest.raises(ModelOutputError, match=r"2 of 8 latents \(first at latent index 10\)"):
             Generator(fn, latent_dim=2)(torch.zeros(8, 2), offset=8)
+
+    @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64])
+    @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+    def test_every_non_finite_value_is_caught_in_every_dtype(self, dtype: torch.dtype, bad: float) -> None:
+        def fn(z: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(z.shape[0], 5, dtype=dtype)
+            out[3, 4] = bad
+            return out
+
+        with pytest.raises(ModelOutputError, match=r"1 of 6 latents \(first at latent index 3\)"):
+            Generator(fn, latent_dim=2)(torch.zeros(6, 2))
+
+    def test_finite_outputs_whose_sum_overflows_are_accepted(self) -> None:
+        # the fast check sums the output; a sum that overflows must fall back to the exact scan, not fail
+        def fn(z: torch.Tensor) -> torch.Tensor:
+            return torch.full((z.shape[0], 64), 60000.0, dtype=torch.float16)
+
+        out = Generator(fn, latent_dim=2)(torch.zeros(4, 2))
+        assert out.dtype == torch.float16
+        assert torch.isinf(out.sum())  # the case the fallback exists for
 
     def test_wrong_number_of_rows_is_an_error(self) -> None:
         with pytest.raises(ModelOutputError, match="expected first dimension 4"):
@@ -230,13 +251,36 @@ def test_as_generator_and_as_classifier() -> None:
     assert as_classifier(clf) is clf
 
 
+@pytest.mark.parametrize("in_session", [False, True])
 @pytest.mark.parametrize("which", ["generator", "classifier"])
-def test_an_exception_inside_a_model_becomes_a_model_output_error(which: str) -> None:
+def test_an_exception_inside_a_model_becomes_a_model_output_error(which: str, in_session: bool) -> None:
     def broken(x: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
 
     gen = Generator(broken if which == "generator" else torch.nn.Identity(), latent_dim=2)
     clf = Classifier(broken if which == "classifier" else (lambda x: x))
-    with pytest.raises(ModelOutputError, match=f"{which} raised RuntimeError: mat1 and mat2") as info:
-        LatentLabeler(gen, clf).labels(torch.zeros(3, 2))
+    labeler = LatentLabeler(gen, clf)
+    with contextlib.ExitStack() as stack:
+        if in_session:  # inside a session the adapters take their fast path (no context managers per call)
+            stack.enter_context(labeler.session())
+        with pytest.raises(ModelOutputError, match=f"{which} raised RuntimeError: mat1 and mat2") as info:
+            labeler.labels(torch.zeros(3, 2))
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_grad_mode_inside_a_session_is_set_per_call_and_restored() -> None:
+    seen = []
+
+    def clf(x: torch.Tensor) -> torch.Tensor:
+        seen.append(torch.is_grad_enabled())
+        return torch.cat([x, -x], dim=1)
+
+    labeler = LatentLabeler(Generator(torch.nn.Linear(1, 1), latent_dim=1), Classifier(clf))
+    with torch.enable_grad(), labeler.session():
+        labeler.labels(torch.ones(2, 1))
+        labeler.margin_gradients(torch.ones(2, 1), torch.zeros(2, dtype=torch.long), None)
+        assert torch.is_grad_enabled()
+    with torch.no_grad(), labeler.session():
+        labeler.margin_gradients(torch.ones(2, 1), torch.zeros(2, dtype=torch.long), None)
+        assert not torch.is_grad_enabled()
+    assert seen == [False, True, True]
