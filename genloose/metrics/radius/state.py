@@ -137,18 +137,33 @@ class ChunkState:
         hi: torch.Tensor,
         hi_label: torch.Tensor,
     ) -> None:
-        """Shrink brackets [lo, hi] on the rays to relative width ``rtol`` and offer the hi ends."""
+        """Shrink brackets [lo, hi] on the rays to relative width ``rtol`` and offer the hi ends.
+
+        The unfinished brackets are kept packed (finished ones leave the working set), so each halving costs one
+        model call and a handful of vector operations however many rows have finished.
+        """
         lo, hi, hi_label = lo.clone(), hi.clone(), hi_label.clone()
-        active = (hi - lo) > self.rtol * hi
-        while bool(active.any()):
-            idx = torch.nonzero(active)[:, 0]
-            mid = 0.5 * (lo[idx] + hi[idx])
-            labels = self.label_points(rows[idx], self.ray_points(rows[idx], u[idx], mid))
-            adversarial = labels != self.y[rows[idx]]
-            hi[idx] = torch.where(adversarial, mid, hi[idx])
-            hi_label[idx] = torch.where(adversarial, labels, hi_label[idx])
-            lo[idx] = torch.where(adversarial, lo[idx], mid)
-            active[idx] = (hi[idx] - lo[idx]) > self.rtol * hi[idx]
+        open_ = torch.nonzero((hi - lo) > self.rtol * hi)[:, 0]
+        z, y, w_u = self.z[rows[open_]], self.y[rows[open_]], u[open_]
+        w_lo, w_hi, w_label = lo[open_], hi[open_], hi_label[open_]
+        halvings = 0
+        while open_.numel():
+            mid = 0.5 * (w_lo + w_hi)
+            labels = self.labeler.labels(z + mid.to(z.dtype)[:, None] * w_u)
+            halvings += 1
+            adversarial = labels != y
+            w_hi = torch.where(adversarial, mid, w_hi)
+            w_label = torch.where(adversarial, labels, w_label)
+            w_lo = torch.where(adversarial, w_lo, mid)
+            going = (w_hi - w_lo) > self.rtol * w_hi
+            if bool(going.all()):
+                continue
+            done = ~going
+            finished = open_[done]
+            lo[finished], hi[finished], hi_label[finished] = w_lo[done], w_hi[done], w_label[done]
+            self.spent.index_add_(0, rows[finished], torch.full_like(finished, halvings))
+            open_, z, y, w_u = open_[going], z[going], y[going], w_u[going]
+            w_lo, w_hi, w_label = w_lo[going], w_hi[going], w_label[going]
         self.offer(rows, self.ray_points(rows, u, hi), hi_label)
 
     def search_rays(
