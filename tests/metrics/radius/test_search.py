@@ -351,3 +351,24 @@ def test_white_box_restarts_reach_boundaries_one_start_misses() -> None:
     assert closer > 2 * farther  # measured: 11 points closer, 3 farther (other random streams)
     assert default.radii.mean() < single.radii.mean()
     assert (default.queries <= 1000 + 100).all()  # the budget, overrun by at most one ray search
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("access", ["white-box", "black-box"])
+def test_search_on_cuda_is_verified_and_agrees_with_cpu(access: str) -> None:
+    # CUDA kernels round differently from CPU ones, so the two searches may take different paths; both must
+    # give verified upper bounds within the same accuracy of the exact radii
+    testbed = sectors(8, 5)
+    results = {}
+    for device in ("cpu", "cuda"):
+        generator = genloose.Generator(testbed.generator, latent_dim=8, device=device)
+        results[device] = class_radius(
+            generator, testbed.classifier, num_samples=40, seed=1, access=access, progress=False
+        )
+        assert results[device].access == access
+        assert_radii_are_upper_bounds(results[device], testbed.generator, testbed.classifier, device=device)
+        assert_radii_at_least_exact(results[device], testbed, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(results["cpu"].labels, results["cuda"].labels)
+    tolerance = 2e-3 if access == "white-box" else 0.03
+    for result in results.values():
+        assert_radii_close_to_exact(result, testbed, rtol=tolerance, atol=1e-5)
