@@ -236,9 +236,9 @@ def run_case(
 
 # Where the estimator's own time goes: cumulative time of these functions, as (file suffix, function name).
 _OVERHEAD_GROUPS = {
-    "output checks (models.py _first_bad_rows: isfinite scans)": [("models.py", "_first_bad_rows")],
+    "output checks (models.py _first_bad_rows: finiteness of sums)": [("models.py", "_first_bad_rows")],
     "RNG isolation (models.py isolated_rng: save/restore RNG states)": [("models.py", "isolated_rng")],
-    "probe directions (blackbox.py _directions: per-point numpy RNGs)": [("blackbox.py", "_directions")],
+    "probe directions (blackbox.py _directions: one generator per point)": [("blackbox.py", "_directions")],
     "pool seeding (seeding.py ClassPool, nearest_other: faiss)": [
         ("seeding.py", "__init__"),
         ("seeding.py", "nearest_other"),
