@@ -33,6 +33,16 @@ __all__ = ["class_radius"]
 Access = Literal["auto", "white-box", "black-box"]
 
 
+def _from_sequence(latents: Any) -> Any:
+    """Nested lists or tuples of numbers as an array; anything else (ragged rows included) unchanged."""
+    if isinstance(latents, list | tuple):
+        try:
+            return np.asarray(latents)
+        except ValueError:
+            return latents
+    return latents
+
+
 def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
     if hasattr(latents, "detach"):
         latents = latents.detach().cpu().numpy()
@@ -114,7 +124,7 @@ def class_radius(
         functions on torch tensors. The classifier returns integer labels (n,) or scores (n, K).
     latent_dim : int, optional
         d; required unless ``generator`` is an adapter or ``latents`` is given.
-    latents : array or tensor of shape (n, d), optional
+    latents : array, tensor or nested sequence of shape (n, d), optional
         Fixed points (e.g. for paired comparisons). Exclusive with ``num_samples``.
     num_samples : int, optional
         Points drawn from N(0, I_d) with ``seed``; point i depends only on (seed, i).
@@ -185,6 +195,7 @@ def class_radius(
     >>> bool((err >= -1e-6).all() and (err <= 1e-3 * result.radii).all())
     True
     """
+    latents = _from_sequence(latents)
     if latent_dim is None and latents is not None and not isinstance(generator, Generator):
         shape = getattr(latents, "shape", None)
         if shape is None or len(shape) != 2:

@@ -151,6 +151,8 @@ class TestInvariances:
         np.testing.assert_allclose(result.latents, points, rtol=1e-7)  # float32 copies of the points
         assert result.seed is None
         assert result.latent_dim == 3
+        as_lists = class_radius(testbed.generator, testbed.classifier, latents=points.tolist(), progress=False)
+        np.testing.assert_array_equal(as_lists.radii, result.radii)
 
     def test_global_rng_and_model_modes_are_untouched(self) -> None:
         net = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.5))
@@ -230,6 +232,8 @@ class TestBadInput:
             ({"latents": np.zeros((3, 5))}, r"latents must have shape \(n, 2\)"),
             ({"latents": np.array([[0.0, np.nan]])}, "latents must be finite; 1 row"),
             ({"latents": "abc"}, "latents must be a float array"),
+            ({"latents": [[0.0, 1.0], [2.0]]}, "latents must be a float array"),  # ragged
+            ({"latents": [["a", "b"]]}, "latents must be a float array"),
             ({"num_samples": 3, "access": "grey-box"}, "access must be one of"),
             ({"num_samples": 3, "seed": -1}, "seed must be an integer >= 0"),
             ({"num_samples": 3, "confidence": 1.5}, "confidence must be a number < 1"),
