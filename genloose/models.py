@@ -160,6 +160,23 @@ def _first_bad_rows(values: torch.Tensor) -> tuple[int, int]:
     return count, first
 
 
+RowPlace = Callable[[int], str]
+"""Names row ``i`` of a batch passed to the models, for error messages."""
+
+
+def _batch_row(row: int) -> str:
+    return f"row {row} of the batch"
+
+
+def _search_row(row: int) -> str:
+    return f"row {row} of a batch of search probes, not one of the sampled latents"
+
+
+def _indexed(name: str, offset: int) -> RowPlace:
+    """Rows that are entries ``offset, offset + 1, ...`` of an array the user knows by ``name``."""
+    return lambda row: f"{name} {offset + row}"
+
+
 @dataclass
 class QueryCounter:
     """Calls of c∘g made so far, counted in points (a batch of n points counts n).
@@ -241,11 +258,16 @@ class Generator:
         outputs = []
         step = self.batch_size or max(1, latents.shape[0])
         for start in range(0, latents.shape[0], step):
-            outputs.append(self._call_once(latents[start : start + step], grad=grad, offset=offset + start))
+            block = latents[start : start + step]
+            outputs.append(self._call_once(block, grad=grad, place=_indexed("latent index", offset + start)))
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
-    def _call_once(self, latents: torch.Tensor, *, grad: bool, offset: int) -> torch.Tensor:
+    def _call_once(
+        self, latents: torch.Tensor, *, grad: bool, place: RowPlace, real: int | None = None
+    ) -> torch.Tensor:
+        """One call of ``fn``; only the first ``real`` rows (default: all) are checked (the rest are padding)."""
         n = latents.shape[0]
+        real = n if real is None else real
         inputs = latents.detach().cpu().numpy().astype(np.float64) if self.backend == "numpy" else latents
         raw = _call_model(self.fn, inputs, name="generator", grad=grad, device=self.device)
         samples = _to_tensor(raw, name="generator", device=self.device)
@@ -255,10 +277,10 @@ class Generator:
                 f"output of shape {tuple(samples.shape)}"
             )
         if samples.is_floating_point() or samples.is_complex():
-            count, first = _first_bad_rows(samples.detach())
+            count, first = _first_bad_rows(samples.detach()[:real])
             if count:
                 raise ModelOutputError(
-                    f"generator returned NaN or Inf for {count} of {n} latents (first at latent index {offset + first})"
+                    f"generator returned NaN or Inf for {count} of {real} latents (first at {place(first)})"
                 )
         return samples
 
@@ -312,7 +334,7 @@ class Classifier:
         chunks = []
         step = self.batch_size or max(1, samples.shape[0])
         for start in range(0, samples.shape[0], step):
-            chunks.append(self._call_once(samples[start : start + step], grad=grad))
+            chunks.append(self._call_once(samples[start : start + step], grad=grad, place=_batch_row))
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
     def labels(self, samples: torch.Tensor) -> torch.Tensor:
@@ -320,8 +342,12 @@ class Classifier:
         out = self.outputs(samples)
         return out if out.ndim == 1 else out.argmax(dim=1)
 
-    def _call_once(self, samples: torch.Tensor, *, grad: bool) -> torch.Tensor:
+    def _call_once(
+        self, samples: torch.Tensor, *, grad: bool, place: RowPlace, real: int | None = None
+    ) -> torch.Tensor:
+        """One call of ``fn``; only the first ``real`` rows (default: all) are checked (the rest are padding)."""
         n = samples.shape[0]
+        real = n if real is None else real
         device = samples.device
         inputs = samples.detach().cpu().numpy() if self.backend == "numpy" else samples
         raw = _call_model(self.fn, inputs, name="classifier", grad=grad, device=device)
@@ -335,9 +361,11 @@ class Classifier:
         if self.gives_scores is not None and gives_scores != self.gives_scores:
             raise ModelOutputError("classifier switched between returning labels and scores")
         self.gives_scores = gives_scores
-        return self._check_scores(out) if gives_scores else self._check_labels(out)
+        if gives_scores:
+            return self._check_scores(out, real, place)
+        return self._check_labels(out, real)
 
-    def _check_scores(self, scores: torch.Tensor) -> torch.Tensor:
+    def _check_scores(self, scores: torch.Tensor, real: int, place: RowPlace) -> torch.Tensor:
         if not scores.is_floating_point():
             raise ModelOutputError(f"classifier scores must be floats; got dtype {scores.dtype}")
         width = scores.shape[1]
@@ -347,23 +375,22 @@ class Classifier:
             raise ModelOutputError(
                 f"classifier returned scores for {width} classes; expected num_classes={self.num_classes}"
             )
-        count, first = _first_bad_rows(scores.detach())
+        count, first = _first_bad_rows(scores.detach()[:real])
         if count:
             raise ModelOutputError(
-                f"classifier returned NaN or Inf scores for {count} of {scores.shape[0]} samples "
-                f"(first at row {first} of the batch)"
+                f"classifier returned NaN or Inf scores for {count} of {real} samples (first at {place(first)})"
             )
         return scores
 
-    def _check_labels(self, labels: torch.Tensor) -> torch.Tensor:
+    def _check_labels(self, labels: torch.Tensor, real: int) -> torch.Tensor:
         if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
             raise ModelOutputError(
                 f"classifier labels must be integers; got dtype {labels.dtype} (return scores of "
                 "shape (n, K) for probabilities)"
             )
         labels = labels.long()
-        if labels.numel():
-            low, high = int(labels.min()), int(labels.max())
+        if real:
+            low, high = int(labels[:real].min()), int(labels[:real].max())
             top = self.num_classes
             if low < 0 or (top is not None and high >= top):
                 expected = f"[0, {top})" if top is not None else "[0, inf)"
@@ -479,36 +506,52 @@ class LatentLabeler:
                 block = torch.cat([block, block[-1:].expand(size - real, -1)])
             yield start, real, block
 
-    def _outputs(self, latents: torch.Tensor, *, grad: bool) -> torch.Tensor:
+    @staticmethod
+    def _places(where: str | RowPlace | None, offset: int, start: int) -> RowPlace:
+        """Names of the rows of the block that starts at row ``start`` of a call."""
+        if where is None:
+            return lambda row: _search_row(start + row)
+        if callable(where):
+            return lambda row: where(offset + start + row)
+        return _indexed(where, offset + start)
+
+    def _outputs(self, latents: torch.Tensor, *, grad: bool, where: str | RowPlace | None, offset: int) -> torch.Tensor:
         chunks = []
         for start, real, block in self._blocks(latents):
-            samples = self.generator._call_once(block, grad=grad, offset=start)
-            chunks.append(self.classifier._call_once(samples, grad=grad)[:real])
-        return torch.cat(chunks)
+            place = self._places(where, offset, start)
+            samples = self.generator._call_once(block, grad=grad, place=place, real=real)
+            chunks.append(self.classifier._call_once(samples, grad=grad, place=place, real=real)[:real])
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
-    def labels(self, latents: torch.Tensor) -> torch.Tensor:
-        """Labels c(g(z)) as int64 on the model device; counts ``len(latents)`` forward queries."""
+    def labels(self, latents: torch.Tensor, *, where: str | RowPlace | None = None, offset: int = 0) -> torch.Tensor:
+        """Labels c(g(z)) as int64 on the model device; counts ``len(latents)`` forward queries.
+
+        ``where`` names the rows in error messages: a name (row i is ``where`` number ``offset + i``, as in
+        ``"latent index"``) or a function of ``offset + i``; by default they are search probes.
+        """
         if latents.shape[0] == 0:
             return torch.zeros(0, dtype=torch.long, device=self.device)
         self.queries.forward += latents.shape[0]
         with torch.no_grad():
-            out = self._outputs(latents, grad=False)
+            out = self._outputs(latents, grad=False, where=where, offset=offset)
         return (out if out.ndim == 1 else out.argmax(dim=1)).to(self.device)
 
-    def scores(self, latents: torch.Tensor) -> torch.Tensor | None:
-        """Scores (n, K) without gradient, or None for a label-only classifier."""
+    def scores(
+        self, latents: torch.Tensor, *, where: str | RowPlace | None = None, offset: int = 0
+    ) -> torch.Tensor | None:
+        """Scores (n, K) without gradient, or None for a label-only classifier (``where`` as in :meth:`labels`)."""
         self.queries.forward += latents.shape[0]
         with torch.no_grad():
-            out = self._outputs(latents, grad=False)
+            out = self._outputs(latents, grad=False, where=where, offset=offset)
         return out if out.ndim == 2 else None
 
     def supports_gradients(self, probe: torch.Tensor) -> bool:
-        """Whether scores are differentiable with respect to latents (probes with a small batch)."""
+        """Whether scores are differentiable with respect to latents (probes with the first sampled latents)."""
         if not (self.generator.differentiable and self.classifier.backend == "torch"):
             return False
         latents = probe.detach().clone().requires_grad_(True)
         with torch.enable_grad():
-            out = self._outputs(latents, grad=True)
+            out = self._outputs(latents, grad=True, where="latent index", offset=0)
         self.queries.forward += latents.shape[0]
         return out.ndim == 2 and out.requires_grad
 
@@ -527,8 +570,9 @@ class LatentLabeler:
         for start, real, block in self._blocks(latents):
             chunk = block.detach().clone().requires_grad_(True)
             with torch.enable_grad():
-                samples = self.generator._call_once(chunk, grad=True, offset=start)
-                scores = self.classifier._call_once(samples, grad=True)
+                place = self._places(None, 0, start)
+                samples = self.generator._call_once(chunk, grad=True, place=place, real=real)
+                scores = self.classifier._call_once(samples, grad=True, place=place, real=real)
                 if scores.ndim != 2 or not scores.requires_grad:
                     raise ModelOutputError(
                         "classifier scores are not differentiable with respect to the latents; use access='black-box'"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -61,15 +62,20 @@ def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
     return latents.astype(np.float64)
 
 
-def _label_in_chunks(labeler: LatentLabeler, points: torch.Tensor, chunk: int) -> torch.Tensor:
-    return torch.cat([labeler.labels(points[i : i + chunk]) for i in range(0, points.shape[0], chunk)])
+def _label_in_chunks(
+    labeler: LatentLabeler, points: torch.Tensor, chunk: int, where: str | Callable[[int], str]
+) -> torch.Tensor:
+    """Labels of ``points``; errors name row i as ``where`` number i (or ``where(i)``)."""
+    return torch.cat(
+        [labeler.labels(points[i : i + chunk], where=where, offset=i) for i in range(0, points.shape[0], chunk)]
+    )
 
 
 def _lipschitz_lower_bounds(labeler: LatentLabeler, z: torch.Tensor, lipschitz: float, chunk: int) -> np.ndarray:
     """r(z) >= (f_y - max_{j≠y} f_j)(z) / (√2·L) when the score map z -> f(z) is L-Lipschitz in L2."""
     out = []
     for start in range(0, z.shape[0], chunk):
-        scores = labeler.scores(z[start : start + chunk])
+        scores = labeler.scores(z[start : start + chunk], where="latent index", offset=start)
         if scores is None:
             raise InvalidArgumentError(
                 "lipschitz needs a classifier that returns scores (n, K); this one returns labels"
@@ -313,7 +319,7 @@ def _search(
     n, d = points64.shape
     z_all = labeler.to_latents(points64)
     points64 = z_all.detach().cpu().to(torch.float64).numpy()  # exactly what the models see
-    y_all = _label_in_chunks(labeler, z_all, batch_size)
+    y_all = _label_in_chunks(labeler, z_all, batch_size, "latent index")
     access = _resolve_access(labeler, access, z_all[:2])
     if num_seeds is None:
         num_seeds = 3 if access == "white-box" else 6
@@ -324,7 +330,7 @@ def _search(
 
     before_pool = labeler.queries.total
     pool_z = labeler.to_latents(sample_latents(seed, d, pool_size, stream=POOL_STREAM))
-    pool_y = _label_in_chunks(labeler, pool_z, batch_size) if pool_size else y_all[:0]
+    pool_y = _label_in_chunks(labeler, pool_z, batch_size, "seeding-pool point") if pool_size else y_all[:0]
     pool_queries = labeler.queries.total - before_pool
     pool_np = pool_z.detach().cpu().numpy()
     pool_labels = pool_y.cpu().numpy()
@@ -471,9 +477,9 @@ def _reverify(
     failed = np.zeros(censored.shape[0], dtype=bool)
     if found.size == 0:
         return failed
-    again = _label_in_chunks(labeler, z_all, chunk).cpu().numpy()
+    again = _label_in_chunks(labeler, z_all, chunk, "latent index").cpu().numpy()
     w = labeler.to_latents(witnesses[found])
-    w_again = _label_in_chunks(labeler, w, chunk).cpu().numpy()
+    w_again = _label_in_chunks(labeler, w, chunk, lambda i: f"the witness of latent index {found[i]}").cpu().numpy()
     y = y_all.cpu().numpy()
     bad = (again[found] != y[found]) | (w_again != witness_labels[found]) | (w_again == y[found])
     failed[found[bad]] = True

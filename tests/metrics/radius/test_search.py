@@ -206,12 +206,46 @@ def test_result_frame_and_repr() -> None:
 
 
 class TestBadInput:
-    def test_generator_returning_nan_names_rows_and_first_index(self) -> None:
-        def gen(z: torch.Tensor) -> torch.Tensor:
-            return torch.where(z[:, :1] > 1.5, torch.nan, z)
+    @staticmethod
+    def _nan_at(marker: float):
+        """A generator that returns NaN exactly where a latent's first coordinate equals ``marker``."""
 
-        with pytest.raises(ModelOutputError, match=r"NaN or Inf for \d+ of \d+ latents \(first at latent index \d+\)"):
-            class_radius(gen, lambda x: x, latent_dim=2, num_samples=50, progress=False)
+        def gen(z: torch.Tensor) -> torch.Tensor:
+            return torch.where(z[:, :1] == marker, torch.nan, z)
+
+        return gen
+
+    @pytest.mark.parametrize(("n", "bad", "block"), [(400, 300, "1 of 128"), (5, 4, "1 of 5"), (130, 129, "1 of 2")])
+    def test_generator_nan_at_a_sampled_latent_names_its_index(self, n: int, bad: int, block: str) -> None:
+        # the index is the latent's index in result.latents, whatever the chunk and block it falls in, and the
+        # count is of real rows only (padding repeats the block's last row, which must not be counted again)
+        latents = np.random.default_rng(0).standard_normal((n, 2))
+        latents[bad, 0] = 7.0
+        with pytest.raises(ModelOutputError, match=rf"NaN or Inf for {block} latents \(first at latent index {bad}\)"):
+            class_radius(self._nan_at(7.0), lambda x: x, latents=latents, batch_size=256, progress=False)
+
+    def test_classifier_nan_at_a_sampled_latent_names_its_index(self) -> None:
+        latents = np.random.default_rng(0).standard_normal((40, 2))
+        latents[33, 0] = 7.0
+        message = r"NaN or Inf scores for 1 of 40 samples \(first at latent index 33\)"
+        with pytest.raises(ModelOutputError, match=message):
+            class_radius(torch.nn.Identity(), self._nan_at(7.0), latents=latents, progress=False)
+
+    def test_generator_nan_away_from_the_samples_is_reported_as_a_search_probe(self) -> None:
+        def gen(z: torch.Tensor) -> torch.Tensor:  # finite on the samples, NaN far out where the search goes
+            return torch.where(z[:, :1].abs() > 4.5, torch.nan, z)
+
+        latents = np.random.default_rng(0).uniform(-1.0, 1.0, (20, 2))
+        with pytest.raises(ModelOutputError, match=r"of a batch of search probes, not one of the sampled latents"):
+            class_radius(gen, lambda x: x * 0.0, latents=latents, pool_size=0, progress=False)
+
+    def test_generator_nan_in_the_seeding_pool_is_reported_as_such(self) -> None:
+        def gen(z: torch.Tensor) -> torch.Tensor:
+            return torch.where(z[:, :1].abs() > 2.5, torch.nan, z)
+
+        latents = np.random.default_rng(0).uniform(-1.0, 1.0, (20, 2))
+        with pytest.raises(ModelOutputError, match=r"first at seeding-pool point \d+\)"):
+            class_radius(gen, lambda x: x, latents=latents, progress=False)
 
     def test_classifier_with_wrong_shape(self) -> None:
         with pytest.raises(ModelOutputError, match="classifier must return labels of shape"):
