@@ -110,25 +110,48 @@ def _resolve_dtype(dtype: torch.dtype | None, fn: Any) -> torch.dtype:
     return torch.float32
 
 
-def _call_model(fn: Callable[[Any], Any], inputs: Any, *, name: str, grad: bool, device: torch.device) -> Any:
-    """``fn(inputs)`` with autograd on or off, the global RNG states left as they were, and any exception
-    raised inside the user's model turned into a :class:`ModelOutputError` naming the model.
+def _as_numpy_input(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor as the numpy array a numpy-backend model receives (bfloat16, which numpy lacks, as float32)."""
+    tensor = tensor.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+
+
+def _call_model(
+    fn: Callable[[Any], Any],
+    inputs: torch.Tensor,
+    *,
+    name: str,
+    grad: bool,
+    device: torch.device,
+    to_numpy: Callable[[torch.Tensor], np.ndarray] | None = None,
+) -> Any:
+    """``fn(inputs)`` (or ``fn(to_numpy(inputs))`` for a numpy model) with autograd on or off, the global RNG
+    states and grad mode left as they were, and any exception raised inside the user's model turned into a
+    :class:`ModelOutputError` naming the model.
 
     Inside an :func:`isolated_rng` block (a whole computation) and with the grad mode already right, no context
     manager is entered: the call costs what the model costs.
     """
     if not _ISOLATED:
         with isolated_rng(device):
-            return _call_model(fn, inputs, name=name, grad=grad, device=device)
+            return _call_model(fn, inputs, name=name, grad=grad, device=device, to_numpy=to_numpy)
     if torch.is_grad_enabled() != grad:
         with torch.set_grad_enabled(grad):
-            return _call_model(fn, inputs, name=name, grad=grad, device=device)
+            return _call_model(fn, inputs, name=name, grad=grad, device=device, to_numpy=to_numpy)
     try:
-        return fn(inputs)
+        return fn(inputs if to_numpy is None else to_numpy(inputs))
     except GenlooseError:
         raise
     except Exception as error:
         raise ModelOutputError(f"{name} raised {type(error).__name__}: {error}") from error
+    finally:
+        if torch.is_grad_enabled() != grad:  # the model switched the global mode: put back the caller's
+            torch.set_grad_enabled(grad)
+
+
+def _generator_numpy_input(latents: torch.Tensor) -> np.ndarray:
+    """Latents as a numpy generator receives them: float64."""
+    return _as_numpy_input(latents).astype(np.float64)
 
 
 def _check_callable(fn: Any, name: str) -> None:
@@ -150,7 +173,9 @@ def _first_bad_rows(values: torch.Tensor) -> tuple[int, int]:
     """(number of rows holding NaN or Inf, index of the first); one reduction when all is finite."""
     if values.numel() == 0:
         return 0, -1
-    total = values.sum().item()  # one reduction; .item() is cheaper than a tensor-valued isfinite
+    # one reduction, accumulated in at least float32 (a float16 sum of 65504 would overflow); .item() is
+    # cheaper than a tensor-valued isfinite
+    total = values.sum(dtype=torch.promote_types(values.dtype, torch.float32)).item()
     if cmath.isfinite(total):
         # a finite sum means every entry is finite (an overflow to inf only triggers the exact scan below)
         return 0, -1
@@ -268,8 +293,8 @@ class Generator:
         """One call of ``fn``; only the first ``real`` rows (default: all) are checked (the rest are padding)."""
         n = latents.shape[0]
         real = n if real is None else real
-        inputs = latents.detach().cpu().numpy().astype(np.float64) if self.backend == "numpy" else latents
-        raw = _call_model(self.fn, inputs, name="generator", grad=grad, device=self.device)
+        to_numpy = _generator_numpy_input if self.backend == "numpy" else None
+        raw = _call_model(self.fn, latents, name="generator", grad=grad, device=self.device, to_numpy=to_numpy)
         samples = _to_tensor(raw, name="generator", device=self.device)
         if samples.ndim == 0 or samples.shape[0] != n:
             raise ModelOutputError(
@@ -349,8 +374,8 @@ class Classifier:
         n = samples.shape[0]
         real = n if real is None else real
         device = samples.device
-        inputs = samples.detach().cpu().numpy() if self.backend == "numpy" else samples
-        raw = _call_model(self.fn, inputs, name="classifier", grad=grad, device=device)
+        to_numpy = _as_numpy_input if self.backend == "numpy" else None
+        raw = _call_model(self.fn, samples, name="classifier", grad=grad, device=device, to_numpy=to_numpy)
         out = _to_tensor(raw, name="classifier", device=device)
         if out.ndim not in (1, 2) or out.shape[0] != n:
             raise ModelOutputError(

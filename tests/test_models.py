@@ -59,14 +59,49 @@ class TestGenerator:
         with pytest.raises(ModelOutputError, match=r"1 of 6 latents \(first at latent index 3\)"):
             Generator(fn, latent_dim=2)(torch.zeros(6, 2))
 
-    def test_finite_outputs_whose_sum_overflows_are_accepted(self) -> None:
+    @pytest.mark.parametrize(("dtype", "value"), [(torch.float16, 60000.0), (torch.float32, 3e38)])
+    def test_finite_outputs_whose_sum_overflows_are_accepted(self, dtype: torch.dtype, value: float) -> None:
         # the fast check sums the output; a sum that overflows must fall back to the exact scan, not fail
         def fn(z: torch.Tensor) -> torch.Tensor:
-            return torch.full((z.shape[0], 64), 60000.0, dtype=torch.float16)
+            return torch.full((z.shape[0], 64), value, dtype=dtype)
 
         out = Generator(fn, latent_dim=2)(torch.zeros(4, 2))
-        assert out.dtype == torch.float16
-        assert torch.isinf(out.sum())  # the case the fallback exists for
+        assert out.dtype == dtype
+        assert torch.isinf(out.sum())  # in the output's own dtype the sum overflows
+
+    def test_a_model_that_switches_the_grad_mode_does_not_leak_it(self) -> None:
+        def rude(z: torch.Tensor) -> torch.Tensor:
+            torch.set_grad_enabled(True)
+            return z
+
+        labeler = LatentLabeler(Generator(rude, latent_dim=2), Classifier(lambda x: x))
+        for session in (contextlib.nullcontext(), labeler.session()):
+            with torch.no_grad(), session:
+                Generator(rude, latent_dim=2)(torch.zeros(1, 2))
+                assert not torch.is_grad_enabled()
+                labeler.labels(torch.zeros(3, 2))
+                assert not torch.is_grad_enabled()
+
+    @pytest.mark.parametrize("which", ["generator", "classifier"])
+    def test_numpy_models_receive_bfloat16_as_float(self, which: str) -> None:
+        seen = []
+
+        def fn(x: np.ndarray) -> np.ndarray:
+            seen.append(x.dtype)
+            return x
+
+        gen = Generator(
+            fn if which == "generator" else torch.nn.Identity(),
+            latent_dim=2,
+            dtype=torch.bfloat16,
+            backend="numpy" if which == "generator" else "torch",
+        )
+        clf = Classifier(
+            fn if which == "classifier" else (lambda x: x), backend="numpy" if which == "classifier" else "torch"
+        )
+        labels = LatentLabeler(gen, clf).labels(torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.bfloat16))
+        assert labels.tolist() == [0, 1]
+        assert seen == [np.float64 if which == "generator" else np.float32]
 
     def test_wrong_number_of_rows_is_an_error(self) -> None:
         with pytest.raises(ModelOutputError, match="expected first dimension 4"):
