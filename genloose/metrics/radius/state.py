@@ -23,6 +23,12 @@ __all__ = ["CANDIDATE_CEILING", "ChunkState"]
 CANDIDATE_CEILING = 3.0
 
 
+def _distance(points: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Row-wise ||points - z|| in float64, from the exact float64 values of both (a difference taken in a
+    low-precision model dtype would round before the norm, and could under-report the radius)."""
+    return torch.linalg.vector_norm(points.to(torch.float64) - z.to(torch.float64), dim=1)
+
+
 class ChunkState:
     """Latents, labels, best witnesses and query counts of one chunk of points."""
 
@@ -51,6 +57,14 @@ class ChunkState:
             other.ceiling = self.radius * ceiling
         return other
 
+    def charge(self, rows: torch.Tensor, queries: int | torch.Tensor) -> None:
+        """Count ``queries`` calls of c∘g (one number, or one per row) against each of ``rows``.
+
+        A row listed twice is charged twice: each copy made its own calls.
+        """
+        counts = queries if isinstance(queries, torch.Tensor) else torch.full_like(rows, queries)
+        self.spent.index_add_(0, rows, counts.to(self.spent.dtype))
+
     def has_budget(self, rows: torch.Tensor, budget: int) -> torch.Tensor:
         """Mask of the ``rows`` that have spent fewer than ``budget`` queries."""
         return self.spent[rows] < budget
@@ -75,7 +89,7 @@ class ChunkState:
         """Labels of ``points`` (shape (len(rows), P, d) or (len(rows), d)); charges each row its P queries."""
         flat = points.reshape(-1, points.shape[-1])
         per_row = flat.shape[0] // max(1, rows.shape[0])
-        self.spent[rows] += per_row
+        self.charge(rows, per_row)
         return self.labeler.labels(flat).reshape(points.shape[:-1])
 
     def offer(self, rows: torch.Tensor, points: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -84,7 +98,7 @@ class ChunkState:
         Returns the boolean mask of rows that improved.
         """
         adversarial = labels != self.y[rows]
-        dist = torch.linalg.vector_norm((points - self.z[rows]).to(torch.float64), dim=1)
+        dist = _distance(points, self.z[rows])
         better = adversarial & (dist < self.radius[rows])
         take = rows[better]
         self.radius[take] = dist[better]
@@ -116,7 +130,7 @@ class ChunkState:
             points = self.ray_points(sub, u[keep], s[keep])
             mask = usable[keep]
             flat_labels = self.labeler.labels(points[mask])
-            self.spent.index_add_(0, sub, mask.sum(dim=1))
+            self.charge(sub, mask.sum(dim=1))
             block = torch.full(mask.shape, -1, dtype=torch.long, device=s.device)
             block[mask] = flat_labels
             labels[keep] = block
@@ -161,7 +175,7 @@ class ChunkState:
             done = ~going
             finished = open_[done]
             lo[finished], hi[finished], hi_label[finished] = w_lo[done], w_hi[done], w_label[done]
-            self.spent.index_add_(0, rows[finished], torch.full_like(finished, halvings))
+            self.charge(rows[finished], halvings)
             open_, z, y, w_u = open_[going], z[going], y[going], w_u[going]
             w_lo, w_hi, w_label = w_lo[going], w_hi[going], w_label[going]
         self.offer(rows, self.ray_points(rows, u, hi), hi_label)
@@ -236,7 +250,7 @@ class ChunkState:
         take = rows[keep]
         self.witness[take] = pushed[keep]
         self.witness_label[take] = labels[keep]
-        self.radius[take] = torch.linalg.vector_norm((pushed[keep] - self.z[take]).to(torch.float64), dim=1)
+        self.radius[take] = _distance(pushed[keep], self.z[take])
 
     def search_opposite(self, rows: torch.Tensor) -> None:
         """Search the ray from z away from its witness (the other side of the point).

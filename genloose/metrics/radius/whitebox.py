@@ -42,7 +42,7 @@ def linearized_candidates(state: ChunkState, rows: torch.Tensor, *, top_k: int, 
     if rows.numel() == 0:
         return []
     scores = state.labeler.scores(state.z[rows])
-    state.spent[rows] += 1
+    state.charge(rows, 1)
     if scores is None:
         return []
     others = scores.clone()
@@ -53,7 +53,7 @@ def linearized_candidates(state: ChunkState, rows: torch.Tensor, *, top_k: int, 
     for slot in range(k):
         sub = state.fork(ceiling=CANDIDATE_CEILING)
         margin, grad, _ = state.labeler.margin_gradients(state.z[rows], state.y[rows], targets[:, slot])
-        state.spent[rows] += 1
+        state.charge(rows, 1)
         u, norm = _unit(grad)
         usable = (norm > 0) & torch.isfinite(norm)
         guess = torch.where(usable, -margin.to(torch.float64) / norm, torch.full_like(norm, math.nan))
@@ -84,7 +84,7 @@ def normal_ray_iteration(state: ChunkState, rows: torch.Tensor, *, steps: int, t
         before = state.radius[active].clone()
         witness = state.witness[active]
         _, grad, _ = state.labeler.margin_gradients(witness, state.y[active], state.witness_label[active])
-        state.spent[active] += 1
+        state.charge(active, 1)
         u, norm = _unit(grad)
         offset = (witness - state.z[active]).to(torch.float64)
         guess = (offset * u.to(torch.float64)).sum(dim=1)
@@ -124,7 +124,7 @@ def ddn_attack(
         points = z[idx] + delta[idx]
         tgt = None if target is None else target[idx]
         _, grad, labels = state.labeler.margin_gradients(points, state.y[rows[idx]], tgt)
-        state.spent[rows[idx]] += 1
+        state.charge(rows[idx], 1)
         state.offer(rows[idx], points, labels)
         adversarial = labels != state.y[rows[idx]]
         norm_now = torch.linalg.vector_norm(delta[idx].to(torch.float64), dim=1)
