@@ -47,7 +47,8 @@ class NormalEstimates:
 def _directions(
     seed: int, points: list[int], iterations: list[int], probes: int, d: int, stream: int, dtype: torch.dtype
 ) -> torch.Tensor:
-    """Unit probe directions (len(points), probes, d) in ``dtype``, from a stream of (seed, point, iteration, stream).
+    """Unit probe directions (len(points), probes, d), drawn in float32 and returned in ``dtype``, from a stream
+    of (seed, point, iteration, stream).
 
     Each point's directions come from its own torch generator (keyed through a numpy ``SeedSequence``), so they
     do not depend on batching; torch's vectorised normal sampler is about 2.5 times faster than numpy's here.
@@ -84,7 +85,7 @@ def sign_normal_iteration(
     if normals is None:
         normals = NormalEstimates(state.size, d, state.z.device)
     rows = rows[torch.isfinite(state.radius[rows])]
-    # probes in the model's precision, at least float32 (the normal sums accumulate in float64)
+    # probes placed and summed in the model's precision, at least float32; the running sums are float64
     work_dtype = torch.promote_types(state.z.dtype, torch.float32)
     for _ in range(steps):
         act = rows[state.has_budget(rows, budget)]

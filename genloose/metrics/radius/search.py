@@ -332,10 +332,10 @@ def _search(
     pool_z = labeler.to_latents(sample_latents(seed, d, pool_size, stream=POOL_STREAM))
     pool_y = _label_in_chunks(labeler, pool_z, batch_size, "seeding-pool point") if pool_size else y_all[:0]
     pool_queries = labeler.queries.total - before_pool
-    pool_np = pool_z.detach().cpu().numpy()
+    pool_np = pool_z.detach().cpu().to(torch.float64).numpy()
     pool_labels = pool_y.cpu().numpy()
     if pool_size and np.unique(pool_labels).size < 2:
-        pool_np = np.concatenate([pool_np, z_all.detach().cpu().numpy()])
+        pool_np = np.concatenate([pool_np, points64])
         pool_labels = np.concatenate([pool_labels, y_all.cpu().numpy()])
     pool = ClassPool(pool_np, pool_labels) if pool_labels.size else None
     directions = ClassDirections(pool_np, pool_labels) if pool is not None else None
@@ -344,7 +344,7 @@ def _search(
     witnesses = np.full((n, d), np.nan)
     witness_labels = np.full(n, -1, dtype=np.int64)
     queries = np.zeros(n, dtype=np.int64)
-    index_all = torch.arange(sample_offset, sample_offset + n)
+    index_all = torch.arange(sample_offset, sample_offset + n, device=z_all.device)  # indexed by device rows
     starts = range(0, n, batch_size)
     for start in progress_bar(starts, progress=progress, desc="class radius", unit="chunk"):
         stop = min(n, start + batch_size)

@@ -69,7 +69,7 @@ def seed_from_pool(
     The k-th nearest class's witness goes to ``states[k]`` (states on the points of ``state``, one per seed,
     for the restarts). Points that have spent ``budget`` queries are skipped.
     """
-    z = state.z.detach().cpu().numpy()
+    z = state.z.detach().cpu().to(torch.float64).numpy()
     y = state.y.cpu().numpy()
     chosen, valid = pool.nearest_other(z, y, len(states))
     fractions = torch.arange(1, scan_points + 1, dtype=torch.float64, device=state.z.device)

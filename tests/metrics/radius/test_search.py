@@ -410,3 +410,19 @@ def test_search_on_cuda_is_verified_and_agrees_with_cpu(access: str) -> None:
     tolerance = 2e-3 if access == "white-box" else 0.03
     for result in results.values():
         assert_radii_close_to_exact(result, testbed, rtol=tolerance, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("access", ["white-box", "black-box"])
+def test_models_in_other_float_dtypes_give_verified_upper_bounds(dtype: torch.dtype, access: str) -> None:
+    # radii are measured from the exact values of the witness and the point, so even a half-precision model's
+    # radii are verified upper bounds (a difference taken in float16 would round below the true distance)
+    testbed = grid_voronoi(6, seed=2)
+    generator = genloose.Generator(testbed.generator, latent_dim=6, dtype=dtype)
+    result = class_radius(generator, testbed.classifier, num_samples=30, seed=1, access=access, progress=False)
+    assert result.num_censored == 0
+    assert result.witnesses.dtype == np.float64
+    assert_radii_are_upper_bounds(result, testbed.generator, testbed.classifier, dtype=dtype)
+    assert_radii_at_least_exact(result, testbed, rtol=1e-5, atol=1e-6)
+    if dtype == torch.float64:
+        assert_radii_close_to_exact(result, testbed, rtol=2e-3 if access == "white-box" else 0.05, atol=1e-9)
