@@ -534,11 +534,10 @@ class LatentLabeler:
     @staticmethod
     def _places(where: str | RowPlace | None, offset: int, start: int) -> RowPlace:
         """Names of the rows of the block that starts at row ``start`` of a call."""
-        if where is None:
-            return lambda row: _search_row(start + row)
-        if callable(where):
-            return lambda row: where(offset + start + row)
-        return _indexed(where, offset + start)
+        if isinstance(where, str):
+            return _indexed(where, offset + start)
+        name = _search_row if where is None else where
+        return lambda row: name(offset + start + row)
 
     def _outputs(self, latents: torch.Tensor, *, grad: bool, where: str | RowPlace | None, offset: int) -> torch.Tensor:
         chunks = []

@@ -29,6 +29,18 @@ def _distance(points: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(points.to(torch.float64) - z.to(torch.float64), dim=1)
 
 
+def _on_ray(z: torch.Tensor, u: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """z + s·u in z's dtype, row by row (``s`` of shape (m,)), or at P distances per row (``s`` of shape (m, P)).
+
+    The one formula for points on rays: a bisected witness is recomputed from its distance, and must be
+    bit-identical to the point the classifier labelled.
+    """
+    s = s.to(z.dtype)
+    if s.ndim == 1:
+        return z + s[:, None] * u
+    return z[:, None, :] + s[:, :, None] * u[:, None, :]
+
+
 class ChunkState:
     """Latents, labels, best witnesses and query counts of one chunk of points."""
 
@@ -108,11 +120,7 @@ class ChunkState:
 
     def ray_points(self, rows: torch.Tensor, u: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Points z[rows] + s·u in the model's dtype; ``s`` has shape (len(rows),) or (len(rows), P)."""
-        z = self.z[rows]
-        s = s.to(z.dtype)
-        if s.ndim == 1:
-            return z + s[:, None] * u
-        return z[:, None, :] + s[:, :, None] * u[:, None, :]
+        return _on_ray(self.z[rows], u, s)
 
     def scan(
         self, rows: torch.Tensor, u: torch.Tensor, s: torch.Tensor
@@ -163,7 +171,7 @@ class ChunkState:
         halvings = 0
         while open_.numel():
             mid = 0.5 * (w_lo + w_hi)
-            labels = self.labeler.labels(z + mid.to(z.dtype)[:, None] * w_u)
+            labels = self.labeler.labels(_on_ray(z, w_u, mid))
             halvings += 1
             adversarial = labels != y
             w_hi = torch.where(adversarial, mid, w_hi)
