@@ -12,6 +12,7 @@ __all__ = [
     "GenlooseError",
     "GenlooseWarning",
     "InvalidArgumentError",
+    "MissingDependencyError",
     "ModelOutputError",
     "NonDeterministicModelError",
     "SearchFailureWarning",
@@ -28,6 +29,10 @@ class InvalidArgumentError(GenlooseError, ValueError):
 
     The message names the argument, what was expected and what was received.
     """
+
+
+class MissingDependencyError(GenlooseError, ModuleNotFoundError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
 
 
 class ModelOutputError(GenlooseError, ValueError):

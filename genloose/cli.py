@@ -199,8 +199,8 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    from genloose._evaluate import evaluate
     from genloose._io import check_destination
-    from genloose.evaluate import evaluate
 
     for option, path in (("--json", args.json), ("--csv", args.csv)):
         if path is not None:

@@ -284,7 +284,7 @@ class Report:
     Examples
     --------
     >>> import torch
-    >>> from genloose.evaluate import evaluate
+    >>> from genloose import evaluate
     >>> report = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=4,
     ...                            num_samples=200, seed=0, progress=False)
     >>> report.class_radius.contains(0.7978845608)  # sqrt(2/pi): two half-spaces
@@ -321,7 +321,7 @@ class Report:
         Examples
         --------
         >>> import torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
         ...                       progress=False)
         >>> list(r.estimates())[:2]
@@ -353,7 +353,7 @@ class Report:
         Examples
         --------
         >>> import torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
         ...                       progress=False)
         >>> frame = r.to_frame()
@@ -408,7 +408,7 @@ class Report:
         Examples
         --------
         >>> import torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
         ...                       progress=False)
         >>> r.to_dict()["class_radius_n"]
@@ -460,7 +460,7 @@ class Report:
         Examples
         --------
         >>> import json, torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
         ...                       progress=False)
         >>> json.loads(r.to_json())["num_samples"]
@@ -477,7 +477,7 @@ class Report:
         Examples
         --------
         >>> import json, tempfile, pathlib, torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
         ...                       progress=False)
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.json"
@@ -495,7 +495,7 @@ class Report:
         Examples
         --------
         >>> import tempfile, pathlib, pandas, torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
         ...                       progress=False)
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.csv"
@@ -590,7 +590,7 @@ def reports_to_frame(reports: Sequence[Report], names: Sequence[str] | None = No
     Examples
     --------
     >>> import torch
-    >>> from genloose.evaluate import evaluate
+    >>> from genloose import evaluate
     >>> make = lambda seed: evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2,
     ...                                       num_samples=50, seed=seed, progress=False)
     >>> frame = reports_to_frame([make(0), make(1)], names=["a", "b"])

@@ -175,7 +175,7 @@ def test_factories_classes_files_and_device(workdir: Path, capsys: pytest.Captur
 def test_progress_and_options_reach_evaluate(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    module = importlib.import_module("genloose.evaluate")  # the module, even once genloose exports the function
+    module = importlib.import_module("genloose._evaluate")  # the module, even once genloose exports the function
 
     seen: list[dict] = []
     original = module.evaluate

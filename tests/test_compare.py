@@ -18,10 +18,10 @@ import pytest
 import torch
 from scipy.stats import binomtest
 
+from genloose import evaluate
+from genloose._compare import COMPARISON_DTYPES, Comparison, compare
 from genloose._errors import InvalidArgumentError
-from genloose.compare import COMPARISON_DTYPES, Comparison, compare
 from genloose.estimate import Estimate
-from genloose.evaluate import evaluate
 from genloose.metrics.radius.result import RadiusResult
 from genloose.metrics.radius.sampling import sample_latents
 from genloose.report import Report, build_report

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import genloose
+from genloose import evaluate
 from genloose._errors import InvalidArgumentError, ModelOutputError
 from genloose.accumulators import RadiusAccumulator
 from genloose.distributed import (
@@ -24,7 +25,6 @@ from genloose.distributed import (
     run_collectively,
     shard_range,
 )
-from genloose.evaluate import evaluate
 from genloose.testing import sectors
 
 WORLD_SIZE = 2

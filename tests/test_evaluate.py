@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import genloose
+from genloose import evaluate
 from genloose._errors import (
     BoundHypothesisWarning,
     InvalidArgumentError,
@@ -19,7 +20,6 @@ from genloose._errors import (
     UndefinedMetricWarning,
 )
 from genloose.estimate import Estimate
-from genloose.evaluate import evaluate
 from genloose.report import (
     BOUND_QUANTITIES,
     DIAGNOSTIC_QUANTITIES,

@@ -15,20 +15,16 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
+from genloose._optional import missing_dependency
+
 try:
     from hypothesis import strategies as st
     from hypothesis.errors import InvalidArgument
     from hypothesis.extra import numpy as hnp
-except ModuleNotFoundError as _error:  # pragma: no cover - tested by hiding hypothesis
-    if not (_error.name or "").startswith("hypothesis"):
-        raise
-    raise ModuleNotFoundError(
-        "genloose.testing.strategies needs the optional dependency 'hypothesis'; install it with "
-        "`pip install hypothesis` (or `pip install 'genloose[testing]'`)",
-        name="hypothesis",
-    ) from _error
-
-import numpy as np
+except ModuleNotFoundError as _error:  # tested by hiding hypothesis
+    raise missing_dependency(_error, "hypothesis", extra="testing", needed_for="genloose.testing.strategies") from None
 
 from genloose.testing.testbeds import (
     Testbed,

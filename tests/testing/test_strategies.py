@@ -323,7 +323,7 @@ def test_import_without_hypothesis_explains_how_to_install(
     for name in [m for m in sys.modules if m == "hypothesis" or m.startswith("hypothesis.")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "genloose.testing.strategies")
-    with pytest.raises(ModuleNotFoundError, match=r"pip install hypothesis") as info:
+    with pytest.raises(ModuleNotFoundError, match=r"pip install .genloose\[testing\].") as info:
         importlib.import_module("genloose.testing.strategies")
     assert info.value.name == "hypothesis"
     # the rest of genloose.testing does not need hypothesis

@@ -118,7 +118,7 @@ class Comparison:
     Examples
     --------
     >>> import torch
-    >>> from genloose.evaluate import evaluate
+    >>> from genloose import evaluate
     >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
     >>> a = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=100, seed=1, progress=False)
     >>> b = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=100, seed=2, progress=False)
@@ -147,7 +147,7 @@ class Comparison:
         Examples
         --------
         >>> import torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
         >>> r = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, progress=False)
         >>> compare(r, r).verdicts()["collision_probability"]
@@ -161,7 +161,7 @@ class Comparison:
         Examples
         --------
         >>> import torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
         >>> r = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, progress=False)
         >>> compare(r, r).to_frame()["quantity"].tolist()[:2]
@@ -203,7 +203,7 @@ class Comparison:
         Examples
         --------
         >>> import torch
-        >>> from genloose.evaluate import evaluate
+        >>> from genloose import evaluate
         >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
         >>> r = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, progress=False)
         >>> compare(r, r).to_dict()["class_radius_difference"]
@@ -523,7 +523,7 @@ def compare(
             raise InvalidArgumentError("classifier must be given to compare two generators; got None")
         if num_samples is None:
             raise InvalidArgumentError("num_samples must be given to compare two generators; got None")
-        from genloose.evaluate import evaluate
+        from genloose._evaluate import evaluate
 
         options: dict[str, Any] = {
             "latent_dim": latent_dim,
