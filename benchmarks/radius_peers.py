@@ -1,51 +1,83 @@
-"""genloose's class-radius search against peer libraries' minimum-norm L2 attacks, in latent space.
+"""genloose's class radius against the pointwise best of strong minimum-norm L2 attacks, in latent space.
 
-On the exact testbeds of ``benchmarks/radius_accuracy.py`` (d = 2, 16, 64, 256), the points ``genloose.class_radius``
-searched (``result.latents``, white-box) are attacked by peer attacks through a wrapper module on z,
-``model(z) = classifier(generator(z))`` returning the logits:
+On each model of :data:`MODELS` (the bundled digit image models and three bundled grid GANs), genloose runs with
+its default settings (white-box, ``genloose.class_radius(generator, classifier, latent_dim=d, num_samples=N,
+seed=0)``), and every peer attacks the very points it searched (``result.latents``, with its labels) through the
+module ``z -> classifier(generator(z))`` returning logits. The peers, each given ``--steps`` (default 1000)
+gradient calls of c∘g per point:
 
-* Foolbox 3.3.4 ``L2DeepFoolAttack`` and ``DDNAttack`` (L2), with bounds (-1e3, 1e3) (no clipping can happen in latent
-  space) and ``epsilons=None`` (minimum-norm mode). Foolbox's ``L2FMNAttack`` is not used: its L2 projection is a
-  no-op in 3.3.4 (``factor = ep.minimum(1, norms / norms)``), so it is not a valid FMN reference.
-* torchattacks ``DeepFool`` and ``FAB`` (L2, untargeted). Both clamp their iterates to the image box [0, 1], so the
-  wrapper maps x in [0, 1]^d affinely onto z = B(2x - 1) with B = 32 (no latent coordinate of these points or of
-  any nearest boundary point comes near +-32), and distances are mapped back (||dz|| = 2B ||dx||).
+* ``foolbox DDN``: Foolbox 3.3.4 ``DDNAttack(steps=1000)`` (cross-entropy, normalised gradient, step size
+  cosine-annealed from 1 to 0.01, norm ``eps (1 -+ 0.05)``, rescaling onto the eps-sphere, ``init_epsilon`` 1,
+  no quantisation): 1 gradient call per step.
+* ``foolbox DeepFool``: Foolbox 3.3.4 ``L2DeepFoolAttack`` with ``candidates = min(10, K)`` and
+  ``steps = 1000 // (candidates - 1)`` (each step costs ``candidates - 1`` gradient calls; it stops when the
+  whole batch is adversarial), ``overshoot`` 0.001 instead of the default 0.02 (which puts every point exactly
+  2% past an affine boundary: it cannot get within 1% of exact).
+* ``FMN (ours)``: our box-free Fast Minimum Norm (Pintor et al. 2021; :func:`peer_attacks.fmn_l2`), not
+  Foolbox's ``L2FMNAttack``, whose L2 projection is a no-op in 3.3.4 (``factor = ep.minimum(1, norms /
+  norms)``). Margin loss ``logit_y - max_other``, normalised-gradient steps, step size cosine-annealed from
+  ``alpha0`` = 1 to 1/100, eps from ``||delta|| + |m|/||grad m||`` until the first adversarial, then
+  ``min(eps (1 - gamma), best norm)`` when adversarial and ``eps (1 + gamma)`` otherwise, gamma cosine-annealed
+  from 0.05 to 0.001, projection of delta onto the L2 ball of radius eps, best adversarial tracked per point:
+  1000 steps of 1 gradient call.
+* ``PGD shrinking rho``: projected gradient descent on the margin inside an L2 ball of radius rho with a
+  bisection over rho (:func:`peer_attacks.pgd_shrinking`), the "minimum" search of earlier latent-space
+  robustness work (Buzhinsky et al. 2020): rho starts at the linear distance estimate, grows x2 until a run
+  succeeds, then bisects; each run (steps // 20 = 50 steps, step size cosine-annealed from rho/2 to rho/200,
+  stopped per point at the first adversarial) restarts from the best adversarial rescaled onto the new sphere;
+  per-point runs continue while 50 of the 1000 calls remain.
 
-Budget. genloose's default is ``max_queries = 1000`` calls of c∘g per point (a gradient evaluation counts one).
-Each peer gets the same cap through its step count:
+Foolbox gets bounds (-1e4, 1e4): nothing can clip. Nothing is clamped anywhere. A peer's output counts only where
+the same model re-labels it as adversarial (a non-adversarial output is a failure, distance +inf). Calls are
+counted by a wrapper (rows of c∘g forward passes; a gradient evaluation is one call, as in genloose's
+``result.queries``). genloose's calls per point are ``result.queries.mean() + result.pool_queries / N``.
 
-==========================  ======================================  ==========================================
-attack                      calls per step                          steps
-==========================  ======================================  ==========================================
-Foolbox L2 DeepFool         candidates - 1 gradients (c = min(10,K)) 1000 // (c - 1)   (stops when all succeed)
-Foolbox L2 DDN              1 gradient                               1000
-torchattacks DeepFool       1 forward + K backward (full Jacobian)   1000 // K         (per-sample early stop)
-torchattacks FAB            1 forward + K backward + 1 forward       1000 // (K + 1)
-==========================  ======================================  ==========================================
+For each model the script prints genloose's mean radius, the mean of the pointwise best peer (per point, the
+smallest verified distance over the peers), their ratio, the share of points where genloose <= best peer x
+(1 + 1e-6), calls per point, and, per peer: its mean (over its successes), success rate, calls per point, share
+of points where it is the pointwise best ("wins"), share where it beats genloose, and wall time.
 
-All other parameters are the libraries' defaults (overshoot 0.02 for DeepFool, gamma 0.05 and init_epsilon 1 for
-DDN, alpha_max 0.1, eta 1.05, beta 0.9 for FAB; FAB's ``eps`` acceptance threshold is set huge so that every
-success counts). The cost each method actually spent is measured in model passes per point (forward rows +
-backward rows, counted by the wrapper; genloose's from its own counters, pool and probe included).
+``--validate`` first checks every peer on exact testbeds of ``genloose.testing`` at d = 16 (a half-space, the
+25-class nearest-mean grid, both affine; 3 sectors and a sphere for information): on the affine ones every peer's
+mean must be within 1% of the exact mean on the points it succeeded on. HopSkipJump is validated there too.
 
-A peer's result counts only where it is really adversarial (re-labelled by the same model); elsewhere it is a
-failure. The comparison is per testbed and d, over the points where the peer succeeded:
-``ours / theirs = mean(our radii) / mean(their distances)`` (< 1: ours is tighter). Every radius here, ours and
-theirs, is the distance to a verified differently-labelled point, so the smaller is the better upper bound. Both are
-also compared with the exact radii (``ours/ex``, ``them/ex``), and per point: ``worse`` is the share of the peer's
-successes where our radius exceeds theirs by more than 0.1%, counting only peer points that the exact (float64)
-labelling also puts across the boundary (float32 models blur the boundary by ~1e-5; a peer point inside that blur
-is adversarial for the model but not a true improvement, and the number of such points is printed).
+``--blackbox`` compares label-only methods on the d = 64 image model: Foolbox 3.3.4 ``HopSkipJumpAttack`` (L2) at
+mean 1000 and 5000 calls per point against ``genloose.class_radius(..., access="black-box", max_queries=Q)`` with
+Q chosen so that genloose's calls per point (pool included) match. HopSkipJump in latent space:
+
+* it clips to [0, 1] whatever the model's bounds, so it runs on x in [0, 1]^d with z = 32 (2x - 1) (the box is
+  the latent cube of half-width 32; no latent point used here comes near it; float64 box coordinates, cast to
+  float32 only after the map);
+* its binary-search threshold is ``gamma / d**1.5`` of the segment, with ``gamma = 1`` by default: 35% of the
+  segment at d = 2 and 0.2% at d = 64, too coarse in latent dimensions; we set ``gamma = 1e-4 d**1.5`` so
+  that every bisection stops at 1e-4 of the segment (the probe radius ``gamma/d * dist`` shrinks with it);
+* two fixes in a subclass: the gradient estimate is normalised per point (Foolbox divides the whole batch by
+  one norm, which shrinks each point's step by ~1/sqrt(batch)), and step 0's probe radius follows the rule of
+  the later steps instead of a fixed 0.1 in input units;
+* it needs adversarial starting points: the nearest differently-labelled point of a pool of 2048 labelled
+  N(0, I) latents (genloose's pool style); the pool's labelling and the points' labels count as calls;
+* one run is stopped when the next call would pass 5000 calls per point; HopSkipJump's schedule depends only on
+  the step index, so the iterate at the start of step t is what ``steps=t`` returns, and each budget takes the
+  last iterate within it.
+
+It also prints genloose black-box at ``max_queries = 100 d`` against genloose white-box.
+
+``--testbeds`` runs genloose and the white-box peers on all exact testbeds of ``benchmarks/radius_accuracy.py``
+(d from ``--dims``) and compares every mean with the exact one.
 
 Peers are optional benchmark dependencies (not genloose dependencies)::
 
     pip install foolbox==3.3.4
-    pip install --no-deps torchattacks   # its metadata pulls torchvision (and a CUDA torch); it imports without it
+
+Without Foolbox, only our own peers run (FMN, PGD) and ``--blackbox`` is skipped.
 
 Run::
 
-    python benchmarks/radius_peers.py                      # all testbeds, d = 2, 16, 64, 256
-    python benchmarks/radius_peers.py --quick              # d = 2, 16, 40 points
+    python benchmarks/radius_peers.py                 # the models, 100 points, 1000 steps
+    python benchmarks/radius_peers.py --quick         # 20 points, 200 steps (under 2 minutes)
+    python benchmarks/radius_peers.py --validate      # the peers on exact testbeds, d = 16
+    python benchmarks/radius_peers.py --blackbox      # HopSkipJump vs genloose black-box, d = 64 image model
+    python benchmarks/radius_peers.py --testbeds --dims 2,16
 """
 
 from __future__ import annotations
@@ -61,6 +93,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,295 +102,548 @@ import numpy as np
 import torch
 
 import genloose
-from genloose.testing import Testbed
+import genloose.reference_models as reference_models
+from genloose.testing import Testbed, grid_voronoi, halfspace, sectors, spheres
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from radius_accuracy import testbeds  # the same testbeds as the accuracy benchmark
-
-BUDGET = 1000
-TA_BOX = 32.0
-WORSE_MARGIN = 1e-3  # per-point differences below this are bisection resolution (rtol 1e-4), not losses
-INSTALL = (
-    "peer libraries are optional benchmark dependencies; install them with\n"
-    "    pip install foolbox==3.3.4\n"
-    "    pip install --no-deps torchattacks   # never let it pull torchvision / a CUDA torch"
+from peer_attacks import (
+    LatentModel,
+    fmn_l2,
+    foolbox_ddn,
+    foolbox_deepfool,
+    hop_skip_jump,
+    hsj_gamma,
+    nearest_other_label,
+    pgd_shrinking,
+    verify,
 )
 
+STEPS = 1000
+POINTS = 100
+QUICK_STEPS = 200
+QUICK_POINTS = 20
+DEEPFOOL_OVERSHOOT = 1e-3
+TIE = 1e-6  # genloose "matches" the best peer when it is within this relative margin
+VALIDATION_TOLERANCE = 0.01
+HSJ_BOX = 32.0
+HSJ_THRESHOLD = 1e-4
+HSJ_POOL = 2048
+BLACKBOX_DIM = 64
+INSTALL = "Foolbox is an optional benchmark dependency: pip install foolbox==3.3.4"
 
-def _try_import(name: str) -> tuple[ModuleType | None, str]:
-    try:
-        return importlib.import_module(name), ""
-    except Exception as error:  # any import failure (missing module, missing torchvision, ...) means "absent"
-        return None, f"{type(error).__name__}: {error}"
-
-
-@dataclass
-class _Counter:
-    forward: int = 0
-    backward: int = 0
-
-    def count_backward(self, grad: torch.Tensor) -> torch.Tensor:
-        self.backward += int(grad.shape[0])
-        return grad
+Attack = Callable[[LatentModel, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-class LatentModel(torch.nn.Module):
-    """``z -> classifier(generator(z))`` (logits), counting forward and backward rows.
+# --------------------------------------------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------------------------------------------
 
-    With ``box`` set, the input is x in [0, 1]^d and z = box·(2x - 1) (for attacks that clamp to [0, 1]).
+
+@dataclass(frozen=True)
+class Model:
+    """A generator, a classifier returning logits, and where they come from."""
+
+    name: str
+    generator: torch.nn.Module
+    classifier: torch.nn.Module
+    latent_dim: int
+    num_classes: int
+    source: str
+
+
+def _frozen(module: torch.nn.Module) -> torch.nn.Module:
+    module.eval()
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    return module
+
+
+class _StandInDigitGenerator(torch.nn.Module):
+    """A stand-in for a digit DCGAN while none is bundled: a PCA projection, a small conv block, a sigmoid.
+
+    ``z -> sigmoid(mu + W z + conv(relu(conv(mu + W z))))`` as a (n, 1, 28, 28) image, where W holds the top
+    principal directions (times their standard deviations) of the logit images of the bundled digits (8x8 digits
+    upsampled, so at most 64 directions carry variance; further latent coordinates get small random directions)
+    and the conv block has fixed random weights. Diverse digit classes, nonlinear, differentiable.
     """
 
-    def __init__(self, tb: Testbed, counter: _Counter, box: float | None = None) -> None:
+    def __init__(self, latent_dim: int, *, seed: int = 0) -> None:
         super().__init__()
-        self.generator = tb.generator
-        self.classifier = tb.classifier
-        self.counter = counter
-        self.box = box
-        # torchattacks reads the device from the first parameter; the testbeds have buffers only
-        self.anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
-        self.eval()
+        images = reference_models.load_digits_28(split="train").images.reshape(-1, 28 * 28).double()
+        logits = torch.logit(images.clamp(0.02, 0.98))
+        mean = logits.mean(dim=0)
+        _, singular, directions = torch.linalg.svd(logits - mean, full_matrices=False)
+        scales = singular / math.sqrt(len(images) - 1)
+        rng = torch.Generator().manual_seed(seed)
+        k = min(latent_dim, 60)
+        weight = torch.randn(28 * 28, latent_dim, generator=rng, dtype=torch.float64) * (scales[k - 1] / 28.0)
+        weight[:, :k] = directions[:k].T * scales[:k]
+        self.project = torch.nn.Linear(latent_dim, 28 * 28)
+        self.project.weight.data = weight.float()
+        self.project.bias.data = mean.float()
+        self.conv1 = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(8, 1, 3, padding=1)
+        for conv in (self.conv1, self.conv2):
+            conv.weight.data = 0.3 * torch.randn(conv.weight.shape, generator=rng)
+            conv.bias.data = torch.zeros(conv.bias.shape)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.counter.forward += int(x.shape[0])
-        if x.requires_grad and torch.is_grad_enabled():
-            x.register_hook(self.counter.count_backward)
-        z = x if self.box is None else self.box * (2.0 * x - 1.0)
-        return self.classifier(self.generator(z))
-
-
-@contextlib.contextmanager
-def _isolated_seed(seed: int) -> Iterator[None]:
-    """Peers draw from the global torch RNG (Foolbox DDN's zero-gradient fallback, FAB's manual_seed)."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        yield
-
-
-def _labels(tb: Testbed, z: torch.Tensor) -> np.ndarray:
-    with torch.no_grad():
-        return tb.classifier(tb.generator(z)).argmax(dim=1).numpy()
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.project(z).reshape(-1, 1, 28, 28)
+        return torch.sigmoid(h + self.conv2(torch.relu(self.conv1(h))))
 
 
-def _foolbox_attacks(fb: ModuleType, num_classes: int) -> dict[str, Callable[[torch.nn.Module, Any, Any], Any]]:
-    candidates = min(10, num_classes)
-
-    def deepfool(model: torch.nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        fmodel = fb.PyTorchModel(model, bounds=(-1e3, 1e3), device="cpu")
-        attack = fb.attacks.L2DeepFoolAttack(steps=max(1, BUDGET // max(1, candidates - 1)), candidates=candidates)
-        _, clipped, _ = attack(fmodel, z, fb.criteria.Misclassification(y), epsilons=None)
-        return clipped
-
-    def ddn(model: torch.nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        fmodel = fb.PyTorchModel(model, bounds=(-1e3, 1e3), device="cpu")
-        attack = fb.attacks.DDNAttack(steps=BUDGET)
-        _, clipped, _ = attack(fmodel, z, fb.criteria.Misclassification(y), epsilons=None)
-        return clipped
-
-    return {"foolbox L2DeepFool": deepfool, "foolbox L2DDN": ddn}
+def _image_model(latent_dim: int) -> Model:
+    """The bundled digit DCGAN and CNN when they exist, else the stand-in generator and the digit classifier."""
+    load_cnn = getattr(reference_models, "load_digit_cnn", None)
+    classifier = load_cnn() if load_cnn is not None else reference_models.load_digit_classifier()
+    load_gan = getattr(reference_models, "load_digit_dcgan", None)
+    if load_gan is not None:
+        loaded = load_gan(latent_dim)
+        generator = getattr(loaded, "generator", loaded)
+        source = "bundled digit DCGAN"
+    else:
+        generator = _StandInDigitGenerator(latent_dim)
+        source = "STAND-IN generator (no load_digit_dcgan yet)"
+    source += " + " + ("load_digit_cnn" if load_cnn is not None else "load_digit_classifier")
+    return Model(f"digits d={latent_dim}", _frozen(generator), _frozen(classifier), latent_dim, 10, source)
 
 
-def _torchattacks_attacks(ta: ModuleType, num_classes: int) -> dict[str, Callable[[torch.nn.Module, Any, Any], Any]]:
-    def to_box(z: torch.Tensor) -> torch.Tensor:
-        return (z / TA_BOX + 1.0) / 2.0
-
-    def from_box(x: torch.Tensor) -> torch.Tensor:
-        return TA_BOX * (2.0 * x - 1.0)
-
-    def deepfool(model: torch.nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        attack = ta.DeepFool(model, steps=max(1, BUDGET // num_classes), overshoot=0.02)
-        return from_box(attack(to_box(z), y))
-
-    def fab(model: torch.nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        attack = ta.FAB(
-            model, norm="L2", eps=1e9, steps=max(1, BUDGET // (num_classes + 1)), n_restarts=1, n_classes=num_classes
-        )
-        return from_box(attack(to_box(z), y))
-
-    return {"torchattacks DeepFool": deepfool, "torchattacks FAB": fab}
-
-
-@dataclass
-class Row:
-    testbed: str
-    d: int
-    peer: str
-    n: int
-    failures: int
-    ours_over_theirs: float
-    ours_worse: float
-    ours_exact: float
-    their_exact: float
-    roundoff: int
-    ours_passes: float
-    their_passes: float
-    ours_s: float
-    their_s: float
-
-
-def compare(tb: Testbed, n: int, peers: dict[str, ModuleType], seed: int) -> list[Row]:
-    """Run genloose, then every available peer, on the same points of ``tb``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        start = time.perf_counter()
-        ours = genloose.class_radius(
-            tb.generator,
-            tb.classifier,
-            latent_dim=tb.latent_dim,
-            num_samples=n,
-            seed=seed,
-            access="white-box",
-            progress=False,
-        )
-        ours_s = time.perf_counter() - start
-    ours_passes = (ours.metadata["forward_queries"] + ours.metadata["backward_queries"]) / n
-    z = torch.as_tensor(ours.latents, dtype=torch.float32)
-    y = torch.as_tensor(ours.labels)
-    our_radii = ours.radii
-    exact = tb.exact_radius(ours.latents)
-    found = ~ours.censored
-    ours_exact = float(our_radii[found].mean() / exact[found].mean()) if found.any() else math.nan
-    attacks: dict[str, Callable[..., Any]] = {}
-    if "foolbox" in peers:
-        attacks.update(_foolbox_attacks(peers["foolbox"], tb.num_classes))
-    if "torchattacks" in peers:
-        attacks.update(_torchattacks_attacks(peers["torchattacks"], tb.num_classes))
-    rows = []
-    for name, attack in attacks.items():
-        counter = _Counter()
-        model = LatentModel(tb, counter, box=TA_BOX if name.startswith("torchattacks") else None)
-        with _isolated_seed(seed), warnings.catch_warnings(), contextlib.redirect_stdout(None):
-            warnings.simplefilter("ignore")
-            start = time.perf_counter()
-            adv = attack(model, z.clone(), y.clone())
-            their_s = time.perf_counter() - start
-        adv = adv.detach().to(torch.float32)
-        success = _labels(tb, adv) != ours.labels
-        dist = np.linalg.norm(adv.double().numpy() - ours.latents, axis=1)
-        ok = success & ~ours.censored
-        # a peer point the float32 model labels differently but the exact (float64) labelling does not: a
-        # round-off "success" within ~1e-5 of the boundary; such points do not count against us
-        exact_ok = ok & (tb.label(adv.double().numpy()) != tb.label(ours.latents))
-        if ok.any():
-            ratio = float(our_radii[ok].mean() / dist[ok].mean())
-            worse = float(np.mean((our_radii > dist * (1 + WORSE_MARGIN))[ok] & exact_ok[ok]))
-            their_exact = float(dist[ok].mean() / exact[ok].mean())
-        else:
-            ratio = worse = their_exact = math.nan
-        rows.append(
-            Row(
-                testbed=tb.name,
-                d=tb.latent_dim,
-                peer=name,
-                n=n,
-                failures=int((~success).sum()),
-                ours_over_theirs=ratio,
-                ours_worse=worse,
-                ours_exact=ours_exact,
-                their_exact=their_exact,
-                roundoff=int((ok & ~exact_ok).sum()),
-                ours_passes=ours_passes,
-                their_passes=(counter.forward + counter.backward) / n,
-                ours_s=ours_s,
-                their_s=their_s,
-            )
-        )
-    return rows
-
-
-def _print_row(row: Row) -> None:
-    print(
-        f"{row.testbed:56} {row.d:>4} {row.peer:22} {row.failures / row.n:>6.1%} {row.ours_exact:>9.5f} "
-        f"{row.their_exact:>9.5f} {row.ours_over_theirs:>10.5f} "
-        f"{row.ours_worse:>8.1%} {row.ours_passes:>8.0f} {row.their_passes:>8.0f} {row.ours_s:>7.2f} "
-        f"{row.their_s:>7.2f} {row.ours_s / row.their_s:>9.3f}",
-        flush=True,
+def _grid_model(member: str) -> Model:
+    """A bundled grid GAN with the nearest-grid-mean classifier (linear logits, so differentiable)."""
+    gan = reference_models.load_grid_gan(member)
+    classifier = reference_models.NearestMeanClassifier()
+    source = f"grid GAN {gan.recipe.description}, NearestMeanClassifier"
+    return Model(
+        f"grid {member}", _frozen(gan.generator), classifier.eval(), gan.latent_dim, classifier.num_classes, source
     )
 
 
-def _summary(rows: list[Row]) -> None:
-    print()
-    print("Summary per peer and d (ours/theirs over each case's points where the peer succeeded; < 1: ours tighter):")
-    for peer in dict.fromkeys(r.peer for r in rows):
-        for d in sorted({r.d for r in rows}):
-            group = [r for r in rows if r.peer == peer and r.d == d]
-            if not group:
-                continue
-            valid = [r for r in group if not math.isnan(r.ours_over_theirs)]
-            worst = max(valid, key=lambda r: r.ours_over_theirs) if valid else None
-            tighter = sum(r.ours_over_theirs <= 1.0 for r in valid)
-            fail = sum(r.failures for r in group) / sum(r.n for r in group)
-            time_ratio = np.exp(np.mean([np.log(r.ours_s / r.their_s) for r in group]))
-            worst_text = f"worst {worst.ours_over_theirs:.4f} ({worst.testbed})" if worst else "no successes"
-            succ = [(r.n - r.failures) for r in valid]
-            worse = sum(r.ours_worse * k for r, k in zip(valid, succ, strict=True)) / max(1, sum(succ))
-            print(
-                f"  {peer:22} d={d:<4} ours tighter on {tighter}/{len(valid)} cases, {worst_text}; "
-                f"ours worse by >{WORSE_MARGIN:.1%} on {worse:.1%} of points; their failure rate {fail:.1%}; "
-                f"wall time ours/theirs (geo. mean) {time_ratio:.3f}"
-            )
-    losses = [r for r in rows if r.ours_over_theirs > 1.0]
-    print(f"  cases where ours is NOT tighter: {len(losses)} of {len(rows)}")
-    for r in losses:
-        print(f"    {r.peer} d={r.d} {r.testbed}: ours/theirs {r.ours_over_theirs:.5f}")
+#: The models of the default run: (name, builder). Every grid GAN of the family has a 2-D latent; these three
+#: span the family from full mode coverage to severe collapse.
+MODELS: tuple[tuple[str, Callable[[], Model]], ...] = (
+    ("digits d=64", partial(_image_model, 64)),
+    ("digits d=128", partial(_image_model, 128)),
+    ("grid w128d3-long", partial(_grid_model, "w128d3-long")),
+    ("grid w32d1", partial(_grid_model, "w32d1")),
+    ("grid w12d1", partial(_grid_model, "w12d1")),
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# running the methods
+# --------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet(seed: int) -> Iterator[None]:
+    """Isolate the global torch RNG (Foolbox draws from it) and silence warnings and prints."""
+    with torch.random.fork_rng(), warnings.catch_warnings(), contextlib.redirect_stdout(None):
+        torch.manual_seed(seed)
+        warnings.simplefilter("ignore")
+        yield
+
+
+@dataclass
+class MethodRun:
+    """One method on the shared points: verified distances (inf where it failed), cost and time."""
+
+    name: str
+    distances: np.ndarray
+    calls: float  # calls of c∘g per point
+    seconds: float
+
+    @property
+    def success(self) -> np.ndarray:
+        return np.isfinite(self.distances)
+
+    def mean(self, where: np.ndarray | None = None) -> float:
+        ok = self.success if where is None else self.success & where
+        return float(self.distances[ok].mean()) if ok.any() else math.nan
+
+
+def white_box_peers(fb: ModuleType | None, num_classes: int, steps: int) -> dict[str, Attack]:
+    """The white-box peers, each with ``steps`` gradient calls per point (see the module docstring)."""
+    peers: dict[str, Attack] = {}
+    if fb is not None:
+        peers["foolbox DDN"] = partial(foolbox_ddn, fb, steps=steps)
+        peers["foolbox DeepFool"] = partial(
+            foolbox_deepfool, fb, budget=steps, num_classes=num_classes, overshoot=DEEPFOOL_OVERSHOOT
+        )
+    peers["FMN (ours)"] = partial(fmn_l2, steps=steps)
+    peers["PGD shrinking rho"] = partial(pgd_shrinking, budget=steps)
+    return peers
+
+
+def run_genloose(model: Model, n: int, seed: int, **options: Any) -> tuple[genloose.RadiusResult, MethodRun]:
+    """``genloose.class_radius`` on ``n`` points (default settings unless ``options`` say otherwise)."""
+    with _quiet(seed):
+        start = time.perf_counter()
+        result = genloose.class_radius(
+            model.generator,
+            model.classifier,
+            latent_dim=model.latent_dim,
+            num_samples=n,
+            seed=seed,
+            progress=False,
+            **options,
+        )
+        seconds = time.perf_counter() - start
+    calls = float(result.queries.mean()) + result.pool_queries / n
+    name = (
+        "genloose"
+        if "access" not in options
+        else f"genloose {options['access']} (max_queries {options['max_queries']})"
+    )
+    return result, MethodRun(name, np.where(result.censored, np.inf, result.radii), calls, seconds)
+
+
+def run_attack(name: str, attack: Attack, model: Model, z: torch.Tensor, y: torch.Tensor, seed: int) -> MethodRun:
+    """One peer on the points ``z`` with labels ``y``, verified by re-labelling its output."""
+    latent = LatentModel(model.generator, model.classifier)
+    with _quiet(seed):
+        start = time.perf_counter()
+        adv = attack(latent, z.clone(), y.clone())
+        seconds = time.perf_counter() - start
+    checked = verify(latent, z, y, adv)
+    return MethodRun(name, checked.distances, latent.forward_rows / len(z), seconds)
+
+
+def best_of(runs: list[MethodRun]) -> np.ndarray:
+    """Per point, the smallest verified distance over ``runs`` (inf where all failed)."""
+    return np.min(np.stack([r.distances for r in runs]), axis=0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the default run: genloose vs the pointwise best peer on the models
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """genloose and the peers on one model's points."""
+
+    model: Model
+    n: int
+    ours: MethodRun
+    peers: list[MethodRun]
+
+    @property
+    def best(self) -> np.ndarray:
+        return best_of(self.peers)
+
+    @property
+    def both(self) -> np.ndarray:
+        return np.isfinite(self.ours.distances) & np.isfinite(self.best)
+
+    @property
+    def ratio(self) -> float:
+        both = self.both
+        return float(self.ours.distances[both].mean() / self.best[both].mean()) if both.any() else math.nan
+
+    @property
+    def ours_matches(self) -> float:
+        return float(np.mean(self.ours.distances <= self.best * (1.0 + TIE)))
+
+
+def compare(model: Model, n: int, seed: int, fb: ModuleType | None, steps: int) -> Comparison:
+    """genloose white-box on ``n`` points, then every white-box peer on the same points."""
+    result, ours = run_genloose(model, n, seed)
+    z = torch.as_tensor(result.latents, dtype=torch.float32)
+    y = torch.as_tensor(result.labels, dtype=torch.long)
+    peers = [
+        run_attack(name, attack, model, z, y, seed)
+        for name, attack in white_box_peers(fb, model.num_classes, steps).items()
+    ]
+    return Comparison(model, n, ours, peers)
+
+
+def _line(label: str, run: MethodRun, *extra: str) -> str:
+    """``label, mean, success, calls per point, extra columns..., seconds`` as one table line."""
+    cells = " ".join(extra)
+    return f"{label:34} {run.mean():>9.5f} {run.success.mean():>6.0%} {run.calls:>9.1f} {cells} {run.seconds:>8.1f}"
+
+
+def _best_mean(best: np.ndarray) -> float:
+    finite = np.isfinite(best)
+    return float(best[finite].mean()) if finite.any() else math.nan
+
+
+def _print_comparison(c: Comparison) -> None:
+    m = c.model
+    print(f"\n== {m.name}: d = {m.latent_dim}, K = {m.num_classes}, {c.n} points; {m.source}")
+    print(f"   {'method':34} {'mean r':>9} {'succ':>6} {'calls/pt':>9} {'wins':>6} {'beats gl':>8} {'time s':>8}")
+    best = c.best
+    ours = c.ours
+    print("   " + _line("genloose (white-box, default)", ours, f"{'':>6}", f"{'':>8}"))
+    print(f"   {'best peer (pointwise minimum)':34} {_best_mean(best):>9.5f} {np.isfinite(best).mean():>6.0%}")
+    for peer in c.peers:
+        wins = np.mean(peer.success & (peer.distances <= best))
+        beats = np.mean(peer.distances * (1.0 + TIE) < ours.distances)
+        print("   " + _line(peer.name, peer, f"{wins:>6.0%}", f"{beats:>8.0%}"), flush=True)
+    print(
+        f"   genloose / best peer = {c.ratio:.4f} (means over the {int(c.both.sum())} points where both found a "
+        f"witness); genloose <= best peer x (1 + {TIE:g}) on {c.ours_matches:.0%} of points"
+    )
+
+
+def _print_summary(comparisons: list[Comparison]) -> None:
+    names = [p.name for p in comparisons[0].peers]
+    print("\nSummary (mean radius; calls of c∘g per point; wins = share of points where a peer is the pointwise best)")
+    head = f"{'model':18} {'d':>4} {'K':>3} {'genloose':>9} {'best peer':>9} {'gl/best':>8} {'gl<=best':>8}"
+    head += f" {'gl calls':>8}"
+    for name in names:
+        head += f" | {name[:17]:>17} {'calls':>6} {'wins':>5} {'succ':>5}"
+    print(head)
+    print("-" * len(head))
+    for c in comparisons:
+        best = c.best
+        m = c.model
+        line = f"{m.name:18} {m.latent_dim:>4} {m.num_classes:>3} {c.ours.mean():>9.5f} {_best_mean(best):>9.5f}"
+        line += f" {c.ratio:>8.4f} {c.ours_matches:>8.0%} {c.ours.calls:>8.1f}"
+        for peer in c.peers:
+            wins = np.mean(peer.success & (peer.distances <= best))
+            line += f" | {peer.mean():>17.5f} {peer.calls:>6.0f} {wins:>5.0%} {peer.success.mean():>5.0%}"
+        print(line)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# validation on exact testbeds
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _testbed_model(tb: Testbed) -> Model:
+    return Model(tb.name, tb.generator, tb.classifier, tb.latent_dim, tb.num_classes, "exact testbed")
+
+
+def validation_testbeds(d: int = 16) -> list[tuple[Testbed, bool]]:
+    """(testbed, affine) pairs: the two affine testbeds carry the 1% criterion, the others are for information."""
+    return [
+        (halfspace(d, offset=0.5, seed=1), True),
+        (grid_voronoi(d, n=2, scale=2.0, seed=2), True),
+        (sectors(d, 3), False),
+        (spheres(d, math.sqrt(d)), False),
+    ]
+
+
+def _print_validation_row(tb: Testbed, run: MethodRun, exact: np.ndarray, affine: bool, budget: str = "") -> str | None:
+    """Print one row; return a description of the miss when an affine testbed's mean is off by more than 1%."""
+    ok = run.success
+    ratio = float(run.distances[ok].mean() / exact[ok].mean()) if ok.any() else math.nan
+    worst = float(np.max(run.distances[ok] / exact[ok])) if ok.any() else math.nan
+    name = run.name + budget
+    miss = None
+    if not affine:
+        verdict = "(info)"
+    elif abs(ratio - 1.0) <= VALIDATION_TOLERANCE:
+        verdict = "ok"
+    else:
+        verdict = "MISS"
+        miss = f"{name} on {tb.name}: mean/exact {ratio:.4f}"
+    print(
+        f"{tb.name[:36]:36} {tb.latent_dim:>3} {tb.num_classes:>3} {name:30} {ratio:>9.5f} {worst:>8.4f} "
+        f"{ok.mean():>6.0%} {run.calls:>8.1f} {run.seconds:>7.2f} {verdict:>7}",
+        flush=True,
+    )
+    return miss
+
+
+def validate(
+    cases: list[tuple[Testbed, bool]],
+    n: int,
+    seed: int,
+    fb: ModuleType | None,
+    steps: int,
+    *,
+    hsj_budgets: tuple[int, ...],
+) -> list[str]:
+    """Every peer (and genloose) on exact testbeds; returns the misses (affine testbeds, mean off by > 1%)."""
+    head = (
+        f"{'testbed':36} {'d':>3} {'K':>3} {'method':30} {'mean/ex':>9} {'max/ex':>8} {'succ':>6} {'calls/pt':>8} "
+        f"{'time s':>7} {'verdict':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    misses: list[str | None] = []
+    for tb, affine in cases:
+        model = _testbed_model(tb)
+        result, ours = run_genloose(model, n, seed)
+        exact = tb.exact_radius(result.latents)
+        z = torch.as_tensor(result.latents, dtype=torch.float32)
+        y = torch.as_tensor(result.labels, dtype=torch.long)
+        misses.append(_print_validation_row(tb, ours, exact, affine))
+        peers = white_box_peers(fb, tb.num_classes, steps)
+        runs = [run_attack(name, attack, model, z, y, seed) for name, attack in peers.items()]
+        for run in runs:
+            misses.append(_print_validation_row(tb, run, exact, affine))
+        _print_validation_row(tb, MethodRun("best peer", best_of(runs), math.nan, math.nan), exact, affine)
+        if fb is not None and hsj_budgets:
+            for budget, run in zip(hsj_budgets, run_hsj(fb, model, z, y, seed, hsj_budgets), strict=True):
+                misses.append(_print_validation_row(tb, run, exact, affine, f" @{budget}"))
+    return [m for m in misses if m is not None]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# black-box: HopSkipJump vs genloose black-box
+# --------------------------------------------------------------------------------------------------------------
+
+
+def run_hsj(
+    fb: ModuleType, model: Model, z: torch.Tensor, y: torch.Tensor, seed: int, budgets: tuple[int, ...]
+) -> list[MethodRun]:
+    """HopSkipJump from pool starts, read at each mean budget of calls per point (see the module docstring)."""
+    n, d = z.shape
+    latent = LatentModel(model.generator, model.classifier, box=HSJ_BOX)
+    start = time.perf_counter()
+    pool = torch.randn(HSJ_POOL, d, generator=torch.Generator().manual_seed(10_000 + seed))
+    with torch.no_grad():
+        pool_labels = latent(latent.from_latent(pool)).argmax(dim=1)
+        own_labels = latent(latent.from_latent(z)).argmax(dim=1)
+    if not torch.equal(own_labels, y):
+        raise RuntimeError("the model's labels of the points differ from genloose's")
+    starts, has_start = nearest_other_label(z, y, pool, pool_labels)
+    keep = torch.as_tensor(has_start)
+    with _quiet(seed):
+        run = hop_skip_jump(
+            fb,
+            latent,
+            z[keep],
+            y[keep],
+            starts[keep],
+            max_rows=max(budgets) * n,
+            start_rows=latent.forward_rows,
+            gamma=hsj_gamma(d, HSJ_THRESHOLD),
+        )
+    seconds = time.perf_counter() - start
+    runs = []
+    for budget in budgets:
+        points, rows = run.at_budget(budget * n)
+        adv = z.clone()  # the points themselves: failures unless HopSkipJump reached an iterate within the budget
+        if points is not None:
+            adv[keep] = points.to(z.dtype)
+        checked = verify(latent, z, y, adv)
+        runs.append(MethodRun("HopSkipJump (foolbox)", checked.distances, rows / n, seconds))
+    return runs
+
+
+def _genloose_black_box_at(model: Model, n: int, seed: int, calls: int) -> tuple[genloose.RadiusResult, MethodRun]:
+    """genloose black-box with ``max_queries`` set so that its calls per point, pool included, are about ``calls``."""
+    pool_per_point = 2048 / n
+    max_queries = max(1, round(calls - pool_per_point))
+    result, run = run_genloose(model, n, seed, access="black-box", max_queries=max_queries)
+    if abs(run.calls - calls) > 0.02 * calls:  # one correction for early stops and overruns
+        max_queries = max(1, round(max_queries + calls - run.calls))
+        result, run = run_genloose(model, n, seed, access="black-box", max_queries=max_queries)
+    return result, run
+
+
+def black_box(model: Model, n: int, seed: int, fb: ModuleType, budgets: tuple[int, ...]) -> None:
+    """Print HopSkipJump vs genloose black-box at each budget, and genloose black-box (100 d) vs white-box."""
+    d = model.latent_dim
+    print(f"\n== black-box on {model.name}: d = {d}, K = {model.num_classes}, {n} points; {model.source}")
+    print(
+        f"   HopSkipJump: gamma = {hsj_gamma(d, HSJ_THRESHOLD):.4g}, so its bisections stop at {HSJ_THRESHOLD:g} of "
+        f"the segment (Foolbox's default gamma = 1: {d**-1.5:.2g}); latent box half-width {HSJ_BOX:g}"
+    )
+    white, ours_white = run_genloose(model, n, seed)
+    z = torch.as_tensor(white.latents, dtype=torch.float32)
+    y = torch.as_tensor(white.labels, dtype=torch.long)
+    hsj_runs = run_hsj(fb, model, z, y, seed, budgets)
+    print(f"   {'budget':>7} {'method':34} {'mean r':>9} {'succ':>6} {'calls/pt':>9} {'time s':>8}")
+    for budget, hsj in zip(budgets, hsj_runs, strict=True):
+        result, ours = _genloose_black_box_at(model, n, seed, budget)
+        if not np.array_equal(result.latents, white.latents):
+            raise RuntimeError("genloose black-box searched other points than genloose white-box")
+        for run in (hsj, ours):
+            print(f"   {budget:>7} " + _line(run.name, run))
+        both = hsj.success & ours.success
+        ratio = ours.mean(both) / hsj.mean(both)
+        share = np.mean(ours.distances <= hsj.distances * (1.0 + TIE))
+        print(
+            f"   {budget:>7} genloose / HopSkipJump = {ratio:.4f} ({int(both.sum())} points); "
+            f"genloose <= HopSkipJump on {share:.0%}"
+        )
+    _, ours_black = run_genloose(model, n, seed, access="black-box", max_queries=100 * d)
+    print(f"   genloose black-box at max_queries = 100 d = {100 * d} vs genloose white-box (default):")
+    print("           " + _line(ours_black.name, ours_black))
+    print("           " + _line("genloose white-box (default)", ours_white))
+    both = ours_black.success & ours_white.success
+    print(f"           black-box / white-box = {ours_black.mean(both) / ours_white.mean(both):.4f}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _foolbox() -> ModuleType | None:
+    try:
+        return importlib.import_module("foolbox")
+    except Exception as error:  # any import failure means "absent"
+        print(f"foolbox: not available ({type(error).__name__}: {error}); {INSTALL}")
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--dims", default="2,16,64,256", help="comma-separated latent dims (default 2,16,64,256)")
-    parser.add_argument("--num-samples", type=int, default=100, help="points per testbed and d (default 100)")
-    parser.add_argument("--testbeds", default="", help="comma-separated substrings of testbed names to keep")
-    parser.add_argument("--peers", default="foolbox,torchattacks", help="peer libraries to run (default both)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--validate", action="store_true", help="validate the peers on exact testbeds at d = 16")
+    mode.add_argument("--blackbox", action="store_true", help="HopSkipJump vs genloose black-box on the d = 64 images")
+    mode.add_argument("--testbeds", action="store_true", help="genloose and the peers on all exact testbeds")
+    parser.add_argument("--points", type=int, default=None, help=f"points per model (default {POINTS})")
+    parser.add_argument("--steps", type=int, default=None, help=f"gradient calls per point for each peer ({STEPS})")
+    parser.add_argument("--models", default="", help="comma-separated substrings of model names to keep")
+    parser.add_argument("--dims", default="2,16,64,256", help="latent dims for --testbeds")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; the models are tiny)")
-    parser.add_argument("--quick", action="store_true", help="d = 2, 16 with 40 points")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_POINTS} points, {QUICK_STEPS} steps")
     args = parser.parse_args(argv)
 
-    peers: dict[str, ModuleType] = {}
-    for name in [p.strip() for p in args.peers.split(",") if p.strip()]:
-        module, why = _try_import(name)
-        if module is None:
-            print(f"{name}: not available ({why})")
-        else:
-            peers[name] = module
-    if not peers:
-        print(INSTALL)
-        return 0
     torch.set_num_threads(args.threads)
-    dims = [2, 16] if args.quick else [int(x) for x in args.dims.split(",") if x.strip()]
-    n = 40 if args.quick else args.num_samples
-    keep = [k.strip() for k in args.testbeds.split(",") if k.strip()]
-    versions = ", ".join(f"{k} {getattr(m, '__version__', '?')}" for k, m in peers.items())
+    n = args.points or (QUICK_POINTS if args.quick else POINTS)
+    steps = args.steps or (QUICK_STEPS if args.quick else STEPS)
+    fb = _foolbox()
+    versions = f"foolbox {fb.__version__}" if fb is not None else "no foolbox"
     print(
-        f"genloose {genloose.__version__} vs {versions}; torch {torch.__version__}, python "
-        f"{platform.python_version()}, {os.cpu_count()} CPU(s), torch threads {torch.get_num_threads()}"
+        f"genloose {genloose.__version__}, {versions}, torch {torch.__version__}, python {platform.python_version()}, "
+        f"{os.cpu_count()} CPU(s), torch threads {torch.get_num_threads()}, load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    print(f"budget: {BUDGET} calls of c∘g per point for every method (see the module docstring for the mapping)")
-    header = (
-        f"{'testbed':56} {'d':>4} {'peer':22} {'fail':>6} {'ours/ex':>9} {'them/ex':>9} {'ours/them':>10} "
-        f"{'worse':>8} {'our p/pt':>8} "
-        f"{'their p/pt':>8} {'our s':>7} {'their s':>7} {'time o/t':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    rows: list[Row] = []
+    print(f"{n} points, {steps} gradient calls per point for each white-box peer, seed {args.seed}")
     start = time.perf_counter()
-    for d in dims:
-        for tb in testbeds(d):
-            if keep and not any(k in tb.name for k in keep):
+    if args.validate or args.testbeds:
+        if args.validate:
+            cases = validation_testbeds(16)
+        else:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from radius_accuracy import testbeds  # the accuracy benchmark's testbeds
+
+            cases = [(tb, False) for d in (int(x) for x in args.dims.split(",") if x.strip()) for tb in testbeds(d)]
+        budgets = (steps, 5 * steps) if args.validate else ()
+        misses = validate(cases, n, args.seed, fb, steps, hsj_budgets=budgets)
+        print("mean/ex: mean distance over the exact mean, on the points the method succeeded on (succ); max/ex: the")
+        tolerance = f"{VALIDATION_TOLERANCE:.0%}"
+        print(f"largest per-point ratio; verdict: on the affine testbeds the mean must be within {tolerance}.")
+        if args.validate:
+            print(f"validation: {len(misses)} miss(es)" + "".join(f"\n  {m}" for m in misses))
+    elif args.blackbox:
+        if fb is None:
+            print("--blackbox needs Foolbox")
+            return 0
+        budgets = (steps, 5 * steps)
+        black_box(_image_model(BLACKBOX_DIM), n, args.seed, fb, budgets)
+    else:
+        keep = [k.strip() for k in args.models.split(",") if k.strip()]
+        comparisons = []
+        for name, build in MODELS:
+            if keep and not any(k in name for k in keep):
                 continue
-            for row in compare(tb, n, peers, args.seed):
-                rows.append(row)
-                _print_row(row)
-    if not rows:
-        print("no testbed matched --testbeds")
-        return 2
-    print("fail: share of points the peer did not make adversarial; ours/ex, them/ex: mean radius over the exact")
-    print("mean (on the peer's successes for them/ex); worse: share of the peer's successes, truly across the exact")
-    print(f"boundary, where our radius is larger than theirs by more than {WORSE_MARGIN:.1%}; p/pt: model passes per")
-    print("point (forward + backward rows; ours includes the seeding pool); our s / their s: wall time on all points.")
-    roundoff = sum(r.roundoff for r in rows)
-    print(f"peer successes that the exact labelling rejects (float32 round-off at the boundary): {roundoff}")
-    _summary(rows)
+            comparison = compare(build(), n, args.seed, fb, steps)
+            _print_comparison(comparison)
+            comparisons.append(comparison)
+        if not comparisons:
+            print("no model matched --models")
+            return 2
+        _print_summary(comparisons)
+        print("gl/best: genloose's mean over the best peer's mean (points where both found a witness; > 1: genloose is")
+        print(f"looser); gl<=best: share of points where genloose <= best peer x (1 + {TIE:g}).")
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return 0
 
