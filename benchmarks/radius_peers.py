@@ -601,10 +601,13 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.steps or (QUICK_STEPS if args.quick else STEPS)
     fb = _foolbox()
     versions = f"foolbox {fb.__version__}" if fb is not None else "no foolbox"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"genloose {genloose.__version__}, {versions}, torch {torch.__version__}, python {platform.python_version()}, "
-        f"{os.cpu_count()} CPU(s), torch threads {torch.get_num_threads()}, load average "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"genloose {genloose.__version__} from {Path(genloose.__file__).parent}, {versions}, torch {torch.__version__}"
+    )
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPU(s), torch threads {torch.get_num_threads()}, "
+        f"load average {load}"
     )
     print(f"{n} points, {steps} gradient calls per point for each white-box peer, seed {args.seed}")
     start = time.perf_counter()
