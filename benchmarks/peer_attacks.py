@@ -97,7 +97,7 @@ class LatentModel(torch.nn.Module):
         return self.classifier(self.generator(self.to_latent(x)))
 
     def labels(self, z: torch.Tensor) -> torch.Tensor:
-        """``argmax`` labels of latent points ``z``, not counted (used to verify results)."""
+        """``argmax`` labels of latent points ``z`` in one batch, not counted (used to verify results)."""
         with torch.no_grad():
             return self.classifier(self.generator(z.to(self.dtype))).argmax(dim=1)
 
@@ -285,7 +285,11 @@ class Verified:
 
 
 def verify(model: LatentModel, z: torch.Tensor, y: torch.Tensor, adv: torch.Tensor) -> Verified:
-    """Re-label ``adv`` (latent points, cast to the models' dtype) and measure its distance to ``z`` in float64."""
+    """Re-label ``adv`` (in the models' dtype, all points in one batch); measure ``||adv - z||`` in float64.
+
+    float32 labels within ~1e-7 of a boundary can depend on the batch they are computed in (matrix products
+    round differently for different batch sizes); the rule here is one batch of all the method's points.
+    """
     points = adv.detach().to(model.dtype)
     success = (model.labels(points) != y).numpy()
     values = points.double().numpy()
