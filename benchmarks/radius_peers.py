@@ -195,19 +195,42 @@ class _StandInDigitGenerator(torch.nn.Module):
         return torch.sigmoid(h + self.conv2(torch.relu(self.conv1(h))))
 
 
+def _reference_loader(name: str) -> Callable[..., Any] | None:
+    """``genloose.reference_models.<name>`` (or the same in ``genloose.reference_models.image_gan``), if it exists."""
+    loader = getattr(reference_models, name, None)
+    if loader is None:
+        try:
+            loader = getattr(importlib.import_module("genloose.reference_models.image_gan"), name, None)
+        except ImportError:
+            return None
+    return loader
+
+
+def _load(name: str, *args: Any) -> tuple[Any, str]:
+    """Call the loader ``name`` if it exists and its weights load; else (None, why not)."""
+    loader = _reference_loader(name)
+    if loader is None:
+        return None, f"no {name} yet"
+    try:
+        return loader(*args), name
+    except reference_models.WeightsFileError as error:
+        return None, f"{name}: {str(error).split(';')[0]}"
+
+
 def _image_model(latent_dim: int) -> Model:
-    """The bundled digit DCGAN and CNN when they exist, else the stand-in generator and the digit classifier."""
-    load_cnn = getattr(reference_models, "load_digit_cnn", None)
-    classifier = load_cnn() if load_cnn is not None else reference_models.load_digit_classifier()
-    load_gan = getattr(reference_models, "load_digit_dcgan", None)
-    if load_gan is not None:
-        loaded = load_gan(latent_dim)
+    """The bundled digit DCGAN and CNN when they load, else the stand-in generator and the digit classifier."""
+    classifier, cnn_source = _load("load_digit_cnn")
+    if classifier is None:
+        classifier = reference_models.load_digit_classifier()
+        cnn_source = f"load_digit_classifier ({cnn_source})"
+    loaded, gan_source = _load("load_digit_dcgan", latent_dim)
+    if loaded is not None:
         generator = getattr(loaded, "generator", loaded)
-        source = "bundled digit DCGAN"
+        gan_source = f"bundled DCGAN ({gan_source})"
     else:
         generator = _StandInDigitGenerator(latent_dim)
-        source = "STAND-IN generator (no load_digit_dcgan yet)"
-    source += " + " + ("load_digit_cnn" if load_cnn is not None else "load_digit_classifier")
+        gan_source = f"STAND-IN generator ({gan_source})"
+    source = f"{gan_source} + {cnn_source}"
     return Model(f"digits d={latent_dim}", _frozen(generator), _frozen(classifier), latent_dim, 10, source)
 
 
