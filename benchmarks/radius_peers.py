@@ -214,7 +214,7 @@ def _load(name: str, *args: Any) -> tuple[Any, str]:
     try:
         return loader(*args), name
     except reference_models.WeightsFileError as error:
-        return None, f"{name}: {str(error).split(';')[0]}"
+        return None, f"{name} raised {type(error).__name__}"
 
 
 def _image_model(latent_dim: int) -> Model:
