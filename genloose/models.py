@@ -521,9 +521,9 @@ class LatentLabeler:
         """Latents as a tensor on the model's device and dtype."""
         return torch.as_tensor(latents).to(device=self.device, dtype=self.dtype)
 
-    def _blocks(self, latents: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor]]:
-        """(start, real rows, block of exactly block_size rows) over ``latents``."""
-        size = self.block_size
+    def _blocks(self, latents: torch.Tensor, size: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """(start, real rows, block of exactly ``size`` rows, default ``block_size``) over ``latents``."""
+        size = self.block_size if size is None else size
         for start in range(0, latents.shape[0], size):
             block = latents[start : start + size]
             real = block.shape[0]
@@ -539,25 +539,41 @@ class LatentLabeler:
         name = _search_row if where is None else where
         return lambda row: name(offset + start + row)
 
-    def _outputs(self, latents: torch.Tensor, *, grad: bool, where: str | RowPlace | None, offset: int) -> torch.Tensor:
+    def _outputs(
+        self,
+        latents: torch.Tensor,
+        *,
+        grad: bool,
+        where: str | RowPlace | None,
+        offset: int,
+        block_size: int | None = None,
+    ) -> torch.Tensor:
         chunks = []
-        for start, real, block in self._blocks(latents):
+        for start, real, block in self._blocks(latents, block_size):
             place = self._places(where, offset, start)
             samples = self.generator._call_once(block, grad=grad, place=place, real=real)
             chunks.append(self.classifier._call_once(samples, grad=grad, place=place, real=real)[:real])
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
-    def labels(self, latents: torch.Tensor, *, where: str | RowPlace | None = None, offset: int = 0) -> torch.Tensor:
+    def labels(
+        self,
+        latents: torch.Tensor,
+        *,
+        where: str | RowPlace | None = None,
+        offset: int = 0,
+        block_size: int | None = None,
+    ) -> torch.Tensor:
         """Labels c(g(z)) as int64 on the model device; counts ``len(latents)`` forward queries.
 
         ``where`` names the rows in error messages: a name (row i is ``where`` number ``offset + i``, as in
-        ``"latent index"``) or a function of ``offset + i``; by default they are search probes.
+        ``"latent index"``) or a function of ``offset + i``; by default they are search probes. ``block_size``
+        overrides the rows per model call (1: every row alone, another batch layout for a robustness check).
         """
         if latents.shape[0] == 0:
             return torch.zeros(0, dtype=torch.long, device=self.device)
         self.queries.forward += latents.shape[0]
         with torch.no_grad():
-            out = self._outputs(latents, grad=False, where=where, offset=offset)
+            out = self._outputs(latents, grad=False, where=where, offset=offset, block_size=block_size)
         return (out if out.ndim == 1 else out.argmax(dim=1)).to(self.device)
 
     def scores(

@@ -14,11 +14,14 @@ def test_ci_runs_exactly_the_readme_test_command_in_a_fresh_environment() -> Non
     assert len(commands) >= 2
     install, test_command = commands[0], commands[1]
     assert install.startswith("pip install torch==2.13.0 && pip install -e . && ")
-    assert test_command.startswith("pip install torch==2.13.0 && ") and test_command.endswith(" && pytest")
+    assert test_command.startswith("pip install torch==2.13.0 && ")
+    assert test_command.endswith(" && pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     # .ci/run reads the command from the README (the second bash block) rather than keeping a copy of it
-    assert "README.md" in ci and 'bash -euo pipefail -c "$command"' in ci
-    assert "python3 -m venv" in ci and "system-site-packages" not in ci.replace("no --system-site-packages", "")
+    assert "README.md" in ci
+    assert 'bash -euo pipefail -c "$command"' in ci
+    assert "python3 -m venv" in ci
+    assert "system-site-packages" not in ci.replace("no --system-site-packages", "")
 
 
 def test_python_example_runs_and_matches_its_comments(capsys) -> None:

@@ -21,17 +21,25 @@ from genloose.estimate import Estimate
 from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, exceeds_cap, fawzi_cap, mean_estimate
 from genloose.metrics.radius.blackbox import SignRefiner
 from genloose.metrics.radius.class_directions import ClassDirections
+from genloose.metrics.radius.descent import boundary_descent
 from genloose.metrics.radius.restarts import successive_halving
 from genloose.metrics.radius.result import RadiusResult
 from genloose.metrics.radius.sampling import POOL_STREAM, sample_latents
 from genloose.metrics.radius.seeding import ClassPool, pool_candidates, random_ray_seeds
-from genloose.metrics.radius.state import ChunkState
-from genloose.metrics.radius.whitebox import NormalRayRefiner, ddn_attack, linearized_candidates, normal_ray_iteration
+from genloose.metrics.radius.state import POLISH_RTOL, ChunkState
+from genloose.metrics.radius.whitebox import NormalRayRefiner, linearized_candidates, normal_ray_iteration
 from genloose.models import Generator, LatentLabeler, as_classifier, as_generator
 
 __all__ = ["class_radius"]
 
 Access = Literal["auto", "white-box", "black-box"]
+
+#: White-box: the share of a point's budget that the candidate stages (seeds, linearised rays, restarts, first
+#: normal-ray iterations) may use; the boundary descent and the final stages get the rest.
+SCREEN_SHARE = 0.4
+
+#: Calls per point kept back from the boundary descent for the final normal-ray steps, polish and hardening.
+DESCENT_RESERVE = 100
 
 
 def _from_sequence(latents: Any) -> Any:
@@ -102,7 +110,7 @@ def class_radius(
     max_queries: int | None = None,
     rtol: float = 1e-4,
     refine_steps: int = 10,
-    attack_steps: int = 20,
+    attack_steps: int | None = None,
     top_k: int = 10,
     blackbox_steps: int = 16,
     blackbox_explore_steps: int = 2,
@@ -157,10 +165,14 @@ def class_radius(
         Budget of calls of c∘g per point (forward and gradient evaluations each count one). Default 1000 in
         white-box and ``150·d + 1000`` in black-box. A stage in progress may overrun it by one ray search.
     rtol : float
-        Relative precision of every bisection.
-    refine_steps, attack_steps, top_k : int
-        White-box: normal-ray iterations (also for the best restarts), DDN attack steps, and classes
-        linearised at z (each one a restart candidate).
+        Relative precision of every bisection, except the final polish, which bisects to ``min(rtol, 1e-7)``.
+    refine_steps, top_k : int
+        White-box: normal-ray iterations (also for the best restarts), and classes linearised at z (each one a
+        restart candidate).
+    attack_steps : int, optional
+        White-box: at most this many steps of the boundary descent per point (default: as many as the
+        budget leaves; the candidate stages may use 40% of the budget, the descent takes the rest but 100
+        calls kept for the final normal-ray iterations, polish and hardening).
     blackbox_steps, blackbox_explore_steps, blackbox_probes : int
         Black-box: iterations on the best witness, iterations for the best restarts before choosing one,
         and sign queries per iteration (default ``4·d``).
@@ -219,7 +231,8 @@ def class_radius(
         num_seeds = check_int("num_seeds", num_seeds, min_value=1)
     rtol = check_float("rtol", rtol, min_value=1e-12, max_value=0.5)
     refine_steps = check_int("refine_steps", refine_steps, min_value=0)
-    attack_steps = check_int("attack_steps", attack_steps, min_value=0)
+    if attack_steps is not None:
+        attack_steps = check_int("attack_steps", attack_steps, min_value=0)
     top_k = check_int("top_k", top_k, min_value=0)
     blackbox_steps = check_int("blackbox_steps", blackbox_steps, min_value=0)
     blackbox_explore_steps = check_int("blackbox_explore_steps", blackbox_explore_steps, min_value=0)
@@ -305,7 +318,7 @@ def _search(
     max_queries: int | None,
     rtol: float,
     refine_steps: int,
-    attack_steps: int,
+    attack_steps: int | None,
     top_k: int,
     blackbox_steps: int,
     probes: int,
@@ -351,17 +364,19 @@ def _search(
         state = ChunkState(labeler, z_all[start:stop], y_all[start:stop], rtol=rtol)
         rows = torch.arange(state.size, device=z_all.device)
         chunk_index = index_all[start:stop]
+        # white-box: the candidate stages may use a share of the budget; the boundary descent gets the rest
+        screen = max(1, int(SCREEN_SHARE * budget)) if access == "white-box" else budget
         candidates: list[ChunkState] = []
         if pool is not None:
             candidates = pool_candidates(
-                state, pool, num_seeds, seed=seed, point_index=chunk_index, budget=budget, directions=directions
+                state, pool, num_seeds, seed=seed, point_index=chunk_index, budget=screen, directions=directions
             )
         always = min(num_seeds, len(candidates))
         if access == "white-box":
-            linearized = linearized_candidates(state, rows, top_k=top_k, budget=budget)
+            linearized = linearized_candidates(state, rows, top_k=top_k, budget=screen)
             candidates = candidates[:always] + linearized + candidates[always:]
             always += len(linearized)
-            refiner: NormalRayRefiner | SignRefiner = NormalRayRefiner(tol=rtol, budget=budget)
+            refiner: NormalRayRefiner | SignRefiner = NormalRayRefiner(tol=rtol, budget=screen)
         else:
             refiner = SignRefiner(
                 probes=probes, probe_scale=10 * rtol, seed=seed, point_index=chunk_index, budget=budget
@@ -384,9 +399,12 @@ def _search(
             normals.forget(rows[state.radius < before])
             refiner.finish(state, rows, blackbox_steps, normals)
         else:
-            normal_ray_iteration(state, rows, steps=refine_steps, tol=rtol, budget=budget)
-            ddn_attack(state, rows, steps=attack_steps, budget=budget)
-            normal_ray_iteration(state, rows, steps=max(1, refine_steps // 2), tol=rtol, budget=budget)
+            normal_ray_iteration(state, rows, steps=refine_steps, tol=rtol, budget=screen)
+            boundary_descent(state, rows, budget=budget, reserve=DESCENT_RESERVE, max_steps=attack_steps)
+            final = min(rtol, POLISH_RTOL)
+            normal_ray_iteration(
+                state, rows, steps=max(1, refine_steps // 2), tol=final, budget=budget, bisect_tol=final
+            )
         state.polish(rows)
         state.harden(rows, margin=0.1 * rtol)
         radii[start:stop] = state.radius.cpu().numpy()

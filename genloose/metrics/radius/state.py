@@ -17,10 +17,17 @@ import torch
 
 from genloose.models import LatentLabeler
 
-__all__ = ["CANDIDATE_CEILING", "ChunkState"]
+__all__ = ["CANDIDATE_CEILING", "POLISH_RTOL", "ChunkState"]
 
 #: A candidate search skips distances beyond this multiple of the best radius found so far.
 CANDIDATE_CEILING = 3.0
+
+#: Relative width to which the final polish bisects (finer than the stages' ``rtol``: about a dozen more calls
+#: per point, and the reported radius then sits within float32 resolution of the boundary on its ray).
+POLISH_RTOL = 1e-7
+
+#: Model dtypes with a unit roundoff at least this coarse (float16, bfloat16) always have their witnesses moved out.
+COARSE_DTYPE_EPS = 1e-4
 
 
 def _distance(points: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -158,14 +165,17 @@ class ChunkState:
         lo: torch.Tensor,
         hi: torch.Tensor,
         hi_label: torch.Tensor,
+        *,
+        tol: float | None = None,
     ) -> None:
-        """Shrink brackets [lo, hi] on the rays to relative width ``rtol`` and offer the hi ends.
+        """Shrink brackets [lo, hi] on the rays to relative width ``tol`` (default ``rtol``) and offer the hi ends.
 
         The unfinished brackets are kept packed (finished ones leave the working set), so each halving costs one
         model call and a handful of vector operations however many rows have finished.
         """
+        tol = self.rtol if tol is None else tol
         lo, hi, hi_label = lo.clone(), hi.clone(), hi_label.clone()
-        open_ = torch.nonzero((hi - lo) > self.rtol * hi)[:, 0]
+        open_ = torch.nonzero((hi - lo) > tol * hi)[:, 0]
         z, y, w_u = self.z[rows[open_]], self.y[rows[open_]], u[open_]
         w_lo, w_hi, w_label = lo[open_], hi[open_], hi_label[open_]
         halvings = 0
@@ -177,7 +187,7 @@ class ChunkState:
             w_hi = torch.where(adversarial, mid, w_hi)
             w_label = torch.where(adversarial, labels, w_label)
             w_lo = torch.where(adversarial, w_lo, mid)
-            going = (w_hi - w_lo) > self.rtol * w_hi
+            going = (w_hi - w_lo) > tol * w_hi
             if bool(going.all()):
                 continue
             done = ~going
@@ -195,13 +205,15 @@ class ChunkState:
         guess: torch.Tensor,
         factors: tuple[float, ...] = (0.5, 0.9, 0.99, 1.01, 1.1, 1.5, 2.5),
         radius_fractions: tuple[float, ...] = (),
+        *,
+        tol: float | None = None,
     ) -> None:
         """Look for a closer witness along rays z + s·u near the expected crossing distance ``guess``.
 
         The rays are probed at ``guess·factors`` and at ``radius·radius_fractions`` (fractions of the current
         radius: any crossing closer than the witness is an improvement, so these catch crossings a poor guess
         misses; one just inside the radius is always added), skipping distances at or beyond the current radius;
-        the first crossing found is bisected.
+        the first crossing found is bisected (to relative width ``tol``, default ``rtol``).
         """
         ok = torch.isfinite(u).all(dim=1)
         if not radius_fractions:
@@ -218,13 +230,12 @@ class ChunkState:
         s = torch.sort(torch.cat([s, near], dim=1), dim=1).values
         found, lo, hi, hi_label = self.scan(rows, u, s)
         if bool(found.any()):
-            self.bisect(rows[found], u[found], lo[found], hi[found], hi_label[found])
+            self.bisect(rows[found], u[found], lo[found], hi[found], hi_label[found], tol=tol)
 
     def polish(self, rows: torch.Tensor) -> None:
-        """Probe the segment from z to the current witness and bisect any earlier crossing.
+        """Probe the segment from z to the current witness and bisect any earlier crossing to ``POLISH_RTOL``.
 
-        This removes the overshoot an attack step leaves (to within 1e-4 of the radius); only probed points
-        can become witnesses.
+        This removes the overshoot an attack step leaves; only probed points can become witnesses.
         """
         has = torch.isfinite(self.radius[rows])
         rows = rows[has]
@@ -233,32 +244,50 @@ class ChunkState:
         direction = (self.witness[rows] - self.z[rows]).to(torch.float64)
         norm = torch.linalg.vector_norm(direction, dim=1)
         u = (direction / norm[:, None]).to(self.z.dtype)
-        self.search_rays(rows, u, norm, factors=(0.5, 0.9, 0.99, 0.999, 0.9999))
+        self.search_rays(rows, u, norm, factors=(0.5, 0.9, 0.99, 0.999, 0.9999), tol=min(self.rtol, POLISH_RTOL))
 
     def harden(self, rows: torch.Tensor, margin: float) -> None:
-        """Move each witness a little further out along its ray, where the move keeps it adversarial.
+        """Keep only witnesses that cross in two batch layouts; move the others a little further out.
 
-        A bisected witness can lie within floating-point rounding of the boundary, where a model called with
-        a different batch size or precision (other kernels, other rounding) may label it the other way. The
-        move is ``margin·r`` plus 4 units of rounding of the model dtype at the witness's largest coordinate: above
-        rounding, far below the accuracy that matters, so re-verification is robust.
+        A witness can lie within floating-point rounding of the boundary, where the model called with another
+        batch layout (other kernels, other rounding) labels it the other way; and one found by a gradient step
+        was labelled by the scores of a gradient call. Each witness is labelled again in the search's blocks and
+        alone (a batch of one row). One that does not cross in both is moved out along its ray by 4 units of
+        rounding of the model dtype at its largest coordinate, then, if needed, by ``margin·r`` more, and kept
+        where the moved point crosses in both layouts. Witnesses that already cross are kept exactly: a push
+        would only add to their radius. In half precision (float16, bfloat16), whose rounding is as coarse as
+        10^-3 of a coordinate, every witness is moved: there a crossing that two labellings agree on can still
+        sit on the wrong side of the boundary the model approximates.
         """
         # a witness at z itself (only a non-deterministic model gives one) has no ray; re-verification flags it
         rows = rows[torch.isfinite(self.radius[rows]) & (self.radius[rows] > 0)]
         if rows.numel() == 0:
             return
+        if torch.finfo(self.z.dtype).eps < COARSE_DTYPE_EPS:
+            rows = rows[~self._crosses_in_two_layouts(rows, self.witness[rows])[0]]
+            if rows.numel() == 0:
+                return
         direction = (self.witness[rows] - self.z[rows]).to(torch.float64)
         norm = torch.linalg.vector_norm(direction, dim=1)
         u = (direction / norm[:, None]).to(self.z.dtype)
-        scale = self.witness[rows].to(torch.float64).abs().amax(dim=1).clamp_min(1.0)
-        push = norm * margin + 4.0 * torch.finfo(self.z.dtype).eps * scale
-        pushed = self.ray_points(rows, u, norm + push)
-        labels = self.label_points(rows, pushed)
-        keep = labels != self.y[rows]
-        take = rows[keep]
-        self.witness[take] = pushed[keep]
-        self.witness_label[take] = labels[keep]
-        self.radius[take] = _distance(pushed[keep], self.z[take])
+        rounding = 4.0 * torch.finfo(self.z.dtype).eps * self.witness[rows].to(torch.float64).abs().amax(dim=1)
+        for push in (rounding.clamp_min(4.0 * torch.finfo(self.z.dtype).eps), rounding + norm * margin):
+            pushed = self.ray_points(rows, u, norm + push)
+            keep, labels = self._crosses_in_two_layouts(rows, pushed)
+            take = rows[keep]
+            self.witness[take] = pushed[keep]
+            self.witness_label[take] = labels[keep]
+            self.radius[take] = _distance(pushed[keep], self.z[take])
+            rows, u, norm, rounding = rows[~keep], u[~keep], norm[~keep], rounding[~keep]
+            if rows.numel() == 0:
+                return
+
+    def _crosses_in_two_layouts(self, rows: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mask, labels): whether each point is labelled the same other class in blocks and alone."""
+        labels = self.label_points(rows, points)
+        alone = self.labeler.labels(points, block_size=1)
+        self.charge(rows, 1)
+        return (labels != self.y[rows]) & (alone == labels), labels
 
     def search_opposite(self, rows: torch.Tensor) -> None:
         """Search the ray from z away from its witness (the other side of the point).

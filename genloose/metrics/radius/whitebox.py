@@ -10,9 +10,8 @@ Three moves, each of which only ever replaces a witness by a closer labelled one
   boundary normal n = ∇(f_j - f_y)(w)/||·||; the nearest point of the tangent plane to z is at distance (w - z)·n
   along n, and that ray is searched. Converges in a few steps on smooth curved boundaries (the SuperDeepFool /
   HopSkipJump geometry).
-* :func:`ddn_attack`: a budgeted decoupled direction-and-norm attack (Rony et al., 2019), warm-started from the
-  witness, for non-convex boundaries: gradient steps on the margin with the norm ε shrunk while adversarial and
-  grown otherwise, then a polish. No box, clamping or quantisation: latent space has none.
+
+The budgeted minimum-norm descent that follows them is :mod:`genloose.metrics.radius.descent`.
 """
 
 from __future__ import annotations
@@ -23,7 +22,12 @@ import torch
 
 from genloose.metrics.radius.state import CANDIDATE_CEILING, ChunkState
 
-__all__ = ["NormalRayRefiner", "ddn_attack", "linearized_candidates", "normal_ray_iteration"]
+__all__ = ["DAMPING", "NormalRayRefiner", "linearized_candidates", "normal_ray_iteration"]
+
+#: Step lengths of the normal-ray iteration: the full step to the tangent plane's nearest point, then damped ones.
+DAMPING = (1.0, 0.5, 0.25, 0.1)
+#: Where a damped ray is probed, as fractions of the current radius (it crosses just inside it, if at all).
+DAMPED_FACTORS = (0.9, 0.99, 0.999, 0.9999)
 
 
 def _unit(vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,8 +78,17 @@ class NormalRayRefiner:
         normal_ray_iteration(state, rows, steps=steps, tol=self.tol, budget=self.budget)
 
 
-def normal_ray_iteration(state: ChunkState, rows: torch.Tensor, *, steps: int, tol: float, budget: int) -> None:
-    """Iterate: boundary normal at the witness, then search the ray from z along it."""
+def normal_ray_iteration(
+    state: ChunkState, rows: torch.Tensor, *, steps: int, tol: float, budget: int, bisect_tol: float | None = None
+) -> None:
+    """Iterate: boundary normal at the witness, then search the ray from z along it.
+
+    The ray along the normal n at the witness w is the minimum-norm point of the boundary's tangent plane at w;
+    on a boundary that curves toward z it can cross farther out than w. A row whose full step does not improve
+    then tries damped steps, the rays through w + β(δ* - w) for β in ``DAMPING[1:]`` (δ* the tangent-plane
+    point), which turn its ray part of the way toward n. Rays are bisected to ``bisect_tol`` (default the
+    state's ``rtol``); a row stops once an iteration improves its radius by ``tol`` or less.
+    """
     active = rows[torch.isfinite(state.radius[rows])]
     for _ in range(steps):
         active = active[state.has_budget(active, budget)]
@@ -88,50 +101,19 @@ def normal_ray_iteration(state: ChunkState, rows: torch.Tensor, *, steps: int, t
         u, norm = _unit(grad)
         offset = (witness - state.z[active]).to(torch.float64)
         guess = (offset * u.to(torch.float64)).sum(dim=1)
-        guess = torch.where((norm > 0) & torch.isfinite(norm), guess, torch.full_like(guess, math.nan))
-        state.search_rays(active, u, guess)
+        usable = (norm > 0) & torch.isfinite(norm) & (guess > 0)
+        state.search_rays(active, u, torch.where(usable, guess, torch.full_like(guess, math.nan)), tol=bisect_tol)
+        tangent_point = guess[:, None] * u.to(torch.float64)
+        stuck = usable & (state.radius[active] >= before)
+        for beta in DAMPING[1:]:
+            if not bool(stuck.any()):
+                break
+            rows_stuck = active[stuck]
+            damped = offset[stuck] + beta * (tangent_point[stuck] - offset[stuck])
+            u_damped, _ = _unit(damped)
+            state.search_rays(
+                rows_stuck, u_damped.to(state.z.dtype), before[stuck], factors=DAMPED_FACTORS, tol=bisect_tol
+            )
+            stuck &= state.radius[active] >= before
         gain = (before - state.radius[active]) / before
         active = active[gain > tol]
-
-
-def ddn_attack(
-    state: ChunkState,
-    rows: torch.Tensor,
-    *,
-    steps: int,
-    budget: int,
-    target: torch.Tensor | None = None,
-) -> None:
-    """A budgeted DDN-style minimum-norm attack from the current witnesses, then a polish.
-
-    ``target`` gives one class per row to attack toward; ``None`` attacks the best other class at each step.
-    """
-    rows = rows[torch.isfinite(state.radius[rows])]
-    rows = rows[state.has_budget(rows, budget)]
-    if rows.numel() == 0 or steps <= 0:
-        return
-    z = state.z[rows]
-    delta = (state.witness[rows] - z).clone()
-    eps = state.radius[rows].clone()
-    for step in range(steps):
-        cosine = 0.5 * (1.0 + math.cos(math.pi * step / steps))
-        alpha = 0.01 + 0.2 * cosine
-        gamma = 0.005 + 0.05 * cosine
-        alive = state.has_budget(rows, budget)
-        if not bool(alive.any()):
-            break
-        idx = torch.nonzero(alive)[:, 0]
-        points = z[idx] + delta[idx]
-        tgt = None if target is None else target[idx]
-        _, grad, labels = state.labeler.margin_gradients(points, state.y[rows[idx]], tgt)
-        state.charge(rows[idx], 1)
-        state.offer(rows[idx], points, labels)
-        adversarial = labels != state.y[rows[idx]]
-        norm_now = torch.linalg.vector_norm(delta[idx].to(torch.float64), dim=1)
-        eps[idx] = torch.where(adversarial, torch.minimum(eps[idx], norm_now) * (1 - gamma), eps[idx] * (1 + gamma))
-        u, gnorm = _unit(grad)
-        u = torch.where((gnorm > 0)[:, None], u, torch.zeros_like(u))
-        moved = delta[idx].to(torch.float64) + alpha * eps[idx, None] * u.to(torch.float64)
-        moved_norm = torch.linalg.vector_norm(moved, dim=1).clamp_min(1e-300)
-        delta[idx] = (moved * (eps[idx] / moved_norm)[:, None]).to(delta.dtype)
-    state.polish(rows)
