@@ -70,6 +70,7 @@ class LatentModel(torch.nn.Module):
         self.limit = limit
         self.forward_rows = 0
         self.backward_rows = 0
+        self.box_rows = 0  # rows with a coordinate on the box's faces (where a [0, 1] clip would have acted)
         self.eval()
 
     def _count_backward(self, grad: torch.Tensor) -> torch.Tensor:
@@ -92,6 +93,8 @@ class LatentModel(torch.nn.Module):
         if self.limit is not None and self.forward_rows + rows > self.limit:
             raise BudgetExhaustedError(f"{self.forward_rows} + {rows} rows > limit {self.limit}")
         self.forward_rows += rows
+        if self.box is not None:
+            self.box_rows += int(((x <= 0.0) | (x >= 1.0)).any(dim=1).sum())
         if x.requires_grad and torch.is_grad_enabled():
             x.register_hook(self._count_backward)
         return self.classifier(self.generator(self.to_latent(x)))

@@ -560,6 +560,8 @@ def run_hsj(
             gamma=hsj_gamma(d, HSJ_THRESHOLD),
         )
     seconds = time.perf_counter() - start
+    if latent.box_rows:
+        print(f"   WARNING: {latent.box_rows} HopSkipJump rows touched the latent box (clipped)")
     runs = []
     for budget in budgets:
         points, rows = run.at_budget(budget * n)
@@ -600,6 +602,7 @@ def black_box(model: Model, n: int, seed: int, fb: ModuleType, budgets: tuple[in
     z = torch.as_tensor(white.latents, dtype=torch.float32)
     y = torch.as_tensor(white.labels, dtype=torch.long)
     hsj_runs = run_hsj(fb, model, z, y, seed, budgets)
+    print("   (no HopSkipJump query touched the latent box unless a WARNING says so above)")
     print(f"   {'budget':>7} {'method':34} {'mean r':>9} {'succ':>6} {'calls/pt':>9} {'time s':>8}")
     for budget, hsj in zip(budgets, hsj_runs, strict=True):
         result, ours = _genloose_black_box_at(model, n, seed, hsj.calls)
