@@ -92,6 +92,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -690,16 +691,26 @@ def main(argv: list[str] | None = None) -> int:
     else:
         keep = [k.strip() for k in args.models.split(",") if k.strip()]
         comparisons = []
+        failed = []
         for name, build in MODELS:
             if keep and not any(k in name for k in keep):
                 continue
-            comparison = compare(build(), n, args.seed, fb, steps)
+            try:
+                comparison = compare(build(), n, args.seed, fb, steps)
+            except Exception:  # report it and go on with the other models
+                failed.append(name)
+                print(f"\n== {name}: FAILED")
+                traceback.print_exc(file=sys.stdout)
+                continue
             _print_comparison(comparison)
             comparisons.append(comparison)
-        if not comparisons:
+        if not comparisons and not failed:
             print("no model matched --models")
             return 2
-        _print_summary(comparisons)
+        if comparisons:
+            _print_summary(comparisons)
+        if failed:
+            print(f"FAILED (an exception, printed above): {', '.join(failed)}")
         print("gl/best: genloose's mean over the best peer's mean (points where both found a witness; > 1: genloose is")
         print("looser); median: the median per-point ratio; gl<=best: share of points where genloose <= best peer x")
         print(f"(1 + {TIE:g}); <=1e-4: the same within genloose's bisection precision rtol = {RTOL:g}; wins: share of")
