@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from genloose._errors import GenlooseError, InvalidArgumentError, ModelOutputError
+from genloose._errors import GenlooseError, InvalidArgumentError, ModelOutputError, NonDeterministicModelError
 from genloose._validation import check_choice, check_int, describe
 
 __all__ = [
@@ -458,6 +458,15 @@ def as_classifier(classifier: Any, *, num_classes: int | None = None) -> Classif
     return Classifier(classifier, num_classes=num_classes)
 
 
+def _disagreeing_rows(first: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Indices of rows whose outputs (scores (n, K) or labels (n,)) differ beyond rounding."""
+    if first.ndim == 1:
+        return torch.nonzero(first != other)[:, 0]
+    a, b = first.to(torch.float64), other.to(torch.float64)
+    scale = a.abs().amax().clamp_min(1e-12)
+    return torch.nonzero((a - b).abs().amax(dim=1) > 1e-3 * scale)[:, 0]
+
+
 class LatentLabeler:
     """The composite z -> c(g(z)), counted, with labels, scores and score gradients.
 
@@ -584,6 +593,45 @@ class LatentLabeler:
         with torch.no_grad():
             out = self._outputs(latents, grad=False, where=where, offset=offset)
         return out if out.ndim == 2 else None
+
+    def check_is_a_function(self, probe: torch.Tensor) -> None:
+        """Raise :class:`NonDeterministicModelError` unless c∘g gives each row of ``probe`` one answer.
+
+        The rows are evaluated three times: twice in the usual blocks, and once in a block whose other rows
+        are other latents (the probe's rows negated). Outputs (scores, or labels for a label classifier) that
+        change between the two usual calls mean a random model (dropout or sampling left on); outputs that
+        change with the batch mean a model whose answer for one row depends on the other rows (BatchNorm using
+        batch statistics, as in train mode or with ``track_running_stats=False``). Either would make every
+        radius meaningless, so this runs before any search. Scores may differ by rounding between batch
+        layouts: a difference counts when it exceeds ``1e-3`` of the largest score.
+        """
+        n = probe.shape[0]
+        if n == 0:
+            return
+        m = min(n, self.block_size - 1)  # rows that share a block with other latents (none if blocks hold one row)
+        self.queries.forward += 2 * n + m
+        with torch.no_grad():
+            first = self._outputs(probe, grad=False, where="latent index", offset=0)
+            again = self._outputs(probe, grad=False, where="latent index", offset=0)
+            mixed = torch.cat([probe[:m], (-probe).repeat(self.block_size // n + 1, 1)])[: self.block_size]
+            among_others = self._outputs(mixed, grad=False, where="latent index", offset=0)[:m]
+        checks = (
+            (again, "the same latents got different outputs on two calls (dropout or sampling left on?)"),
+            (
+                among_others,
+                "a latent's output depends on the other latents of its batch (BatchNorm using batch "
+                "statistics: a model in train mode, inside a lambda or a function, or BatchNorm with "
+                "track_running_stats=False?)",
+            ),
+        )
+        for other, cause in checks:
+            bad = _disagreeing_rows(first[: other.shape[0]], other)
+            if bad.numel():
+                raise NonDeterministicModelError(
+                    f"c∘g is not a function of each latent: {cause}; {bad.numel()} of {other.shape[0]} probe "
+                    f"rows differ (first: latent index {int(bad[0])}). Call model.eval() before wrapping a model "
+                    "in a function, and turn off dropout and sampling."
+                )
 
     def supports_gradients(self, probe: torch.Tensor) -> bool:
         """Whether scores are differentiable with respect to latents (probes with the first sampled latents)."""

@@ -34,6 +34,10 @@ __all__ = ["class_radius"]
 
 Access = Literal["auto", "white-box", "black-box"]
 
+#: Latents evaluated three times before the search (blocks, alone, blocks) to catch random or batch-dependent
+#: models before any number is computed.
+FUNCTION_PROBE_ROWS = 8
+
 #: White-box: the share of a point's budget that the candidate stages (seeds, linearised rays, restarts, first
 #: normal-ray iterations) may use; the boundary descent and the final stages get the rest.
 SCREEN_SHARE = 0.4
@@ -333,6 +337,7 @@ def _search(
     z_all = labeler.to_latents(points64)
     points64 = z_all.detach().cpu().to(torch.float64).numpy()  # exactly what the models see
     y_all = _label_in_chunks(labeler, z_all, batch_size, "latent index")
+    labeler.check_is_a_function(z_all[:FUNCTION_PROBE_ROWS])
     access = _resolve_access(labeler, access, z_all[:2])
     if num_seeds is None:
         num_seeds = 3 if access == "white-box" else 6

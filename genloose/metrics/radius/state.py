@@ -270,9 +270,10 @@ class ChunkState:
         direction = (self.witness[rows] - self.z[rows]).to(torch.float64)
         norm = torch.linalg.vector_norm(direction, dim=1)
         u = (direction / norm[:, None]).to(self.z.dtype)
-        rounding = 4.0 * torch.finfo(self.z.dtype).eps * self.witness[rows].to(torch.float64).abs().amax(dim=1)
-        for push in (rounding.clamp_min(4.0 * torch.finfo(self.z.dtype).eps), rounding + norm * margin):
-            pushed = self.ray_points(rows, u, norm + push)
+        unit = 4.0 * torch.finfo(self.z.dtype).eps
+        rounding = unit * self.witness[rows].to(torch.float64).abs().amax(dim=1).clamp_min(1.0)
+        for relative in (0.0, margin):
+            pushed = self.ray_points(rows, u, norm + rounding + relative * norm)
             keep, labels = self._crosses_in_two_layouts(rows, pushed)
             take = rows[keep]
             self.witness[take] = pushed[keep]

@@ -312,8 +312,46 @@ class TestBadInput:
             flip = torch.as_tensor(np.where(noise.random(x.shape[0]) < 1 / 3, -1.0, 1.0), dtype=x.dtype)
             return torch.stack([flip * x[:, 0], -flip * x[:, 0]], 1)
 
-        with pytest.raises(NonDeterministicModelError, match="failed re-verification"):
+        with pytest.raises(NonDeterministicModelError, match="different outputs on two calls"):
             class_radius(torch.nn.Identity(), flaky, latent_dim=2, num_samples=8, progress=False)
+
+    def test_a_model_that_turns_random_late_fails_re_verification(self) -> None:
+        calls = {"n": 0}
+        noise = np.random.default_rng(0)
+
+        def late(x: torch.Tensor) -> torch.Tensor:  # deterministic for its first calls, random afterwards
+            calls["n"] += 1
+            flip = np.where(noise.random(x.shape[0]) < 1 / 3, -1.0, 1.0) if calls["n"] > 40 else 1.0
+            flip = torch.as_tensor(flip, dtype=x.dtype)
+            return torch.stack([flip * x[:, 0], -flip * x[:, 0]], 1)
+
+        with pytest.raises(NonDeterministicModelError, match="failed re-verification"):
+            class_radius(torch.nn.Identity(), late, latent_dim=2, num_samples=8, progress=False)
+
+    @pytest.mark.parametrize("where", ["generator", "classifier"])
+    def test_batch_statistics_are_refused_before_any_search(self, where: str) -> None:
+        # BatchNorm without running statistics normalises with the batch's own: a row's label depends on its
+        # neighbours, as in some published classifiers even in eval mode
+        torch.manual_seed(0)
+        batch_dependent = torch.nn.Sequential(
+            torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8, track_running_stats=False), torch.nn.Linear(8, 4)
+        )
+        counter = {"calls": 0}
+
+        def counted(x: torch.Tensor) -> torch.Tensor:
+            counter["calls"] += 1
+            return batch_dependent(x)
+
+        gen, clf = (counted, torch.nn.Identity()) if where == "generator" else (torch.nn.Identity(), counted)
+        with pytest.raises(NonDeterministicModelError, match=r"depends on the other latents of its batch.*BatchNorm"):
+            class_radius(gen, clf, latent_dim=4, num_samples=30, progress=False)
+        assert counter["calls"] <= 4  # the labelling of the 30 points, then the check: no search ran
+
+    def test_dropout_left_on_inside_a_function_is_refused_before_any_search(self) -> None:
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Dropout(0.5), torch.nn.Linear(16, 3)).train()
+        with pytest.raises(NonDeterministicModelError, match="dropout or sampling"):
+            class_radius(torch.nn.Identity(), lambda x: net(x), latent_dim=4, num_samples=30, progress=False)
 
 
 def test_summary_and_per_class_breakdown_against_numpy() -> None:
