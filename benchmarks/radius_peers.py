@@ -577,18 +577,30 @@ def run_hsj(
 def _genloose_black_box_at(model: Model, n: int, seed: int, calls: float) -> tuple[genloose.RadiusResult, MethodRun]:
     """genloose black-box with ``max_queries`` set so that its calls per point, pool included, are about ``calls``.
 
-    Up to three runs: the per-point part of the budget is rescaled by target / measured until within 2%.
+    Up to four runs, stopping within 2%: the first at ``max_queries = calls - pool``, the next by interpolating
+    between the runs that bracket the target (by rescaling the nearest one while none do); the run closest to the
+    target is returned.
     """
-    pool = 2048 / n  # genloose's default pool, spread over the points
-    max_queries = max(1, round(calls - pool))
-    result, run = run_genloose(model, n, seed, access="black-box", max_queries=max_queries)
-    for _ in range(2):
-        if abs(run.calls - calls) <= 0.02 * calls:
+    tried: dict[int, tuple[genloose.RadiusResult, MethodRun]] = {}
+    max_queries = max(1, round(calls - 2048 / n))  # genloose's default pool is 2048 points
+    for _ in range(4):
+        tried[max_queries] = run_genloose(model, n, seed, access="black-box", max_queries=max_queries)
+        used = {q: r.calls for q, (_, r) in tried.items()}
+        if abs(used[max_queries] - calls) <= 0.02 * calls:
             break
-        pool = result.pool_queries / n
-        max_queries = max(1, round(max_queries * (calls - pool) / max(1.0, run.calls - pool)))
-        result, run = run_genloose(model, n, seed, access="black-box", max_queries=max_queries)
-    return result, run
+        below = [q for q in used if used[q] < calls]
+        above = [q for q in used if used[q] > calls]
+        if below and above:
+            lo, hi = max(below, key=used.get), min(above, key=used.get)
+            guess = lo + (hi - lo) * (calls - used[lo]) / (used[hi] - used[lo])
+        else:
+            nearest = min(used, key=lambda q: abs(used[q] - calls))
+            pool = tried[nearest][0].pool_queries / n
+            guess = nearest * (calls - pool) / max(1.0, used[nearest] - pool)
+        max_queries = max(1, round(guess))
+        if max_queries in tried:
+            break
+    return min(tried.values(), key=lambda pair: abs(pair[1].calls - calls))
 
 
 def black_box(model: Model, n: int, seed: int, fb: ModuleType, budgets: tuple[int, ...]) -> None:
