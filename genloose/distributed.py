@@ -342,5 +342,6 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
         exceeds_cap=exceeds,
         lower_bounds=lower,
         lower_estimate=lower_estimate,
+        still_improving=cat("still_improving") if all(r.still_improving is not None for r in results) else None,
         metadata=metadata,
     )

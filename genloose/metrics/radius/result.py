@@ -58,6 +58,9 @@ class RadiusResult:
         Certified per-point lower bounds (Lipschitz margin), when a Lipschitz constant was given.
     lower_estimate : Estimate or None
         Their mean: with ``estimate`` it brackets the class radius (up to Monte Carlo error).
+    still_improving : ndarray of shape (n,) or None
+        Points whose radius still shrank by more than 0.1% in the last 10% of their budget: their search ended
+        before it converged, so their radii are loose upper bounds (a larger ``max_queries`` tightens them).
 
     Examples
     --------
@@ -86,6 +89,7 @@ class RadiusResult:
     censoring: str
     lower_bounds: np.ndarray | None = None
     lower_estimate: Estimate | None = None
+    still_improving: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,12 +108,18 @@ class RadiusResult:
         return int(self.censored.sum())
 
     @property
+    def num_still_improving(self) -> int:
+        """Points whose radius was still shrinking when their budget ran out (0 when not recorded)."""
+        return 0 if self.still_improving is None else int(self.still_improving.sum())
+
+    @property
     def total_queries(self) -> int:
         """All calls of c∘g, pool included."""
         return int(self.queries.sum()) + self.pool_queries
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per point: index, label, witness label, radius, censored, queries (and lower bound).
+        """One row per point: index, label, witness label, radius, censored, queries, still improving (and lower
+        bound).
 
         Examples
         --------
@@ -117,7 +127,7 @@ class RadiusResult:
         >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, num_samples=8,
         ...                           progress=False)
         >>> list(r.to_frame().columns)
-        ['point', 'label', 'witness_label', 'radius', 'censored', 'queries']
+        ['point', 'label', 'witness_label', 'radius', 'censored', 'queries', 'still_improving']
         """
         import pandas as pd
 
@@ -129,6 +139,8 @@ class RadiusResult:
             "censored": self.censored.astype(bool),
             "queries": self.queries.astype(np.int64),
         }
+        if self.still_improving is not None:
+            columns["still_improving"] = self.still_improving.astype(bool)
         if self.lower_bounds is not None:
             columns["lower_bound"] = self.lower_bounds.astype(np.float64)
         return pd.DataFrame(columns)

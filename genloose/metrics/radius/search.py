@@ -34,6 +34,12 @@ __all__ = ["class_radius"]
 
 Access = Literal["auto", "white-box", "black-box"]
 
+#: A point whose radius shrank by more than STILL_IMPROVING_GAIN (relative) after it had spent LATE_SHARE of its
+#: budget, or in the final stages (the last normal-ray iteration and the polish), is reported as still improving:
+#: its search ended before it converged.
+LATE_SHARE = 0.98
+STILL_IMPROVING_GAIN = 1e-3
+
 #: Latents evaluated three times before the search (blocks, alone, blocks) to catch random or batch-dependent
 #: models before any number is computed.
 FUNCTION_PROBE_ROWS = 8
@@ -362,11 +368,13 @@ def _search(
     witnesses = np.full((n, d), np.nan)
     witness_labels = np.full(n, -1, dtype=np.int64)
     queries = np.zeros(n, dtype=np.int64)
+    still_improving = np.zeros(n, dtype=bool)
     index_all = torch.arange(sample_offset, sample_offset + n, device=z_all.device)  # indexed by device rows
     starts = range(0, n, batch_size)
     for start in progress_bar(starts, progress=progress, desc="class radius", unit="chunk"):
         stop = min(n, start + batch_size)
         state = ChunkState(labeler, z_all[start:stop], y_all[start:stop], rtol=rtol)
+        state.watch(math.ceil(LATE_SHARE * budget))
         rows = torch.arange(state.size, device=z_all.device)
         chunk_index = index_all[start:stop]
         # white-box: the candidate stages may use a share of the budget; the boundary descent gets the rest
@@ -403,10 +411,12 @@ def _search(
             normals = refiner.handed_over(state, rows, adopted)
             normals.forget(rows[state.radius < before])
             refiner.finish(state, rows, blackbox_steps, normals)
+            before_final = state.radius.clone()
         else:
             normal_ray_iteration(state, rows, steps=refine_steps, tol=rtol, budget=screen)
             boundary_descent(state, rows, budget=budget, reserve=DESCENT_RESERVE, max_steps=attack_steps)
             final = min(rtol, POLISH_RTOL)
+            before_final = state.radius.clone()
             normal_ray_iteration(
                 state, rows, steps=max(1, refine_steps // 2), tol=final, budget=budget, bisect_tol=final
             )
@@ -416,10 +426,15 @@ def _search(
         witnesses[start:stop] = state.witness.detach().cpu().to(torch.float64).numpy()
         witness_labels[start:stop] = state.witness_label.cpu().numpy()
         queries[start:stop] = state.spent.cpu().numpy()
+        # still improving: by more than STILL_IMPROVING_GAIN in the final stages, or after LATE_SHARE of the budget
+        late = torch.fmax(state.radius_at_watch, before_final)
+        late_gain = (late - state.radius) / state.radius
+        still_improving[start:stop] = (torch.isfinite(state.radius) & (late_gain > STILL_IMPROVING_GAIN)).cpu().numpy()
 
     censored = ~np.isfinite(radii)
     censored |= _reverify(labeler, z_all, y_all, witnesses, witness_labels, censored, batch_size, on_unverified)
     radii[censored] = np.inf
+    still_improving[censored] = False
     witnesses[censored] = np.nan
     witness_labels[censored] = -1
     labels = y_all.cpu().numpy()
@@ -434,6 +449,14 @@ def _search(
         warnings.warn(
             f"class_radius: {int(censored.sum())} of {n} points have no witness (censored) "
             "and are excluded from the mean",
+            SearchFailureWarning,
+            stacklevel=3,
+        )
+    if still_improving.any():
+        warnings.warn(
+            f"class_radius: {int(still_improving.sum())} of {n} points were still improving (by more than "
+            f"{STILL_IMPROVING_GAIN:.0%}) in the last {1 - LATE_SHARE:.0%} of their budget: their radii are loose "
+            "upper bounds (result.still_improving marks them; a larger max_queries tightens them)",
             SearchFailureWarning,
             stacklevel=3,
         )
@@ -463,6 +486,7 @@ def _search(
         censored=censored,
         queries=queries,
         pool_queries=int(pool_queries),
+        still_improving=still_improving,
         estimate=estimate,
         access=access,
         seed=sample_seed,

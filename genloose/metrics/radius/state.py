@@ -63,6 +63,18 @@ class ChunkState:
         self.witness_label = torch.full((m,), -1, dtype=torch.long, device=device)
         self.spent = torch.zeros(m, dtype=torch.long, device=device)
         self.ceiling = torch.full((m,), math.inf, dtype=torch.float64, device=device)
+        self.root = self
+        #: The spent count past which a point's radius is recorded in ``radius_at_watch`` (see :meth:`watch`).
+        self.watch_from = math.inf
+        self.radius_at_watch = torch.full((m,), math.nan, dtype=torch.float64, device=device)  # NaN: not reached
+
+    def watch(self, spent: int) -> None:
+        """Record each point's radius when its spent count first reaches ``spent``.
+
+        With ``spent`` = 90% of the budget, ``radius_at_watch`` against the final radius tells which points
+        were still improving when their budget ran out. Forks record this state's radius, not their own.
+        """
+        self.watch_from = spent
 
     def fork(self, ceiling: float = math.inf) -> ChunkState:
         """A state on the same points with no witnesses yet, charging its queries to this one's counts.
@@ -72,6 +84,7 @@ class ChunkState:
         """
         other = ChunkState(self.labeler, self.z, self.y, rtol=self.rtol)
         other.spent = self.spent
+        other.root = self.root
         if math.isfinite(ceiling):
             other.ceiling = self.radius * ceiling
         return other
@@ -82,7 +95,14 @@ class ChunkState:
         A row listed twice is charged twice: each copy made its own calls.
         """
         counts = queries if isinstance(queries, torch.Tensor) else torch.full_like(rows, queries)
-        self.spent.index_add_(0, rows, counts.to(self.spent.dtype))
+        root = self.root
+        if math.isfinite(root.watch_from):
+            before = self.spent[rows] < root.watch_from
+            self.spent.index_add_(0, rows, counts.to(self.spent.dtype))
+            crossed = rows[before & (self.spent[rows] >= root.watch_from)]
+            root.radius_at_watch[crossed] = root.radius[crossed]
+        else:
+            self.spent.index_add_(0, rows, counts.to(self.spent.dtype))
 
     def has_budget(self, rows: torch.Tensor, budget: int) -> torch.Tensor:
         """Mask of the ``rows`` that have spent fewer than ``budget`` queries."""
