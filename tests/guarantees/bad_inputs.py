@@ -463,6 +463,75 @@ CASES += [
         baseline=False,
     ),
     Case(
+        "reference_models.DigitDCGANGenerator",
+        reference_models.DigitDCGANGenerator,
+        {"latent_dim": 8},
+        {"latent_dim": bad_integers(1), "seed": bad_integers(0)},
+    ),
+    Case(
+        "reference_models.DigitCNN",
+        reference_models.DigitCNN,
+        {},
+        {
+            "seed": bad_integers(0),
+            "dropout": st.one_of(st.floats(max_value=-1e-9), st.floats(min_value=1.0), NOT_NUMERIC),
+        },
+    ),
+    Case(
+        "reference_models.DCGANConfig", reference_models.DCGANConfig, {}, {"epochs": bad_integers(1), "loss": _STRINGS}
+    ),
+    Case("reference_models.DigitCNNConfig", reference_models.DigitCNNConfig, {}, {"epochs": bad_integers(1)}),
+    Case(
+        "reference_models.train_digit_dcgan",
+        reference_models.train_digit_dcgan,
+        {
+            "latent_dim": 2,
+            "config": reference_models.DCGANConfig(epochs=1, batch_size=2),
+            "images": torch.zeros(2, 1, 28, 28),
+            "progress": False,
+        },
+        {"latent_dim": bad_integers(1), "seed": bad_integers(0), "images": _NOT_A_TENSOR},
+    ),
+    Case(
+        "reference_models.train_digit_cnn",
+        reference_models.train_digit_cnn,
+        {
+            "images": torch.zeros(4, 1, 28, 28),
+            "labels": torch.zeros(4, dtype=torch.long),
+            "config": reference_models.DigitCNNConfig(epochs=1),
+            "progress": False,
+        },
+        {"images": _NOT_A_TENSOR, "config": _NOT_A_TENSOR},
+    ),
+    Case(
+        "reference_models.load_digit_dcgan",
+        reference_models.load_digit_dcgan,
+        {"latent_dim": 64},
+        {
+            "latent_dim": st.one_of(st.integers().filter(lambda x: x not in (64, 128)), bad_integers(1)),
+            "weights_dir": _NOT_A_PATH,
+        },
+    ),
+    Case("reference_models.load_digit_cnn", reference_models.load_digit_cnn, {}, {"weights_dir": _NOT_A_PATH}),
+    Case(
+        "reference_models.generated_class_frequencies",
+        reference_models.generated_class_frequencies,
+        {
+            "generator": reference_models.DigitDCGANGenerator(4),
+            "classifier": reference_models.DigitCNN(),
+            "num_samples": 4,
+        },
+        {"num_samples": bad_integers(1), "seed": bad_integers(0), "classifier": NOT_NUMERIC},
+    ),
+    Case(
+        "reference_models.retrain_image_models",
+        reference_models.retrain_image_models,
+        {"names": ["digit_cnn"]},
+        {"names": st.lists(_STRINGS, min_size=1, max_size=2), "out_dir": _NOT_A_PATH},
+        message_names={"names": "name"},
+        baseline=False,
+    ),
+    Case(
         "experiments.run_grid_experiment",
         experiments.run_grid_experiment,
         {"names": ["w12d1"], "progress": False},
