@@ -45,6 +45,12 @@ __all__ = [
 
 METRICS_FILE = "grid_metrics.csv"
 """File name of the per-GAN metrics table written by :func:`run_grid_experiment`."""
+#: Calls of c∘g per point for the class radius of each grid GAN. Their latents have 1 to 3 dimensions, where
+#: 400 calls reach the boundary as closely as the default 1000 in half the time (measured on 200 points: mean
+#: radius 0.14775 either way on w128d3-long, 3 points flagged still improving at 400 and 500 calls, none at 1000;
+#: 0.90204 either way on w12d1).
+RADIUS_BUDGET = 400
+
 FIGURE_FILE = "figure_3_1_support_vs_class_radius.png"
 """File name of the Figure 3.1 reproduction written by :func:`run_grid_experiment`."""
 ENTROPY_FIGURE_FILE = "grid_collision_entropy_vs_class_radius.png"
@@ -176,6 +182,7 @@ def _measure_one(
         num_samples=num_samples,
         seed=seed,
         access="auto",
+        max_queries=RADIUS_BUDGET,
         confidence=confidence,
         progress=False,
     )

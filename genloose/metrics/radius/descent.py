@@ -42,7 +42,15 @@ def _unit(vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def boundary_descent(
-    state: ChunkState, rows: torch.Tensor, *, budget: int, reserve: int, max_steps: int | None = None
+    state: ChunkState,
+    rows: torch.Tensor,
+    *,
+    budget: int,
+    reserve: int,
+    max_steps: int | None = None,
+    from_z: bool = True,
+    alpha: float = ALPHA,
+    gamma: tuple[float, float] = (GAMMA, GAMMA_FINAL),
 ) -> None:
     """Descend from each row's witness and from z until each row has ``reserve`` of its ``budget`` calls left.
 
@@ -58,6 +66,10 @@ def boundary_descent(
         Calls kept back for the stages after this one.
     max_steps : int, optional
         At most this many steps per point (all lanes together); default: as many as the budget leaves.
+    from_z : bool
+        Run the lane from z too (else only the lane from the witness, with all the steps).
+    alpha, gamma : float, (float, float)
+        The first step size (a fraction of ε), and the first and last relative change of ε.
     """
     rows = rows[torch.isfinite(state.radius[rows])]
     left = budget - reserve - state.spent[rows]
@@ -67,19 +79,23 @@ def boundary_descent(
     if rows.numel() == 0:
         return
     m = rows.shape[0]
-    lanes = torch.cat([rows, rows])  # lane k < m starts at the witness of rows[k], lane m + k at z
-    steps = torch.cat([left - left // 2, left // 2])
+    if from_z:
+        lanes = torch.cat([rows, rows])  # lane k < m starts at the witness of rows[k], lane m + k at z
+        steps = torch.cat([left - left // 2, left // 2])
+    else:
+        lanes, steps = rows, left
     z = state.z[lanes].to(torch.float64)
-    delta = torch.cat([state.witness[rows].to(torch.float64) - z[:m], torch.zeros_like(z[m:])])
-    eps = torch.cat([state.radius[rows].clone(), torch.full((m,), math.inf, dtype=torch.float64, device=z.device)])
+    start = state.witness[rows].to(torch.float64) - z[:m]
+    delta = torch.cat([start, torch.zeros_like(z[m:])])
+    eps = torch.cat([state.radius[rows].clone(), torch.full_like(z[m:, 0], math.inf)])
     best = eps.clone()
     found = torch.isfinite(eps)
     total = steps.to(torch.float64)
     for t in range(int(steps.max())):
         idx = torch.nonzero(steps > t)[:, 0]
         cosine = 0.5 * (1.0 + torch.cos(math.pi * t / total[idx]))
-        alpha = ALPHA * (ALPHA_FINAL_FRACTION + (1.0 - ALPHA_FINAL_FRACTION) * cosine)
-        gamma = GAMMA_FINAL + (GAMMA - GAMMA_FINAL) * cosine
+        step = alpha * (ALPHA_FINAL_FRACTION + (1.0 - ALPHA_FINAL_FRACTION) * cosine)
+        change = gamma[1] + (gamma[0] - gamma[1]) * cosine
         points = (z[idx] + delta[idx]).to(state.z.dtype)
         sub = lanes[idx]
         margin, grad, labels = state.labeler.margin_gradients(points, state.y[sub], None)
@@ -94,9 +110,9 @@ def boundary_descent(
         linear = torch.where(torch.isfinite(linear), linear, state.radius[sub])
         eps[idx] = torch.where(
             found[idx],
-            torch.where(adversarial, torch.minimum(eps[idx] * (1.0 - gamma), best[idx]), eps[idx] * (1.0 + gamma)),
+            torch.where(adversarial, torch.minimum(eps[idx] * (1.0 - change), best[idx]), eps[idx] * (1.0 + change)),
             linear,
         )
-        moved = delta[idx] + (alpha * eps[idx])[:, None] * u
+        moved = delta[idx] + (step * eps[idx])[:, None] * u
         norm = torch.linalg.vector_norm(moved, dim=1)
         delta[idx] = moved * torch.clamp(eps[idx] / norm.clamp_min(1e-300), max=1.0)[:, None]

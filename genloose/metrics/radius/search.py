@@ -50,6 +50,11 @@ SCREEN_SHARE = 0.4
 
 #: Calls per point kept back from the boundary descent for the final normal-ray steps, polish and hardening.
 DESCENT_RESERVE = 100
+#: Of that reserve, what the fine descent leaves for the last normal-ray iterations, polish and hardening; and
+#: the fine descent's first step (a fraction of ε) and first and last relative change of ε.
+FINAL_RESERVE = 40
+FINE_ALPHA = 0.01
+FINE_GAMMA = (1e-3, 1e-7)
 
 
 def _from_sequence(latents: Any) -> Any:
@@ -415,6 +420,10 @@ def _search(
         else:
             normal_ray_iteration(state, rows, steps=refine_steps, tol=rtol, budget=screen)
             boundary_descent(state, rows, budget=budget, reserve=DESCENT_RESERVE, max_steps=attack_steps)
+            # a fine local descent from the best witness: small steps, ε resolved to 1e-7
+            boundary_descent(
+                state, rows, budget=budget, reserve=FINAL_RESERVE, from_z=False, alpha=FINE_ALPHA, gamma=FINE_GAMMA
+            )
             final = min(rtol, POLISH_RTOL)
             before_final = state.radius.clone()
             normal_ray_iteration(
