@@ -464,7 +464,7 @@ def _search(
     if still_improving.any():
         warnings.warn(
             f"class_radius: {int(still_improving.sum())} of {n} points were still improving (by more than "
-            f"{STILL_IMPROVING_GAIN:.0%}) in the last {1 - LATE_SHARE:.0%} of their budget: their radii are loose "
+            f"{STILL_IMPROVING_GAIN:.1%}) in the last {1 - LATE_SHARE:.0%} of their budget: their radii are loose "
             "upper bounds (result.still_improving marks them; a larger max_queries tightens them)",
             SearchFailureWarning,
             stacklevel=3,
