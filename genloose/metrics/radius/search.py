@@ -422,7 +422,14 @@ def _search(
             boundary_descent(state, rows, budget=budget, reserve=DESCENT_RESERVE, max_steps=attack_steps)
             # a fine local descent from the best witness: small steps, ε resolved to 1e-7
             boundary_descent(
-                state, rows, budget=budget, reserve=FINAL_RESERVE, from_z=False, alpha=FINE_ALPHA, gamma=FINE_GAMMA
+                state,
+                rows,
+                budget=budget,
+                reserve=FINAL_RESERVE,
+                max_steps=attack_steps,
+                from_z=False,
+                alpha=FINE_ALPHA,
+                gamma=FINE_GAMMA,
             )
             final = min(rtol, POLISH_RTOL)
             before_final = state.radius.clone()

@@ -446,7 +446,7 @@ def test_white_box_restarts_reach_boundaries_one_start_misses() -> None:
     farther = (default.radii > single.radii * (1 + 1e-3)).sum()
     assert closer > 2 * farther  # measured: 11 points closer, 3 farther (other random streams)
     assert default.radii.mean() < single.radii.mean()
-    assert (default.queries <= 1000 + 100).all()  # the budget, overrun by at most one ray search
+    assert (default.queries <= 2500 + 100).all()  # the budget, overrun by at most one ray search
 
 
 @pytest.mark.gpu
