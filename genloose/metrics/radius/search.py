@@ -185,9 +185,10 @@ def class_radius(
         White-box: normal-ray iterations (also for the best restarts), and classes linearised at z (each one a
         restart candidate).
     attack_steps : int, optional
-        White-box: at most this many steps of the boundary descent per point (default: as many as the
-        budget leaves; the candidate stages may use 40% of the budget, the descent takes the rest but 100
-        calls kept for the final normal-ray iterations, polish and hardening).
+        White-box: at most this many steps per point of the boundary descent, and as many of the fine descent
+        that follows it (default: as many as the budget leaves; the candidate stages may use 40% of the
+        budget, the descents take the rest but 40 calls kept for the final normal-ray iterations, polish and
+        hardening).
     blackbox_steps, blackbox_explore_steps, blackbox_probes : int
         Black-box: iterations on the best witness, iterations for the best restarts before choosing one,
         and sign queries per iteration (default ``4·d``).
