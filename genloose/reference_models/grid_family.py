@@ -35,6 +35,7 @@ from genloose.reference_models.weights_io import (
     WeightsFileError,
     file_sha256,
     load_weights,
+    read_json_file,
     save_weights,
 )
 
@@ -263,15 +264,12 @@ def read_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict[str
     2500
     """
     path = _weights_dir(weights_dir) / MANIFEST_NAME
-    if not path.is_file():
-        raise WeightsFileError(
-            f"manifest {path} does not exist; regenerate the family with "
-            "genloose.reference_models.grid_family.retrain_family(out_dir)"
-        )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsFileError(f"manifest {path} is not valid JSON: {error}") from error
+    manifest = read_json_file(
+        path,
+        missing=f"manifest {path} does not exist; regenerate the family with "
+        "genloose.reference_models.grid_family.retrain_family(out_dir)",
+        invalid=f"manifest {path} is not valid JSON",
+    )
     if (
         not isinstance(manifest, dict)
         or manifest.get("format") != _MANIFEST_FORMAT

@@ -55,7 +55,13 @@ from genloose.reference_models.digit_classifier import (
 from genloose.reference_models.digits import load_digits_28
 from genloose.reference_models.gan import _one_thread
 from genloose.reference_models.vae import IMAGE_SHAPE, TrainingLog, _isolated_init
-from genloose.reference_models.weights_io import WeightsFileError, file_sha256, load_weights, save_weights
+from genloose.reference_models.weights_io import (
+    WeightsFileError,
+    file_sha256,
+    load_weights,
+    read_json_file,
+    save_weights,
+)
 
 __all__ = [
     "CNN_RECIPE",
@@ -855,15 +861,12 @@ def read_image_manifest(weights_dir: str | os.PathLike[str] | None = None) -> di
     True
     """
     path = _directory(weights_dir) / IMAGE_MANIFEST_NAME
-    if not path.is_file():
-        raise WeightsFileError(
-            f"image-model manifest {str(path)!r} does not exist; regenerate it with "
-            "genloose.reference_models.image_gan.retrain_image_models(out_dir)"
-        )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsFileError(f"image-model manifest {str(path)!r} is not valid JSON: {error}") from error
+    manifest = read_json_file(
+        path,
+        missing=f"image-model manifest {str(path)!r} does not exist; regenerate it with "
+        "genloose.reference_models.image_gan.retrain_image_models(out_dir)",
+        invalid=f"image-model manifest {str(path)!r} is not valid JSON",
+    )
     if (
         not isinstance(manifest, dict)
         or manifest.get("format") != _MANIFEST_FORMAT

@@ -43,7 +43,7 @@ from genloose.reference_models.digit_classifier import (
 )
 from genloose.reference_models.digits import load_digits_28
 from genloose.reference_models.vae import VAE, VAEConfig, reconstruction_error, train_vae
-from genloose.reference_models.weights_io import WeightsFileError, file_sha256
+from genloose.reference_models.weights_io import WeightsFileError, file_sha256, read_json_file
 
 __all__ = [
     "CLASSIFIER_RECIPE",
@@ -228,15 +228,12 @@ def read_vae_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict
     True
     """
     path = _directory(weights_dir) / MANIFEST_NAME
-    if not path.is_file():
-        raise WeightsFileError(
-            f"VAE weights manifest not found: {str(path)!r}; regenerate the bundle with "
-            "genloose.reference_models.vae_family.bundle_vae_family, or use retrain=True"
-        )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsFileError(f"weights manifest must be valid JSON; got {str(path)!r}: {error}") from error
+    manifest = read_json_file(
+        path,
+        missing=f"VAE weights manifest not found: {str(path)!r}; regenerate the bundle with "
+        "genloose.reference_models.vae_family.bundle_vae_family, or use retrain=True",
+        invalid=f"weights manifest must be valid JSON; got {str(path)!r}",
+    )
     if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), dict):
         raise WeightsFileError(f"weights manifest must be a JSON object with a 'models' object; got {str(path)!r}")
     return manifest

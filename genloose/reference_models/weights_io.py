@@ -9,6 +9,7 @@ values and, optionally, has the expected SHA-256 digest.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from genloose._errors import GenlooseError
 from genloose._validation import fail
 
-__all__ = ["WeightsFileError", "file_sha256", "load_weights", "read_metadata", "save_weights"]
+__all__ = ["WeightsFileError", "file_sha256", "load_weights", "read_json_file", "read_metadata", "save_weights"]
 
 
 class WeightsFileError(GenlooseError, ValueError):
@@ -193,3 +194,35 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
             return dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise WeightsFileError(f"weights file {source} is not a valid safetensors file: {error}") from error
+
+
+def read_json_file(path: Path, *, missing: str, invalid: str) -> object:
+    """The parsed JSON of a manifest file, or :class:`WeightsFileError` with the caller's words.
+
+    Parameters
+    ----------
+    path : Path
+        The manifest.
+    missing : str
+        The message when ``path`` is not a file.
+    invalid : str
+        The start of the message when it cannot be read as JSON (the parser's error follows).
+
+    Returns
+    -------
+    object
+        The parsed value; the caller checks its structure.
+
+    Examples
+    --------
+    >>> read_json_file(Path("no-such-file.json"), missing="no manifest", invalid="bad manifest")
+    Traceback (most recent call last):
+    ...
+    genloose.reference_models.weights_io.WeightsFileError: no manifest
+    """
+    if not path.is_file():
+        raise WeightsFileError(missing)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsFileError(f"{invalid}: {error}") from error
