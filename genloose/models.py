@@ -212,11 +212,19 @@ class QueryCounter:
 
     forward: int = 0
     backward: int = 0
+    #: Points labelled ahead of need (to fill a block that would otherwise be padded) that the search did not use;
+    #: not part of ``forward`` or ``total``, which count the same for every batch layout.
+    speculative: int = 0
 
     @property
     def total(self) -> int:
         """Forward plus backward point-evaluations."""
         return self.forward + self.backward
+
+    def set_aside(self, points: int) -> None:
+        """Move ``points`` forward evaluations that were labelled ahead and not used to ``speculative``."""
+        self.forward -= points
+        self.speculative += points
 
 
 class Generator:

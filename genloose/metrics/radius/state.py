@@ -26,6 +26,10 @@ CANDIDATE_CEILING = 3.0
 #: per point, and the reported radius then sits within float32 resolution of the boundary on its ray).
 POLISH_RTOL = 1e-7
 
+#: Pushes tried at once for a witness that does not cross in two batch layouts, in units of 4 roundings of the
+#: model dtype at the witness's largest coordinate.
+HARDEN_PUSHES = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
+
 #: Model dtypes with a unit roundoff at least this coarse (float16, bfloat16) always have their witnesses moved out.
 COARSE_DTYPE_EPS = 1e-4
 
@@ -46,6 +50,16 @@ def _on_ray(z: torch.Tensor, u: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     if s.ndim == 1:
         return z + s[:, None] * u
     return z[:, None, :] + s[:, :, None] * u[:, None, :]
+
+
+def _lookahead_levels(open_rows: int, block_size: int) -> int:
+    """Halvings to label at once: the most whose midpoint trees (2**levels - 1 per row) fit in the blocks that
+    ``open_rows`` single midpoints occupy anyway (at least one)."""
+    room = -(-open_rows // block_size) * block_size
+    levels = 1
+    while open_rows * (2 ** (levels + 1) - 1) <= room:
+        levels += 1
+    return levels
 
 
 class ChunkState:
@@ -190,31 +204,56 @@ class ChunkState:
     ) -> None:
         """Shrink brackets [lo, hi] on the rays to relative width ``tol`` (default ``rtol``) and offer the hi ends.
 
-        The unfinished brackets are kept packed (finished ones leave the working set), so each halving costs one
-        model call and a handful of vector operations however many rows have finished.
+        The unfinished brackets are kept packed (finished ones leave the working set). When they fill only part
+        of the model's blocks, the rows that would be padding label the next halvings ahead instead (the whole
+        tree of midpoints of the next ``levels`` halvings, see :func:`_lookahead_levels`): the midpoints are the
+        ones plain bisection computes, so brackets, witnesses and the calls charged to each point are the same
+        for any number of open brackets, and only the model calls are fewer. Midpoints labelled ahead and not
+        needed are counted as speculative, not as queries.
         """
         tol = self.rtol if tol is None else tol
         lo, hi, hi_label = lo.clone(), hi.clone(), hi_label.clone()
         open_ = torch.nonzero((hi - lo) > tol * hi)[:, 0]
         z, y, w_u = self.z[rows[open_]], self.y[rows[open_]], u[open_]
         w_lo, w_hi, w_label = lo[open_], hi[open_], hi_label[open_]
-        halvings = 0
+        halvings = torch.zeros_like(open_)
         while open_.numel():
-            mid = 0.5 * (w_lo + w_hi)
-            labels = self.labeler.labels(_on_ray(z, w_u, mid))
-            halvings += 1
-            adversarial = labels != y
-            w_hi = torch.where(adversarial, mid, w_hi)
-            w_label = torch.where(adversarial, labels, w_label)
-            w_lo = torch.where(adversarial, w_lo, mid)
-            going = (w_hi - w_lo) > tol * w_hi
-            if bool(going.all()):
-                continue
+            levels = _lookahead_levels(open_.numel(), self.labeler.block_size)
+            # the midpoints of the next `levels` halvings, level by level (node k's children are 2k and 2k + 1)
+            tree_lo, tree_hi, mids = w_lo[:, None], w_hi[:, None], []
+            for _ in range(levels):
+                mid = 0.5 * (tree_lo + tree_hi)
+                mids.append(mid)
+                tree_lo = torch.stack([tree_lo, mid], dim=2).reshape(mid.shape[0], -1)
+                tree_hi = torch.stack([mid, tree_hi], dim=2).reshape(mid.shape[0], -1)
+            s_all = torch.cat(mids, dim=1)  # (k, 2**levels - 1)
+            labels_all = self.labeler.labels(_on_ray(z, w_u, s_all).reshape(-1, z.shape[1])).reshape(s_all.shape)
+            used = torch.zeros_like(open_)
+            going = torch.ones_like(open_, dtype=torch.bool)
+            node = torch.zeros_like(open_)
+            first = 0
+            for level in range(levels):
+                k_rows = torch.nonzero(going)[:, 0]
+                column = first + node[k_rows]
+                mid, labels = s_all[k_rows, column], labels_all[k_rows, column]
+                adversarial = labels != y[k_rows]
+                w_hi[k_rows] = torch.where(adversarial, mid, w_hi[k_rows])
+                w_label[k_rows] = torch.where(adversarial, labels, w_label[k_rows])
+                w_lo[k_rows] = torch.where(adversarial, w_lo[k_rows], mid)
+                used[k_rows] += 1
+                node[k_rows] = 2 * node[k_rows] + (~adversarial).long()
+                going[k_rows] = (w_hi[k_rows] - w_lo[k_rows]) > tol * w_hi[k_rows]
+                first += 2**level
+                if not bool(going.any()):
+                    break
+            self.labeler.queries.set_aside(int(s_all.numel() - used.sum()))
+            halvings += used
             done = ~going
-            finished = open_[done]
-            lo[finished], hi[finished], hi_label[finished] = w_lo[done], w_hi[done], w_label[done]
-            self.charge(rows[finished], halvings)
-            open_, z, y, w_u = open_[going], z[going], y[going], w_u[going]
+            if bool(done.any()):
+                finished = open_[done]
+                lo[finished], hi[finished], hi_label[finished] = w_lo[done], w_hi[done], w_label[done]
+                self.charge(rows[finished], halvings[done])
+            open_, z, y, w_u, halvings = open_[going], z[going], y[going], w_u[going], halvings[going]
             w_lo, w_hi, w_label = w_lo[going], w_hi[going], w_label[going]
         self.offer(rows, self.ray_points(rows, u, hi), hi_label)
 
@@ -267,17 +306,18 @@ class ChunkState:
         self.search_rays(rows, u, norm, factors=(0.5, 0.9, 0.99, 0.999, 0.9999), tol=min(self.rtol, POLISH_RTOL))
 
     def harden(self, rows: torch.Tensor, margin: float) -> None:
-        """Keep only witnesses that cross in two batch layouts; move the others a little further out.
+        """Keep only witnesses that cross in two batch layouts; move the others the least that makes them cross.
 
         A witness can lie within floating-point rounding of the boundary, where the model called with another
         batch layout (other kernels, other rounding) labels it the other way; and one found by a gradient step
         was labelled by the scores of a gradient call. Each witness is labelled again in the search's blocks and
-        alone (a batch of one row). One that does not cross in both is moved out along its ray by 4 units of
-        rounding of the model dtype at its largest coordinate, then, if needed, by ``margin·r`` more, and kept
-        where the moved point crosses in both layouts. Witnesses that already cross are kept exactly: a push
-        would only add to their radius. In half precision (float16, bfloat16), whose rounding is as coarse as
-        10^-3 of a coordinate, every witness is moved: there a crossing that two labellings agree on can still
-        sit on the wrong side of the boundary the model approximates.
+        alone (a batch of one row). One that does not cross in both is moved out along its ray by
+        ``HARDEN_PUSHES`` (fractions of 4 units of rounding of the model dtype at its largest coordinate, all
+        labelled in one go), then, if none of those crosses in both layouts, by ``margin·r`` more, and kept at
+        the first moved point that crosses in both. Witnesses that already cross are kept exactly: a push would
+        only add to their radius. In half precision (float16, bfloat16), whose rounding is as coarse as 10^-3 of
+        a coordinate, every witness is moved: there a crossing that two labellings agree on can still sit on the
+        wrong side of the boundary the model approximates.
         """
         # a witness at z itself (only a non-deterministic model gives one) has no ray; re-verification flags it
         rows = rows[torch.isfinite(self.radius[rows]) & (self.radius[rows] > 0)]
@@ -292,13 +332,21 @@ class ChunkState:
         u = (direction / norm[:, None]).to(self.z.dtype)
         unit = 4.0 * torch.finfo(self.z.dtype).eps
         rounding = unit * self.witness[rows].to(torch.float64).abs().amax(dim=1).clamp_min(1.0)
-        for relative in (0.0, margin):
-            pushed = self.ray_points(rows, u, norm + rounding + relative * norm)
-            keep, labels = self._crosses_in_two_layouts(rows, pushed)
+        pushes = torch.tensor(HARDEN_PUSHES, dtype=torch.float64, device=norm.device)
+        for relative in (None, margin):
+            extra = rounding[:, None] * pushes if relative is None else (rounding + relative * norm)[:, None]
+            moved = self.ray_points(rows, u, norm[:, None] + extra)  # (rows, P, d)
+            crosses, labels = self._crosses_in_two_layouts(
+                rows.repeat_interleave(moved.shape[1]), moved.reshape(-1, moved.shape[-1])
+            )
+            crosses, labels = crosses.reshape(moved.shape[:2]), labels.reshape(moved.shape[:2])
+            keep = crosses.any(dim=1)
+            first = crosses.to(torch.int8).argmax(dim=1)
             take = rows[keep]
-            self.witness[take] = pushed[keep]
-            self.witness_label[take] = labels[keep]
-            self.radius[take] = _distance(pushed[keep], self.z[take])
+            chosen = moved[keep, first[keep]]
+            self.witness[take] = chosen
+            self.witness_label[take] = labels[keep, first[keep]]
+            self.radius[take] = _distance(chosen, self.z[take])
             rows, u, norm, rounding = rows[~keep], u[~keep], norm[~keep], rounding[~keep]
             if rows.numel() == 0:
                 return
