@@ -32,6 +32,7 @@ from genloose.report import ESTIMATE_QUANTITIES, Report
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["COMPARISON_DTYPES", "Comparison", "QuantityComparison", "compare"]
 
@@ -234,6 +235,44 @@ class Comparison:
             model_b=self.names[1],
         )
         return out
+
+    def plot(self, ax: Any = None) -> tuple[Figure, Any]:
+        """Draw the two reports side by side: radii, class distributions, estimates with the verdicts.
+
+        Three panels: the ECDFs of both models' per-point radii with their means and intervals; their class
+        distributions as paired bars; the class radius and the collision entropy of each with its interval,
+        labelled with the more diverse model by each measure (or "inconclusive").
+
+        Parameters
+        ----------
+        ax : sequence of three matplotlib Axes, optional
+            Where to draw; a new 1 x 3 pyplot figure when omitted.
+
+        Returns
+        -------
+        (matplotlib.figure.Figure, numpy.ndarray of Axes)
+            The figure and its three axes.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``ax`` is not three Axes.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt, torch
+        >>> from genloose import evaluate
+        >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
+        >>> a = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=60, seed=1, progress=False)
+        >>> b = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=60, seed=2, progress=False)
+        >>> fig, axes = compare(a, b).plot()
+        >>> len(axes), len(axes[1].patches)  # two classes, two models: four bars
+        (3, 4)
+        >>> plt.close(fig)
+        """
+        from genloose._plot import plot_comparison
+
+        return plot_comparison(self, ax)
 
     def __repr__(self) -> str:
         a, b = self.names

@@ -14,7 +14,7 @@ import platform
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from genloose.metrics.radius.result import RadiusResult
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = [
     "BOUND_QUANTITIES",
@@ -506,6 +507,54 @@ class Report:
         from genloose._io import atomic_write_text
 
         atomic_write_text(path, self.to_frame().to_csv(index=False), overwrite=overwrite)
+
+    def plot(self, ax: Any = None, *, kind: Literal["ecdf", "hist"] = "ecdf") -> tuple[Figure, Any]:
+        """Draw the report: radii, the mean radius per class, the class distribution, the estimate and bounds.
+
+        Four panels, in this order: the distribution of the per-point radii (ECDF or histogram) with the
+        mean and its interval; the mean radius of each class with its interval (normal approximation, no
+        bar where a class has fewer than two finite radii); the sample frequencies :math:`\\hat p_k` with
+        the line :math:`1/5` of Theorem 3.1's hypothesis; the class-radius estimate beside the Fawzi cap and
+        the bounds of Theorems 3.1 and 3.2, each labelled with whether its hypothesis holds.
+
+        Parameters
+        ----------
+        ax : sequence of four matplotlib Axes, optional
+            Where to draw (e.g. ``plt.subplots(2, 2)[1]``); a new 2 x 2 pyplot figure when omitted.
+        kind : {"ecdf", "hist"}, default "ecdf"
+            How the first panel shows the radii.
+
+        Returns
+        -------
+        (matplotlib.figure.Figure, numpy.ndarray of Axes)
+            The figure and its four axes, as torchmetrics' ``.plot()`` returns them.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``ax`` is not four Axes, or ``kind`` is not one of the two.
+
+        Notes
+        -----
+        No model is called: the figure comes from the stored per-point results, so a report read back with
+        :meth:`from_json` gives the same figure. When every point is censored the two radius panels say
+        "no finite radius" instead of drawing; with a single class the Fawzi cap is written ``inf``; a bound
+        whose hypothesis fails is written "n/a: hypothesis fails" instead of a point.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt, torch
+        >>> from genloose import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :3], latent_dim=3, num_samples=60,
+        ...              progress=False)
+        >>> fig, axes = r.plot()
+        >>> len(axes), len(axes[2].patches)  # three classes: three bars
+        (4, 3)
+        >>> plt.close(fig)
+        """
+        from genloose._plot import plot_report
+
+        return plot_report(self, ax, kind=kind)
 
     def __str__(self) -> str:
         return _render(self)
