@@ -200,16 +200,9 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from genloose._evaluate import evaluate
-    from genloose._io import check_destination
 
-    for option, path in (("--json", args.json), ("--csv", args.csv)):
-        if path is not None:
-            try:
-                check_destination(path, overwrite=args.overwrite, name=option)
-            except InvalidArgumentError as error:
-                raise UsageError(str(error)) from None
-    if args.json is not None and args.csv is not None and Path(args.json).resolve() == Path(args.csv).resolve():
-        raise UsageError("--json and --csv must name different files")
+    outputs = (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot))
+    _check_outputs(outputs, overwrite=args.overwrite)
     generator, classifier, latent_dim = _model_inputs(args)
     report = evaluate(
         generator,
@@ -230,12 +223,62 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         payloads.append((args.json, report.to_json()))
     if args.csv is not None:
         payloads.append((args.csv, report.to_frame().to_csv(index=False)))
-    from genloose._io import atomic_write_text
-
-    for path, text in payloads:
-        atomic_write_text(path, text, overwrite=args.overwrite)
+    if args.plot is not None:
+        payloads.append((args.plot, _figure_bytes(report, args.plot)))
+    _write_payloads(payloads, overwrite=args.overwrite)
     print(report)
     return 0
+
+
+_FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def _check_outputs(outputs: Sequence[tuple[str, str | None]], *, overwrite: bool) -> None:
+    """Fail fast, before any model runs, on an output file that cannot be written or is named twice."""
+    from genloose._io import check_destination
+
+    seen: dict[Path, str] = {}
+    for option, path in outputs:
+        if path is None:
+            continue
+        try:
+            check_destination(path, overwrite=overwrite, name=option)
+        except InvalidArgumentError as error:
+            raise UsageError(str(error)) from None
+        if option == "--plot" and Path(path).suffix.lower().lstrip(".") not in _FIGURE_FORMATS:
+            raise UsageError(f"--plot must name a .png, .pdf or .svg file; got {path!r}")
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise UsageError(f"{seen[resolved]} and {option} must name different files")
+        seen[resolved] = option
+
+
+def _figure_bytes(result: Any, path: str) -> bytes:
+    """Draw ``result.plot()`` and return the file's bytes (format from the suffix), closing the figure."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command line never opens a window
+    import matplotlib.pyplot as plt
+
+    fig, _ = result.plot()
+    try:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=Path(path).suffix.lower().lstrip("."), dpi=100)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def _write_payloads(payloads: Sequence[tuple[str, str | bytes]], *, overwrite: bool) -> None:
+    from genloose._io import atomic_write_bytes, atomic_write_text
+
+    for path, data in payloads:
+        if isinstance(data, bytes):
+            atomic_write_bytes(path, data, overwrite=overwrite)
+        else:
+            atomic_write_text(path, data, overwrite=overwrite)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -480,6 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--confidence", type=_confidence, default=0.95, help="level of the intervals")
     evaluate.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON")
     evaluate.add_argument("--csv", default=None, metavar="FILE", help="write the report's table as CSV")
+    evaluate.add_argument(
+        "--plot", default=None, metavar="FILE", help="draw the report (Report.plot) to a .png, .pdf or .svg file"
+    )
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing output files")
     evaluate.add_argument("--silent", action="store_true", help="no progress bar")
     evaluate.set_defaults(handler=_run_evaluate)

@@ -107,6 +107,34 @@ def test_evaluate_prints_the_report_and_writes_files(workdir: Path, capsys: pyte
     assert _files(workdir) == ["r.csv", "r.json"]
 
 
+def test_evaluate_plot_writes_the_report_figure(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(_evaluate_args(workdir, "--plot", "r.png", "--silent"))
+    _, err = capsys.readouterr()
+    assert status == 0, err
+    data = (workdir / "r.png").read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(workdir / "r.png").shape
+    assert (width, height) == (1000, 780)  # the 2 x 2 panels of Report.plot at 100 dpi
+    assert _files(workdir) == ["r.png"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--plot", "r.gif"), "--plot must name a .png, .pdf or .svg file; got 'r.gif'"),
+        (("--json", "r.png", "--plot", "r.png"), "--json and --plot must name different files"),
+    ],
+)
+def test_evaluate_plot_bad_destination(
+    workdir: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
+) -> None:
+    assert main(_evaluate_args(workdir, *extra, generator="raising_generator")) == 2
+    assert message in capsys.readouterr().err
+    assert _files(workdir) == []
+
+
 def test_existing_output_is_refused_before_any_work(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / "r.json").write_text("keep me")
     status = main(_evaluate_args(workdir, "--json", "r.json", generator="raising_generator"))
