@@ -299,16 +299,17 @@ class Comparison:
 
         Examples
         --------
-        >>> import torch
+        >>> import torch, genloose
         >>> from genloose import evaluate
         >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
         >>> r = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, progress=False)
         >>> Comparison.from_json(compare(r, r).to_json()).verdicts()["class_radius"]
         'inconclusive'
-        >>> Comparison.from_json(r.to_json())
-        Traceback (most recent call last):
-        ...
-        genloose._errors.InvalidArgumentError: source (JSON text) is a saved genloose.Report, not a genloose.Comparison; read it with genloose.Report.from_json
+        >>> try:
+        ...     Comparison.from_json(r.to_json())
+        ... except genloose.InvalidArgumentError as error:
+        ...     print(str(error).split("; ")[-1])
+        read it with genloose.Report.from_json
         """
         from genloose._serialize import decode_object, read_document
 

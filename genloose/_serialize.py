@@ -37,7 +37,7 @@ SCHEMA_VERSION = 1
 """The version of the ``exact`` section; a reader refuses files with a larger one."""
 
 
-class _Broken(Exception):
+class _BrokenFieldError(Exception):
     """A field that does not decode; turned into an InvalidArgumentError naming the field."""
 
 
@@ -137,25 +137,25 @@ def _encode_free(value: Any) -> Any:
 
 def _decode_float(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise _Broken(f"{where} must be a number or 'nan', 'inf', '-inf'; got {describe(value)}")
+        raise _BrokenFieldError(f"{where} must be a number or 'nan', 'inf', '-inf'; got {describe(value)}")
     if isinstance(value, str):
         if value not in ("nan", "inf", "-inf"):
-            raise _Broken(f"{where} must be a number or 'nan', 'inf', '-inf'; got {value!r}")
+            raise _BrokenFieldError(f"{where} must be a number or 'nan', 'inf', '-inf'; got {value!r}")
         return float(value)
     return float(value)
 
 
 def _decode_array(value: Any, where: str) -> np.ndarray:
     if not isinstance(value, dict) or set(value) != {"__ndarray__", "dtype", "shape"}:
-        raise _Broken(f"{where} must be an encoded array (__ndarray__, dtype, shape); got {describe(value)}")
+        raise _BrokenFieldError(f"{where} must be an encoded array (__ndarray__, dtype, shape); got {describe(value)}")
     try:
         dtype = np.dtype(value["dtype"])
         shape = tuple(int(s) for s in value["shape"])
         raw = base64.b64decode(value["__ndarray__"], validate=True)
     except (TypeError, ValueError) as error:
-        raise _Broken(f"{where} is not a valid encoded array ({error})") from None
+        raise _BrokenFieldError(f"{where} is not a valid encoded array ({error})") from None
     if dtype.kind not in "biuf" or len(raw) != dtype.itemsize * math.prod(shape):
-        raise _Broken(f"{where} holds {len(raw)} bytes, not an array of dtype {dtype} and shape {shape}")
+        raise _BrokenFieldError(f"{where} holds {len(raw)} bytes, not an array of dtype {dtype} and shape {shape}")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=True)
 
 
@@ -181,25 +181,25 @@ def _decode(annotation: str, value: Any, where: str) -> Any:
         return _decode_float(value, where)
     if annotation == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _Broken(f"{where} must be an integer; got {describe(value)}")
+            raise _BrokenFieldError(f"{where} must be an integer; got {describe(value)}")
         return value
     if annotation == "bool":
         if not isinstance(value, bool):
-            raise _Broken(f"{where} must be true or false; got {describe(value)}")
+            raise _BrokenFieldError(f"{where} must be true or false; got {describe(value)}")
         return value
     if annotation == "str":
         if not isinstance(value, str):
-            raise _Broken(f"{where} must be a string; got {describe(value)}")
+            raise _BrokenFieldError(f"{where} must be a string; got {describe(value)}")
         return value
     if annotation == "np.ndarray":
         return _decode_array(value, where)
     if annotation == "tuple[str, str]":
         if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
-            raise _Broken(f"{where} must be two strings; got {describe(value)}")
+            raise _BrokenFieldError(f"{where} must be two strings; got {describe(value)}")
         return (value[0], value[1])
     if annotation == "dict[str, Any]":
         if not isinstance(value, dict):
-            raise _Broken(f"{where} must be an object; got {describe(value)}")
+            raise _BrokenFieldError(f"{where} must be an object; got {describe(value)}")
         return _decode_free(value)
     return _decode_dataclass(annotation, value, where)
 
@@ -207,21 +207,21 @@ def _decode(annotation: str, value: Any, where: str) -> Any:
 def _decode_dataclass(expected: str, value: Any, where: str) -> Any:
     registry = _registry()
     if expected not in registry:  # pragma: no cover - a field type this module does not know yet
-        raise _Broken(f"{where} has a type genloose cannot read back: {expected}")
+        raise _BrokenFieldError(f"{where} has a type genloose cannot read back: {expected}")
     if not isinstance(value, dict) or "__type__" not in value:
-        raise _Broken(f"{where} must be an encoded {expected}; got {describe(value)}")
+        raise _BrokenFieldError(f"{where} must be an encoded {expected}; got {describe(value)}")
     name = value["__type__"]
     cls = registry.get(name) if isinstance(name, str) else None
     if cls is None or not issubclass(cls, registry[expected]):
-        raise _Broken(f"{where} must be an encoded {expected}; got __type__ {name!r}")
+        raise _BrokenFieldError(f"{where} must be an encoded {expected}; got __type__ {name!r}")
     kwargs = {}
     for field in dataclasses.fields(cls):
         if field.name not in value:
-            raise _Broken(f"{where}.{field.name} is missing")
+            raise _BrokenFieldError(f"{where}.{field.name} is missing")
         kwargs[field.name] = _decode(str(field.type), value[field.name], f"{where}.{field.name}")
     extra = sorted(set(value) - {"__type__"} - {f.name for f in dataclasses.fields(cls)})
     if extra:
-        raise _Broken(f"{where} has fields this genloose does not know: {', '.join(extra)}")
+        raise _BrokenFieldError(f"{where} has fields this genloose does not know: {', '.join(extra)}")
     return cls(**kwargs)
 
 
@@ -242,7 +242,7 @@ def decode_object(expected: str, value: Any, *, source: str = "source") -> Any:
     """
     try:
         return _decode_dataclass(expected, value, "exact")
-    except _Broken as error:
+    except _BrokenFieldError as error:
         raise InvalidArgumentError(f"{source} is not a complete genloose file: {error}") from None
 
 
@@ -282,7 +282,7 @@ def read_document(source: Any, kind: str) -> tuple[dict[str, Any], str]:
     >>> read_document('{"format": "genloose.Comparison", "schema_version": 1, "exact": {}}', "Report")
     Traceback (most recent call last):
     ...
-    genloose._errors.InvalidArgumentError: source (JSON text) is a saved genloose.Comparison, not a genloose.Report; read it with genloose.Comparison.from_json
+    genloose._errors.InvalidArgumentError: source (JSON text) is a saved genloose.Comparison, not a genloose.Report; ...
     """
     text, name = _read_text(source)
     try:
