@@ -360,6 +360,7 @@ class Comparison:
         kind = "paired (same latents)" if self.paired else "independent samples"
         lines = [
             f"genloose Comparison: {a} vs {b}, {kind}, alpha={self.alpha:g}",
+            pairing_note(self.report_a, self.report_b, self.paired),
             f"{'quantity':<30} {a[:12]:>12} {b[:12]:>12} {'difference':>12}   {level:<26} {'p-value':>9}  more diverse",
         ]
         for name, q in self.quantities().items():
@@ -479,6 +480,40 @@ def _paired_collision(labels_a: np.ndarray, labels_b: np.ndarray) -> dict[str, f
     }
 
 
+_INCOMPATIBLE_HINTS = {
+    "latent_dim": (
+        " (a class radius is a distance in a latent space of that dimension, so radii of different dimensions are "
+        "not comparable, and neither test applies; the collision metrics do not depend on d: compare "
+        "a.collision_entropy and b.collision_entropy, each with its interval)"
+    ),
+    "confidence": " (evaluate both at the same confidence level, or read their estimates side by side)",
+    "access": " (evaluate both with the same access: radii from different searches are not comparable)",
+}
+
+
+def pairing_note(a: Report, b: Report, paired: bool) -> str:
+    """Which test the sampling of ``a`` and ``b`` allows, in one sentence (the printout's second line).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from genloose import evaluate
+    >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
+    >>> a = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, seed=1, progress=False)
+    >>> b = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, seed=2, progress=False)
+    >>> print(pairing_note(a, b, False).split(";")[0])
+    seeds 1 and 2 differ: independent samples, so the unpaired tests apply (Welch, z)
+    """
+    ma, mb = a.metadata, b.metadata
+    if paired:
+        return f"same seed {ma.seed} and num_samples {ma.num_samples}: the same latents, so the paired tests apply"
+    reason = "a seed is unknown" if ma.seed < 0 or mb.seed < 0 else f"seeds {ma.seed} and {mb.seed} differ"
+    return (
+        f"{reason}: independent samples, so the unpaired tests apply (Welch, z); for the more powerful paired "
+        "tests evaluate both with the same seed and num_samples"
+    )
+
+
 def _check_compatible(a: Report, b: Report) -> bool:
     """Raise on inconsistent metadata; return whether the samples are paired."""
     ma, mb = a.metadata, b.metadata
@@ -487,11 +522,7 @@ def _check_compatible(a: Report, b: Report) -> bool:
         if va != vb:
             raise InvalidArgumentError(
                 f"a and b must have the same {field_name} to be compared; got {va!r} and {vb!r}"
-                + (
-                    " (evaluate both with the same access: radii from different searches are not comparable)"
-                    if field_name == "access"
-                    else ""
-                )
+                + _INCOMPATIBLE_HINTS[field_name]
             )
     if ma.num_classes is not None and mb.num_classes is not None and ma.num_classes != mb.num_classes:
         raise InvalidArgumentError(

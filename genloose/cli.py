@@ -6,6 +6,8 @@ Subcommands:
   loads a third-party generator and classifier by import path, runs :func:`genloose.evaluate`, prints the
   report as a table and writes it with ``--json`` / ``--csv`` (atomically; existing files are refused
   unless ``--overwrite``).
+* ``genloose compare A.json B.json`` reads two saved reports (:meth:`genloose.Report.from_json`) and
+  compares them with :func:`genloose.compare` (``--json`` / ``--plot`` write the result).
 * ``genloose bounds --probabilities 0.2,0.3,0.5`` (or ``--num-classes K``, ``--class-radius R``) evaluates
   the paper's bounds (:mod:`genloose.theory`).
 * ``genloose reproduce grid|vae`` reruns a paper experiment (:mod:`genloose.experiments`).
@@ -282,6 +284,38 @@ def _write_payloads(payloads: Sequence[tuple[str, str | bytes]], *, overwrite: b
 
 
 # ----------------------------------------------------------------------------------------------
+# compare
+# ----------------------------------------------------------------------------------------------
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from genloose._compare import compare
+    from genloose.report import Report
+
+    _check_outputs((("--json", args.json), ("--plot", args.plot)), overwrite=args.overwrite)
+    if args.names is not None:
+        names = (args.names[0], args.names[1])
+    else:
+        stems = (Path(args.report_a).stem, Path(args.report_b).stem)
+        names = stems if stems[0] != stems[1] else ("a", "b")
+    reports = []
+    for path in (args.report_a, args.report_b):
+        try:
+            reports.append(Report.from_json(path))
+        except InvalidArgumentError as error:
+            raise UsageError(str(error)) from None
+    comparison = compare(reports[0], reports[1], alpha=args.alpha, names=names)
+    payloads: list[tuple[str, str | bytes]] = []
+    if args.json is not None:
+        payloads.append((args.json, comparison.to_json()))
+    if args.plot is not None:
+        payloads.append((args.plot, _figure_bytes(comparison, args.plot)))
+    _write_payloads(payloads, overwrite=args.overwrite)
+    print(comparison)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
 # bounds
 # ----------------------------------------------------------------------------------------------
 
@@ -529,6 +563,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing output files")
     evaluate.add_argument("--silent", action="store_true", help="no progress bar")
     evaluate.set_defaults(handler=_run_evaluate)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare two reports saved by 'genloose evaluate --json' (which model is more diverse)",
+        description="Read two reports written by 'genloose evaluate --json' (or Report.save_json) and compare "
+        "them with genloose.compare: paired tests when they share their seed and num_samples (the same "
+        "latents), unpaired tests otherwise; the printout says which applies.",
+        formatter_class=formatter,
+    )
+    compare.add_argument("report_a", metavar="A.json", help="the first saved report")
+    compare.add_argument("report_b", metavar="B.json", help="the second saved report")
+    compare.add_argument(
+        "--names", nargs=2, default=None, metavar=("A", "B"), help="the models' names (default: the file names)"
+    )
+    compare.add_argument("--alpha", type=_confidence, default=0.05, help="significance level of the verdicts")
+    compare.add_argument("--json", default=None, metavar="FILE", help="write the comparison as JSON")
+    compare.add_argument(
+        "--plot", default=None, metavar="FILE", help="draw the comparison (Comparison.plot) to a .png, .pdf or .svg"
+    )
+    compare.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    compare.set_defaults(handler=_run_compare)
 
     bounds = commands.add_parser(
         "bounds",

@@ -296,6 +296,65 @@ def test_bounds_errors(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# compare
+# ----------------------------------------------------------------------------------------------
+
+
+def test_compare_saved_reports(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from genloose import Comparison, Report
+
+    assert main(_evaluate_args(workdir, "--json", "plain.json", "--silent")) == 0
+    assert main(_evaluate_args(workdir, "--json", "stretch.json", "--silent", generator="Stretch")) == 0
+    args = [*_evaluate_args(workdir, "--json", "other_seed.json", "--silent")]
+    args[args.index("--seed") + 1] = "2"
+    assert main(args) == 0
+    capsys.readouterr()
+
+    status = main(["compare", "plain.json", "stretch.json", "--json", "c.json", "--plot", "c.png"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "genloose Comparison: plain vs stretch, paired (same latents), alpha=0.05"
+    assert lines[1] == "same seed 1 and num_samples 40: the same latents, so the paired tests apply"
+    saved = Comparison.from_json(workdir / "c.json")
+    assert saved.paired
+    assert saved.names == ("plain", "stretch")
+    direct = __import__("genloose").compare(
+        Report.from_json(workdir / "plain.json"), Report.from_json(workdir / "stretch.json"), names=("plain", "stretch")
+    )
+    assert saved.to_json() == direct.to_json()
+    assert (workdir / "c.png").read_bytes().startswith(b"\x89PNG")
+
+    assert main(["compare", "plain.json", "other_seed.json", "--names", "x", "y", "--alpha", "0.01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "genloose Comparison: x vs y, independent samples, alpha=0.01"
+    assert lines[1].startswith("seeds 1 and 2 differ: independent samples, so the unpaired tests apply")
+
+
+def test_compare_bad_files_exit_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_evaluate_args(workdir, "--json", "a.json", "--silent")) == 0
+    from genloose import evaluate
+    from genloose.testing import sectors
+
+    bed = sectors(4, 4)
+    evaluate(bed.generator, bed.classifier, latent_dim=4, num_samples=40, seed=1, progress=False).save_json("d4.json")
+    (workdir / "cut.json").write_text((workdir / "a.json").read_text()[:500])
+    (workdir / "foreign.json").write_text('{"accuracy": 0.9}')
+    capsys.readouterr()
+    cases = {
+        ("a.json", "cut.json"): "cut.json' is not valid JSON",
+        ("a.json", "foreign.json"): "is not a saved genloose.Report: it has no 'format' key",
+        ("a.json", "missing.json"): "which does not exist",
+        ("a.json", "d4.json"): "radii of different dimensions are not comparable",
+    }
+    for (a, b), message in cases.items():
+        assert main(["compare", a, b]) == 2, (a, b)
+        assert message in capsys.readouterr().err
+    assert main(["compare", "a.json", "a.json", "--alpha", "2"]) == 2
+    assert "must be strictly between 0 and 1" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
 # reproduce
 # ----------------------------------------------------------------------------------------------
 
