@@ -3,9 +3,9 @@
 Subcommands:
 
 * ``genloose evaluate --generator MODULE:ATTR --classifier MODULE:ATTR --latent-dim D --num-samples N``
-  loads a third-party generator and classifier by import path, runs :func:`genloose.evaluate`, prints the
-  report as a table and writes it with ``--json`` / ``--csv`` (atomically; existing files are refused
-  unless ``--overwrite``).
+  loads a third-party generator and classifier by import path, runs :func:`genloose.evaluate`, prints a
+  short summary (:meth:`genloose.Report.summary`; none with ``--silent``) and writes the report with
+  ``--json`` / ``--csv`` / ``--plot`` (atomically; existing files are refused unless ``--overwrite``).
 * ``genloose compare A.json B.json`` reads two saved reports (:meth:`genloose.Report.from_json`) and
   compares them with :func:`genloose.compare` (``--json`` / ``--plot`` write the result).
 * ``genloose bounds --probabilities 0.2,0.3,0.5`` (or ``--num-classes K``, ``--class-radius R``) evaluates
@@ -45,7 +45,7 @@ from typing import Any
 from genloose._errors import BoundHypothesisWarning, GenlooseError, InvalidArgumentError, ModelOutputError
 from genloose._version import __version__
 
-__all__ = ["build_parser", "load_object", "main"]
+__all__ = ["build_parser", "experiment_summary", "load_object", "main"]
 
 _EXPERIMENTS = {
     "grid": ("genloose.experiments.grid", "run_grid_experiment"),
@@ -228,7 +228,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.plot is not None:
         payloads.append((args.plot, _figure_bytes(report, args.plot)))
     _write_payloads(payloads, overwrite=args.overwrite)
-    print(report)
+    if not args.silent:
+        print(report.summary())
+        if payloads:
+            print("wrote " + ", ".join(str(path) for path, _ in payloads))
     return 0
 
 
@@ -429,10 +432,85 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     result = run(
         out, retrain=args.retrain, progress=False if args.silent else None, overwrite=args.overwrite, **options
     )
+    if args.silent:
+        return 0
     print(f"genloose reproduce {args.experiment}: results in {out}")
-    if result is not None and hasattr(result, "to_string"):
-        print(result.to_string(index=False))
+    if result is not None and hasattr(result, "iterrows"):
+        for line in experiment_summary(result):
+            print(line)
     return 0
+
+
+def _column(row: Any, *names: str) -> Any:
+    for name in names:
+        if name in row.index:
+            return row[name]
+    return None
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def experiment_summary(frame: Any) -> list[str]:
+    """One short line per model of an experiment's table: radius and entropy with intervals, the bounds.
+
+    Each line reads the class radius and collision entropy with their intervals, and Theorem 3.1's bound and
+    the collision-entropy bound it implies, each with whether its hypothesis holds and whether it is
+    **vacuous**: a radius bound at or above the Fawzi cap (which always holds), an entropy bound at or
+    above :math:`\\log K` (the collision entropy never exceeds it). The full table is in the output folder.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"name": ["w12d1"], "class_radius": [0.2], "class_radius_ci_low": [0.18],
+    ...     "class_radius_ci_high": [0.22], "collision_entropy": [2.2], "collision_entropy_ci_low": [2.1],
+    ...     "collision_entropy_ci_high": [2.3], "num_classes_observed": [10], "theorem_3_1_applies": [True],
+    ...     "theorem_3_1_bound": [1.57], "fawzi_bound": [0.47]})
+    >>> for line in experiment_summary(frame):
+    ...     print(line)
+    w12d1: class radius 0.2 [0.18, 0.22], collision entropy 2.2 [2.1, 2.3] nats (log K = 2.303)
+      Theorem 3.1 bound 1.57: vacuous (above the Fawzi cap 0.47)
+      entropy bound G⁻¹(radius) 1146 nats: vacuous (above log K = 2.303)
+    """
+    from genloose.theory import THEOREM_3_1_RADIUS_LIMIT, collision_entropy_upper_bound
+
+    lines = []
+    for _, row in frame.iterrows():
+        name = str(_column(row, "name", "model"))
+        if "latent_dim" in row.index:
+            name += f" (d={int(row['latent_dim'])})"
+        radius = _number(_column(row, "class_radius"))
+        entropy = _number(_column(row, "collision_entropy"))
+        k = _number(_column(row, "num_classes_observed", "num_classes_seen"))
+        log_k = math.log(k) if k > 0 else math.nan
+
+        def interval(column: str, row: Any = row) -> str:
+            low, high = _number(_column(row, f"{column}_ci_low")), _number(_column(row, f"{column}_ci_high"))
+            return "" if math.isnan(low) or math.isnan(high) else f" [{low:.4g}, {high:.4g}]"
+
+        lines.append(
+            f"{name}: class radius {radius:.4g}{interval('class_radius')}, collision entropy {entropy:.4g}"
+            f"{interval('collision_entropy')} nats (log K = {log_k:.4g})"
+        )
+        applies = bool(_column(row, "theorem_3_1_applies", "theorem_3_1_hypothesis"))
+        bound = _number(_column(row, "theorem_3_1_bound"))
+        cap = _number(_column(row, "fawzi_bound", "fawzi_cap"))
+        if not applies or math.isnan(bound):
+            lines.append("  Theorem 3.1: does not apply (hypothesis every p_k <= 1/5 fails); no entropy bound")
+            continue
+        verdict = f": vacuous (above the Fawzi cap {cap:.4g})" if bound >= cap else f" (below the Fawzi cap {cap:.4g})"
+        lines.append(f"  Theorem 3.1 bound {bound:.4g}{verdict}")
+        if not 0 < radius <= THEOREM_3_1_RADIUS_LIMIT:
+            lines.append("  entropy bound G⁻¹(radius): does not apply (radius above g(1/5))")
+            continue
+        h = float(collision_entropy_upper_bound(radius))
+        verdict = f"vacuous (above log K = {log_k:.4g})" if h >= log_k else f"below log K = {log_k:.4g}: informative"
+        lines.append(f"  entropy bound G⁻¹(radius) {h:.4g} nats: {verdict}")
+    return lines
 
 
 # ----------------------------------------------------------------------------------------------
@@ -561,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", default=None, metavar="FILE", help="draw the report (Report.plot) to a .png, .pdf or .svg file"
     )
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    evaluate.add_argument("--silent", action="store_true", help="no progress bar")
+    evaluate.add_argument("--silent", action="store_true", help="no progress bar and no summary on stdout")
     evaluate.set_defaults(handler=_run_evaluate)
 
     compare = commands.add_parser(
@@ -621,7 +699,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce.add_argument("--seed", type=_non_negative_int, default=None, help="seed (default: the experiment's, 0)")
     reproduce.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    reproduce.add_argument("--silent", action="store_true", help="no progress bar")
+    reproduce.add_argument("--silent", action="store_true", help="no progress bar and no summary on stdout")
     reproduce.set_defaults(handler=_run_reproduce)
     return parser
 

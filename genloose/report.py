@@ -614,6 +614,34 @@ class Report:
 
         return plot_report(self, ax, kind=kind)
 
+    def summary(self) -> str:
+        """A short human-readable reading of the report: what was measured and what the bounds say.
+
+        One line each for the class radius (with its interval, censored points, access), the collision
+        entropy (with :math:`\\log K`, the most it can be), the Fawzi cap (respected or not), Theorems 3.1
+        and 3.2 and the collision-entropy bound: the value, whether the hypothesis holds, and whether the
+        bound is **vacuous**, i.e. says nothing that was not already known. A radius bound is vacuous when
+        it is at or above the Fawzi cap (which holds for every classifier); the entropy bound is vacuous
+        when it is at or above :math:`\\log K`, since :math:`H \\le \\log K` always (K is ``num_classes``
+        when the classifier declares it, else the number of observed classes). ``genloose evaluate`` prints
+        this; ``print(report)`` prints the full table.
+
+        Returns
+        -------
+        str
+            Six lines: radius, collision entropy, Fawzi cap, Theorem 3.1, Theorem 3.2, entropy bound.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from genloose import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=200,
+        ...              progress=False)
+        >>> print(r.summary().splitlines()[3])
+        Theorem 3.1: does not apply (hypothesis every p_k <= 1/5 fails: max p̂ = 0.515)
+        """
+        return _summary(self)
+
     def __str__(self) -> str:
         return _render(self)
 
@@ -655,6 +683,81 @@ def _render(report: Report) -> str:
         f"diagnostics: {d.num_censored} censored, {d.queries_per_point:.0f} queries/point, "
         f"{d.num_observed_classes} classes observed (max p̂ = {d.max_class_probability:.3g}), Fawzi cap {cap}"
     )
+    return "\n".join(lines)
+
+
+def _interval(estimate: Estimate) -> str:
+    if math.isnan(estimate.ci_low) or math.isnan(estimate.ci_high):
+        return ""
+    low, high = _fmt(estimate.ci_low + 0.0), _fmt(estimate.ci_high + 0.0)
+    return f" ({100 * estimate.confidence:g}% CI {low} to {high})"
+
+
+def _hypothesis_fails(bound: BoundEstimate) -> str:
+    """'does not apply (hypothesis H fails: detail)' from a bound's hypothesis text 'H (detail)'."""
+    text = bound.hypothesis
+    if " (" in text and text.endswith(")"):
+        head, detail = text.split(" (", 1)
+        return f"does not apply (hypothesis {head} fails: {detail[:-1]})"
+    return f"does not apply (hypothesis {text} fails)"
+
+
+def _summary(report: Report) -> str:
+    m, d, b = report.metadata, report.diagnostics, report.bounds
+    radius, entropy = report.class_radius, report.collision_entropy
+    k = m.num_classes if m.num_classes is not None else d.num_observed_classes
+    k_text = f"K = {k} classes" if m.num_classes is not None else f"K = {k} observed classes"
+    log_k = math.log(k) if k > 0 else math.nan
+    censored = f", {d.num_censored} censored" if d.num_censored else ""
+    if math.isnan(radius.value):
+        radius_line = f"class radius: undefined (all {m.num_samples} points censored: no witness found)"
+    else:
+        radius_line = (
+            f"class radius <= {_fmt(radius.value)}{_interval(radius)}, an upper estimate from {m.num_samples} "
+            f"points{censored}, {m.access} search"
+        )
+    lines = [
+        radius_line,
+        f"collision entropy {_fmt(entropy.value + 0.0)} nats{_interval(entropy)}; at most log K = {_fmt(log_k)} "
+        f"for {k_text}",
+    ]
+    cap = b.fawzi_cap
+    if math.isinf(cap.value):
+        lines.append("Fawzi cap: infinite (one class: no boundary)")
+    elif math.isnan(radius.value):
+        lines.append(f"Fawzi cap {_fmt(cap.value)} (holds for every classifier): no radius to check against it")
+    elif d.cap_respected:
+        lines.append(f"Fawzi cap {_fmt(cap.value)} (holds for every classifier): the radius is within it")
+    else:
+        lines.append(f"Fawzi cap {_fmt(cap.value)}: the radius EXCEEDS it, so the search failed")
+    above_cap = "; vacuous (above the Fawzi cap, which always holds)"
+    t31, t32 = b.theorem_3_1_bound, b.theorem_3_2_bound
+    if not t31.hypothesis_holds or math.isnan(t31.value):
+        lines.append(f"Theorem 3.1: {_hypothesis_fails(t31)}")
+    else:
+        vacuous = above_cap if math.isfinite(cap.value) and t31.value >= cap.value else ""
+        lines.append(f"Theorem 3.1: E r <= g(||p||²) = {_fmt(t31.value)}, hypothesis holds{vacuous}")
+    if not t32.hypothesis_holds or math.isnan(t32.value):
+        lines.append(f"Theorem 3.2: {_hypothesis_fails(t32)}")
+    else:
+        vacuous = above_cap if math.isfinite(cap.value) and t32.value >= cap.value else ""
+        lines.append(
+            f"Theorem 3.2: g(1/K) = {_fmt(t32.value)} at K = {d.num_observed_classes} observed (the best Theorem "
+            f"3.1 can give){vacuous}"
+        )
+    bound = b.collision_entropy_upper_bound
+    if not bound.hypothesis_holds or math.isnan(bound.value):
+        lines.append("entropy bound G⁻¹(radius): does not apply (Theorem 3.1's hypothesis fails)")
+    elif bound.value >= log_k:
+        lines.append(
+            f"entropy bound G⁻¹(radius) = {_fmt(bound.value)} nats, hypothesis holds; vacuous (the collision "
+            f"entropy never exceeds log K = {_fmt(log_k)})"
+        )
+    else:
+        lines.append(
+            f"entropy bound G⁻¹(radius) = {_fmt(bound.value)} nats, hypothesis holds; below log K = {_fmt(log_k)}: "
+            "the radius caps the diversity"
+        )
     return "\n".join(lines)
 
 

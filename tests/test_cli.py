@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -93,10 +94,17 @@ def _files(folder: Path) -> list[str]:
 
 
 def test_evaluate_prints_the_report_and_writes_files(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(_evaluate_args(workdir, "--json", "r.json", "--csv", "r.csv", "--silent"))
+    status = main(_evaluate_args(workdir, "--json", "r.json", "--csv", "r.csv"))
     out, err = capsys.readouterr()
     assert status == 0, err
-    assert out.startswith("genloose Report: num_samples=40, latent_dim=3, seed=1")
+    lines = out.splitlines()
+    assert len(lines) == 7  # a short summary, not the table
+    assert lines[0].startswith("class radius <= ")
+    assert lines[0].endswith("an upper estimate from 40 points, white-box search")
+    assert lines[1].startswith("collision entropy ")
+    assert lines[1].endswith("at most log K = 1.386 for K = 4 classes")
+    assert lines[-1] == "wrote r.json, r.csv"
+    assert max(len(line) for line in lines) <= 130
     data = json.loads((workdir / "r.json").read_text())
     assert data["num_samples"] == 40
     assert data["seed"] == 1
@@ -105,6 +113,8 @@ def test_evaluate_prints_the_report_and_writes_files(workdir: Path, capsys: pyte
     assert frame["quantity"].iloc[0] == "class_radius"
     assert frame["value"].iloc[0] == pytest.approx(data["class_radius_value"], rel=1e-12)
     assert _files(workdir) == ["r.csv", "r.json"]
+    assert main(_evaluate_args(workdir, "--json", "r.json", "--overwrite", "--silent")) == 0
+    assert capsys.readouterr().out == ""  # --silent: no bar, no summary
 
 
 def test_evaluate_plot_writes_the_report_figure(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -378,6 +388,44 @@ def test_reproduce_calls_the_experiment(
     assert main(["reproduce", "vae"]) == 2
     assert "is not available" in capsys.readouterr().err
     assert main(["reproduce", "nothing"]) == 2
+
+
+def test_reproduce_ends_with_a_short_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One short line per model with the bounds' verdicts (vacuous or not), not the wide table."""
+    frame = pd.DataFrame(
+        {
+            "model": ["VAE", "LC-VAE"],
+            "latent_dim": [2, 2],
+            "class_radius": [1.6, 1.9],
+            "class_radius_ci_low": [1.5, 1.8],
+            "class_radius_ci_high": [1.7, 2.0],
+            "collision_entropy": [2.2, 1.0],
+            "collision_entropy_ci_low": [2.1, 0.9],
+            "collision_entropy_ci_high": [2.3, 1.1],
+            "num_classes_seen": [10, 10],
+            "theorem_3_1_hypothesis": [True, False],
+            "theorem_3_1_bound": [1.65, float("nan")],
+            "fawzi_cap": [1.7, 0.6],
+            **{f"extra_{i}": [0.0, 0.0] for i in range(20)},  # the wide columns are not printed
+        }
+    )
+    fake = types.ModuleType("genloose.experiments.vae")
+    fake.run_vae_experiment = lambda out, **kwargs: frame  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "genloose.experiments.vae", fake)
+    assert main(["reproduce", "vae", "--out", str(tmp_path / "v")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "VAE (d=2): class radius 1.6 [1.5, 1.7], collision entropy 2.2 [2.1, 2.3] nats (log K = 2.303)",
+        "  Theorem 3.1 bound 1.65 (below the Fawzi cap 1.7)",
+        f"  entropy bound G⁻¹(radius) {collision_entropy_upper_bound(1.6):.4g} nats: below log K = 2.303: informative",
+        "LC-VAE (d=2): class radius 1.9 [1.8, 2], collision entropy 1 [0.9, 1.1] nats (log K = 2.303)",
+        "  Theorem 3.1: does not apply (hypothesis every p_k <= 1/5 fails); no entropy bound",
+    ]
+    assert collision_entropy_upper_bound(1.6) < math.log(10)
+    assert main(["reproduce", "vae", "--out", str(tmp_path / "v"), "--silent"]) == 0
+    assert capsys.readouterr().out == ""
 
 
 def test_console_entry_point_runs() -> None:
