@@ -377,7 +377,9 @@ def _search(
     still_improving = np.zeros(n, dtype=bool)
     index_all = torch.arange(sample_offset, sample_offset + n, device=z_all.device)  # indexed by device rows
     starts = range(0, n, batch_size)
-    for start in progress_bar(starts, progress=progress, desc="class radius", unit="chunk"):
+    for start in progress_bar(
+        starts, progress=progress, desc="class radius", unit="point", total=n, size_of=lambda s: min(batch_size, n - s)
+    ):
         stop = min(n, start + batch_size)
         state = ChunkState(labeler, z_all[start:stop], y_all[start:stop], rtol=rtol)
         state.watch(math.ceil(LATE_SHARE * budget))
