@@ -175,6 +175,18 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
     generator = load_object(args.generator, option="--generator")
     classifier = load_object(args.classifier, option="--classifier")
     latent_dim = args.latent_dim
+    if args.latent_shape is not None:
+        if isinstance(generator, Generator):
+            raise UsageError(
+                "--generator is a genloose adapter: set latent_shape in the adapter instead of passing --latent-shape"
+            )
+        size = math.prod(args.latent_shape)
+        if latent_dim is not None and latent_dim != size:
+            raise UsageError(
+                f"--latent-shape must have latent_dim={latent_dim} entries in all; got "
+                f"{','.join(map(str, args.latent_shape))} ({size})"
+            )
+        latent_dim = size
     if args.device is not None:
         try:
             device = torch.device(args.device)
@@ -187,7 +199,10 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
                 )
             if isinstance(obj, torch.nn.Module):
                 obj.to(device)
-        generator = Generator(generator, latent_dim=latent_dim, device=device)
+        generator = Generator(generator, latent_dim=latent_dim, device=device, latent_shape=args.latent_shape)
+        latent_dim = None
+    elif args.latent_shape is not None:
+        generator = Generator(generator, latent_dim=latent_dim, latent_shape=args.latent_shape)
         latent_dim = None
     elif isinstance(generator, Generator):
         if latent_dim is not None and latent_dim != generator.latent_dim:
@@ -547,6 +562,17 @@ def _confidence(text: str) -> float:
     return value
 
 
+def _shape(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated positive integers, e.g. 100,1,1."""
+    try:
+        shape = tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers such as 100,1,1; got {text!r}") from None
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"must be positive integers such as 100,1,1; got {text!r}")
+    return shape
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -611,6 +637,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="latent dimension d (required unless the generator is a genloose.Generator)",
     )
     evaluate.add_argument("--num-samples", type=_positive_int, required=True, metavar="N", help="latent points")
+    evaluate.add_argument(
+        "--latent-shape",
+        type=_shape,
+        default=None,
+        metavar="D,1,1",
+        help="the shape of one latent as the generator takes it, e.g. 100,1,1 for the PyTorch DCGAN recipe "
+        "(its product is the latent dimension; --latent-dim may then be left out)",
+    )
     evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the latent sample")
     evaluate.add_argument(
         "--access",

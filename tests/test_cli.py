@@ -32,6 +32,13 @@ def make_classifier():
     return _testbed.classifier
 
 
+class DCGAN(torch.nn.Module):  # takes latents of shape (n, 3, 1, 1), as the PyTorch DCGAN recipe does
+
+    def forward(self, z):
+        assert z.shape[1:] == (3, 1, 1), z.shape
+        return z.flatten(1)
+
+
 class Stretch(torch.nn.Module):
     def forward(self, z):
         return 2 * z
@@ -143,6 +150,24 @@ def test_evaluate_plot_bad_destination(
     assert main(_evaluate_args(workdir, *extra, generator="raising_generator")) == 2
     assert message in capsys.readouterr().err
     assert _files(workdir) == []
+
+
+def test_latent_shape_for_a_dcgan_generator(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from genloose import Report
+
+    args = _evaluate_args(workdir, "--latent-shape", "3,1,1", "--json", "dcgan.json", "--silent", generator="DCGAN")
+    del args[args.index("--latent-dim") : args.index("--latent-dim") + 2]  # the shape gives d
+    assert main(args) == 0, capsys.readouterr().err
+    assert Report.from_json(workdir / "dcgan.json").metadata.latent_dim == 3
+    assert main([*args, "--device", "cpu", "--overwrite"]) == 0, capsys.readouterr().err
+    assert main(_evaluate_args(workdir, "--latent-shape", "4,1,1", generator="DCGAN")) == 2
+    assert "--latent-shape must have latent_dim=3 entries in all; got 4,1,1 (4)" in capsys.readouterr().err
+    assert main(_evaluate_args(workdir, "--latent-shape", "3,x", generator="DCGAN")) == 2
+    assert "must be comma-separated integers such as 100,1,1" in capsys.readouterr().err
+    # without it, the first call fails and the message says what to pass
+    assert main(_evaluate_args(workdir, generator="DCGAN")) == 1
+    err = capsys.readouterr().err
+    assert "genloose sent the generator a tensor of shape" in err
 
 
 def test_existing_output_is_refused_before_any_work(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

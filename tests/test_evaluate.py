@@ -424,3 +424,54 @@ def test_collision_transforms_equal_the_collision_module(counts: list[int]) -> N
         assert (got.confidence, got.n, got.method) == (want.confidence, want.n, want.method)
     assert bool(ours) == bool(theirs)
     assert all(issubclass(w.category, UndefinedMetricWarning) for w in ours)
+
+
+# ----------------------------------------------------------------------------------------------
+# access="auto" falling back to label-only search
+# ----------------------------------------------------------------------------------------------
+
+
+def _fallback_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "uses label-only (black-box) search" in str(w.message)]
+
+
+def test_auto_fallback_to_label_only_is_announced_once_with_reason_and_cost() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate(
+            torch.nn.Identity(),
+            lambda x: x[:, :3].argmax(1),
+            latent_dim=3,
+            num_classes=3,
+            num_samples=20,
+            progress=False,
+        )
+    assert report.metadata.access == "black-box"
+    (message,) = _fallback_warnings(caught)
+    assert message.startswith(
+        "access='auto' uses label-only (black-box) search: the classifier's output carries no "
+        "gradient with respect to the latents"
+    )
+    assert "up to 1450 calls of c∘g per point at d=3, about 1.4 times the gradient search (1000)" in message
+    assert "pass access='black-box' to choose it" in message
+    assert all(issubclass(w.category, genloose.GenlooseWarning) for w in caught if str(w.message) == message)
+
+
+def test_numpy_models_are_announced_before_the_search() -> None:
+    numpy_classifier = genloose.Classifier(lambda x: x[:, :3], backend="numpy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate(torch.nn.Identity(), numpy_classifier, latent_dim=3, num_samples=20, progress=False)
+    (message,) = _fallback_warnings(caught)
+    assert "the classifier is a numpy model (backend='numpy'), which cannot be differentiated" in message
+
+
+@pytest.mark.parametrize("access", ["black-box", "auto"])
+def test_no_fallback_warning_when_chosen_or_not_needed(access: str) -> None:
+    classifier = (lambda x: x[:, :3].argmax(1)) if access == "black-box" else (lambda x: x[:, :3])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate(
+            torch.nn.Identity(), classifier, latent_dim=3, num_classes=3, num_samples=20, access=access, progress=False
+        )
+    assert _fallback_warnings(caught) == []
