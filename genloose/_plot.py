@@ -109,6 +109,9 @@ def _per_class_panel(ax: Axes, result: RadiusResult, confidence: float) -> None:
             halves.append(z * float(values.std(ddof=1)) / math.sqrt(values.size) if values.size > 1 else math.nan)
         positions = np.arange(len(frame))
         ax.bar(positions, np.nan_to_num(means), yerr=halves, capsize=3, color="C0", alpha=0.7)
+        for position, mean in zip(positions, means, strict=True):
+            if math.isnan(mean):  # a class whose points are all censored: no bar, say why
+                ax.text(position, 0.0, "all\ncensored", ha="center", va="bottom", fontsize=7, color="C3")
         ax.set_xticks(positions, [str(int(k)) for k in frame["label"]])
         ax.axhline(result.estimate.value, color="k", linestyle="--", linewidth=1, label="overall mean")
         ax.legend(fontsize=7)

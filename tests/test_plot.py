@@ -172,6 +172,19 @@ def test_every_point_censored_with_two_classes(report: Report) -> None:
     assert len(axes[2].patches) == 10  # the class distribution is still drawn
 
 
+def test_a_class_with_every_point_censored_is_marked(report: Report) -> None:
+    result = report.radius_result
+    first = result.labels == result.labels.min()
+    partly = replace(result, radii=np.where(first, np.inf, result.radii), censored=result.censored | first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rebuilt = build_report(partly, confidence=0.95, num_classes=10, world_size=1, device="cpu", dtype="f32")
+    ax = rebuilt.plot()[1][1]
+    assert ax.patches[0].get_height() == 0.0
+    assert [t.get_text() for t in ax.texts] == ["all\ncensored"]
+    assert ax.patches[1].get_height() > 0
+
+
 def test_comparison_plot_side_by_side(tmp_path: Path) -> None:
     shift = torch.tensor([1.0, 0.0])
     a = evaluate(torch.nn.Identity(), _sectors(4), latent_dim=2, num_samples=80, seed=1, progress=False)
