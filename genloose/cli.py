@@ -311,6 +311,10 @@ def _run_compare(args: argparse.Namespace) -> int:
     from genloose.report import Report
 
     _check_outputs((("--json", args.json), ("--plot", args.plot)), overwrite=args.overwrite)
+    inputs = {Path(args.report_a).resolve(), Path(args.report_b).resolve()}
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None and Path(path).resolve() in inputs:
+            raise UsageError(f"{option} must not name one of the compared reports; got {path!r}")
     if args.names is not None:
         names = (args.names[0], args.names[1])
     else:

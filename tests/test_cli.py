@@ -387,6 +387,10 @@ def test_compare_bad_files_exit_2(workdir: Path, capsys: pytest.CaptureFixture[s
         assert message in capsys.readouterr().err
     assert main(["compare", "a.json", "a.json", "--alpha", "2"]) == 2
     assert "must be strictly between 0 and 1" in capsys.readouterr().err
+    before = (workdir / "a.json").read_text()
+    assert main(["compare", "a.json", "a.json", "--json", "a.json", "--overwrite"]) == 2
+    assert "--json must not name one of the compared reports; got 'a.json'" in capsys.readouterr().err
+    assert (workdir / "a.json").read_text() == before
 
 
 # ----------------------------------------------------------------------------------------------
