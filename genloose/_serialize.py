@@ -255,7 +255,7 @@ def _read_text(source: Any) -> tuple[str, str]:
     """The JSON text of ``source`` (a path, or the text itself) and how to name it in errors."""
     if isinstance(source, (str, os.PathLike)) and not isinstance(source, bytes):
         text = os.fspath(source)
-        if isinstance(text, str) and text.lstrip().startswith("{"):
+        if isinstance(source, str) and text.lstrip().startswith("{"):  # a path object is always a path
             return text, "source (JSON text)"
         path = Path(text)
         if not path.is_file():

@@ -196,6 +196,14 @@ def test_bad_sources(source: Any, match: str) -> None:
         Report.from_json(source)
 
 
+def test_a_path_object_is_always_a_path(six: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgumentError, match="which does not exist"):
+        Report.from_json(Path("{odd name}.json"))
+    Path("{odd name}.json").write_text(six.to_json())
+    assert_same(Report.from_json(Path("{odd name}.json")), six)
+
+
 def test_directory_and_binary_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="a directory"):
         Report.from_json(tmp_path)
