@@ -32,6 +32,7 @@ from genloose.report import ESTIMATE_QUANTITIES, Report
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["COMPARISON_DTYPES", "Comparison", "QuantityComparison", "compare"]
 
@@ -235,12 +236,131 @@ class Comparison:
         )
         return out
 
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The comparison as strict JSON: the :meth:`to_dict` keys and an exact copy, both reports included.
+
+        As :meth:`Report.to_json`: ``format`` (``"genloose.Comparison"``), ``schema_version``, the flat keys
+        (NaN as ``null``, infinities as ``"inf"``), and ``exact``, which :meth:`from_json` reads back.
+
+        Examples
+        --------
+        >>> import json, torch
+        >>> from genloose import evaluate
+        >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
+        >>> r = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, progress=False)
+        >>> json.loads(compare(r, r).to_json())["format"]
+        'genloose.Comparison'
+        """
+        from genloose._serialize import document, encode_object
+        from genloose._validation import check_int
+        from genloose.report import _json_value
+
+        if indent is not None:
+            indent = check_int("indent", indent, min_value=0)
+        clean = {key: _json_value(value) for key, value in self.to_dict().items()}
+        return document("Comparison", clean, encode_object(self), indent=indent)
+
+    def save_json(self, path: Any, *, overwrite: bool = False) -> None:
+        """Write :meth:`to_json` to ``path`` atomically; an existing file is refused unless ``overwrite``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, torch
+        >>> from genloose import evaluate
+        >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
+        >>> r = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, progress=False)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "comparison.json"
+        >>> compare(r, r).save_json(path)
+        >>> Comparison.from_json(path).paired
+        True
+        """
+        from genloose._io import atomic_write_text
+
+        atomic_write_text(path, self.to_json(), overwrite=overwrite)
+
+    @classmethod
+    def from_json(cls, source: Any) -> Comparison:
+        """Read back a comparison written by :meth:`save_json` or :meth:`to_json`, exactly.
+
+        Parameters
+        ----------
+        source : str or os.PathLike
+            A path to the JSON file, or the JSON text itself.
+
+        Returns
+        -------
+        Comparison
+            Equal field by field to the saved one, with both reports.
+
+        Raises
+        ------
+        InvalidArgumentError
+            As :meth:`Report.from_json` (missing, truncated, foreign or newer file; a saved Report).
+
+        Examples
+        --------
+        >>> import torch, genloose
+        >>> from genloose import evaluate
+        >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
+        >>> r = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, progress=False)
+        >>> Comparison.from_json(compare(r, r).to_json()).verdicts()["class_radius"]
+        'inconclusive'
+        >>> try:
+        ...     Comparison.from_json(r.to_json())
+        ... except genloose.InvalidArgumentError as error:
+        ...     print(str(error).split("; ")[-1])
+        read it with genloose.Report.from_json
+        """
+        from genloose._serialize import decode_object, read_document
+
+        exact, name = read_document(source, "Comparison")
+        return decode_object("Comparison", exact, source=name)
+
+    def plot(self, ax: Any = None) -> tuple[Figure, Any]:
+        """Draw the two reports side by side: radii, class distributions, estimates with the verdicts.
+
+        Three panels: the ECDFs of both models' per-point radii with their means and intervals; their class
+        distributions as paired bars; the class radius and the collision entropy of each with its interval,
+        labelled with the more diverse model by each measure (or "inconclusive").
+
+        Parameters
+        ----------
+        ax : sequence of three matplotlib Axes, optional
+            Where to draw; a new 1 x 3 pyplot figure when omitted.
+
+        Returns
+        -------
+        (matplotlib.figure.Figure, numpy.ndarray of Axes)
+            The figure and its three axes.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``ax`` is not three Axes.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt, torch
+        >>> from genloose import evaluate
+        >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
+        >>> a = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=60, seed=1, progress=False)
+        >>> b = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=60, seed=2, progress=False)
+        >>> fig, axes = compare(a, b).plot()
+        >>> len(axes), len(axes[1].patches)  # two classes, two models: four bars
+        (3, 4)
+        >>> plt.close(fig)
+        """
+        from genloose._plot import plot_comparison
+
+        return plot_comparison(self, ax)
+
     def __repr__(self) -> str:
         a, b = self.names
         level = f"{100 * self.report_a.confidence:g}% CI"
         kind = "paired (same latents)" if self.paired else "independent samples"
         lines = [
             f"genloose Comparison: {a} vs {b}, {kind}, alpha={self.alpha:g}",
+            pairing_note(self.report_a, self.report_b, self.paired),
             f"{'quantity':<30} {a[:12]:>12} {b[:12]:>12} {'difference':>12}   {level:<26} {'p-value':>9}  more diverse",
         ]
         for name, q in self.quantities().items():
@@ -360,6 +480,40 @@ def _paired_collision(labels_a: np.ndarray, labels_b: np.ndarray) -> dict[str, f
     }
 
 
+_INCOMPATIBLE_HINTS = {
+    "latent_dim": (
+        " (a class radius is a distance in a latent space of that dimension, so radii of different dimensions are "
+        "not comparable, and neither test applies; the collision metrics do not depend on d: compare "
+        "a.collision_entropy and b.collision_entropy, each with its interval)"
+    ),
+    "confidence": " (evaluate both at the same confidence level, or read their estimates side by side)",
+    "access": " (evaluate both with the same access: radii from different searches are not comparable)",
+}
+
+
+def pairing_note(a: Report, b: Report, paired: bool) -> str:
+    """Which test the sampling of ``a`` and ``b`` allows, in one sentence (the printout's second line).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from genloose import evaluate
+    >>> clf = lambda x: torch.stack([x[:, 0], -x[:, 0]], 1)
+    >>> a = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, seed=1, progress=False)
+    >>> b = evaluate(torch.nn.Identity(), clf, latent_dim=2, num_samples=50, seed=2, progress=False)
+    >>> print(pairing_note(a, b, False).split(";")[0])
+    seeds 1 and 2 differ: independent samples, so the unpaired tests apply (Welch, z)
+    """
+    ma, mb = a.metadata, b.metadata
+    if paired:
+        return f"same seed {ma.seed} and num_samples {ma.num_samples}: the same latents, so the paired tests apply"
+    reason = "a seed is unknown" if ma.seed < 0 or mb.seed < 0 else f"seeds {ma.seed} and {mb.seed} differ"
+    return (
+        f"{reason}: independent samples, so the unpaired tests apply (Welch, z); for the more powerful paired "
+        "tests evaluate both with the same seed and num_samples"
+    )
+
+
 def _check_compatible(a: Report, b: Report) -> bool:
     """Raise on inconsistent metadata; return whether the samples are paired."""
     ma, mb = a.metadata, b.metadata
@@ -368,11 +522,7 @@ def _check_compatible(a: Report, b: Report) -> bool:
         if va != vb:
             raise InvalidArgumentError(
                 f"a and b must have the same {field_name} to be compared; got {va!r} and {vb!r}"
-                + (
-                    " (evaluate both with the same access: radii from different searches are not comparable)"
-                    if field_name == "access"
-                    else ""
-                )
+                + _INCOMPATIBLE_HINTS[field_name]
             )
     if ma.num_classes is not None and mb.num_classes is not None and ma.num_classes != mb.num_classes:
         raise InvalidArgumentError(

@@ -3,9 +3,11 @@
 Subcommands:
 
 * ``genloose evaluate --generator MODULE:ATTR --classifier MODULE:ATTR --latent-dim D --num-samples N``
-  loads a third-party generator and classifier by import path, runs :func:`genloose.evaluate`, prints the
-  report as a table and writes it with ``--json`` / ``--csv`` (atomically; existing files are refused
-  unless ``--overwrite``).
+  loads a third-party generator and classifier by import path, runs :func:`genloose.evaluate`, prints a
+  short summary (:meth:`genloose.Report.summary`; none with ``--silent``) and writes the report with
+  ``--json`` / ``--csv`` / ``--plot`` (atomically; existing files are refused unless ``--overwrite``).
+* ``genloose compare A.json B.json`` reads two saved reports (:meth:`genloose.Report.from_json`) and
+  compares them with :func:`genloose.compare` (``--json`` / ``--plot`` write the result).
 * ``genloose bounds --probabilities 0.2,0.3,0.5`` (or ``--num-classes K``, ``--class-radius R``) evaluates
   the paper's bounds (:mod:`genloose.theory`).
 * ``genloose reproduce grid|vae`` reruns a paper experiment (:mod:`genloose.experiments`).
@@ -43,7 +45,7 @@ from typing import Any
 from genloose._errors import BoundHypothesisWarning, GenlooseError, InvalidArgumentError, ModelOutputError
 from genloose._version import __version__
 
-__all__ = ["build_parser", "load_object", "main"]
+__all__ = ["build_parser", "experiment_summary", "load_object", "main"]
 
 _EXPERIMENTS = {
     "grid": ("genloose.experiments.grid", "run_grid_experiment"),
@@ -173,6 +175,18 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
     generator = load_object(args.generator, option="--generator")
     classifier = load_object(args.classifier, option="--classifier")
     latent_dim = args.latent_dim
+    if args.latent_shape is not None:
+        if isinstance(generator, Generator):
+            raise UsageError(
+                "--generator is a genloose adapter: set latent_shape in the adapter instead of passing --latent-shape"
+            )
+        size = math.prod(args.latent_shape)
+        if latent_dim is not None and latent_dim != size:
+            raise UsageError(
+                f"--latent-shape must have latent_dim={latent_dim} entries in all; got "
+                f"{','.join(map(str, args.latent_shape))} ({size})"
+            )
+        latent_dim = size
     if args.device is not None:
         try:
             device = torch.device(args.device)
@@ -185,7 +199,10 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
                 )
             if isinstance(obj, torch.nn.Module):
                 obj.to(device)
-        generator = Generator(generator, latent_dim=latent_dim, device=device)
+        generator = Generator(generator, latent_dim=latent_dim, device=device, latent_shape=args.latent_shape)
+        latent_dim = None
+    elif args.latent_shape is not None:
+        generator = Generator(generator, latent_dim=latent_dim, latent_shape=args.latent_shape)
         latent_dim = None
     elif isinstance(generator, Generator):
         if latent_dim is not None and latent_dim != generator.latent_dim:
@@ -200,16 +217,9 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from genloose._evaluate import evaluate
-    from genloose._io import check_destination
 
-    for option, path in (("--json", args.json), ("--csv", args.csv)):
-        if path is not None:
-            try:
-                check_destination(path, overwrite=args.overwrite, name=option)
-            except InvalidArgumentError as error:
-                raise UsageError(str(error)) from None
-    if args.json is not None and args.csv is not None and Path(args.json).resolve() == Path(args.csv).resolve():
-        raise UsageError("--json and --csv must name different files")
+    outputs = (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot))
+    _check_outputs(outputs, overwrite=args.overwrite)
     generator, classifier, latent_dim = _model_inputs(args)
     report = evaluate(
         generator,
@@ -230,11 +240,100 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         payloads.append((args.json, report.to_json()))
     if args.csv is not None:
         payloads.append((args.csv, report.to_frame().to_csv(index=False)))
-    from genloose._io import atomic_write_text
+    if args.plot is not None:
+        payloads.append((args.plot, _figure_bytes(report, args.plot)))
+    _write_payloads(payloads, overwrite=args.overwrite)
+    if not args.silent:
+        print(report.summary())
+        if payloads:
+            print("wrote " + ", ".join(str(path) for path, _ in payloads))
+    return 0
 
-    for path, text in payloads:
-        atomic_write_text(path, text, overwrite=args.overwrite)
-    print(report)
+
+_FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def _check_outputs(outputs: Sequence[tuple[str, str | None]], *, overwrite: bool) -> None:
+    """Fail fast, before any model runs, on an output file that cannot be written or is named twice."""
+    from genloose._io import check_destination
+
+    seen: dict[Path, str] = {}
+    for option, path in outputs:
+        if path is None:
+            continue
+        try:
+            check_destination(path, overwrite=overwrite, name=option)
+        except InvalidArgumentError as error:
+            raise UsageError(str(error)) from None
+        if option == "--plot" and Path(path).suffix.lower().lstrip(".") not in _FIGURE_FORMATS:
+            raise UsageError(f"--plot must name a .png, .pdf or .svg file; got {path!r}")
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise UsageError(f"{seen[resolved]} and {option} must name different files")
+        seen[resolved] = option
+
+
+def _figure_bytes(result: Any, path: str) -> bytes:
+    """Draw ``result.plot()`` and return the file's bytes (format from the suffix), closing the figure."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command line never opens a window
+    import matplotlib.pyplot as plt
+
+    fig, _ = result.plot()
+    try:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=Path(path).suffix.lower().lstrip("."), dpi=100)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def _write_payloads(payloads: Sequence[tuple[str, str | bytes]], *, overwrite: bool) -> None:
+    from genloose._io import atomic_write_bytes, atomic_write_text
+
+    for path, data in payloads:
+        if isinstance(data, bytes):
+            atomic_write_bytes(path, data, overwrite=overwrite)
+        else:
+            atomic_write_text(path, data, overwrite=overwrite)
+
+
+# ----------------------------------------------------------------------------------------------
+# compare
+# ----------------------------------------------------------------------------------------------
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from genloose._compare import compare
+    from genloose.report import Report
+
+    _check_outputs((("--json", args.json), ("--plot", args.plot)), overwrite=args.overwrite)
+    inputs = {Path(args.report_a).resolve(), Path(args.report_b).resolve()}
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None and Path(path).resolve() in inputs:
+            raise UsageError(f"{option} must not name one of the compared reports; got {path!r}")
+    if args.names is not None:
+        names = (args.names[0], args.names[1])
+    else:
+        stems = (Path(args.report_a).stem, Path(args.report_b).stem)
+        names = stems if stems[0] != stems[1] else ("a", "b")
+    reports = []
+    for path in (args.report_a, args.report_b):
+        try:
+            reports.append(Report.from_json(path))
+        except InvalidArgumentError as error:
+            raise UsageError(str(error)) from None
+    comparison = compare(reports[0], reports[1], alpha=args.alpha, names=names)
+    payloads: list[tuple[str, str | bytes]] = []
+    if args.json is not None:
+        payloads.append((args.json, comparison.to_json()))
+    if args.plot is not None:
+        payloads.append((args.plot, _figure_bytes(comparison, args.plot)))
+    _write_payloads(payloads, overwrite=args.overwrite)
+    print(comparison)
     return 0
 
 
@@ -352,10 +451,85 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     result = run(
         out, retrain=args.retrain, progress=False if args.silent else None, overwrite=args.overwrite, **options
     )
+    if args.silent:
+        return 0
     print(f"genloose reproduce {args.experiment}: results in {out}")
-    if result is not None and hasattr(result, "to_string"):
-        print(result.to_string(index=False))
+    if result is not None and hasattr(result, "iterrows"):
+        for line in experiment_summary(result):
+            print(line)
     return 0
+
+
+def _column(row: Any, *names: str) -> Any:
+    for name in names:
+        if name in row.index:
+            return row[name]
+    return None
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def experiment_summary(frame: Any) -> list[str]:
+    """One short line per model of an experiment's table: radius and entropy with intervals, the bounds.
+
+    Each line reads the class radius and collision entropy with their intervals, and Theorem 3.1's bound and
+    the collision-entropy bound it implies, each with whether its hypothesis holds and whether it is
+    **vacuous**: a radius bound at or above the Fawzi cap (which always holds), an entropy bound at or
+    above :math:`\\log K` (the collision entropy never exceeds it). The full table is in the output folder.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"name": ["w12d1"], "class_radius": [0.2], "class_radius_ci_low": [0.18],
+    ...     "class_radius_ci_high": [0.22], "collision_entropy": [2.2], "collision_entropy_ci_low": [2.1],
+    ...     "collision_entropy_ci_high": [2.3], "num_classes_observed": [10], "theorem_3_1_applies": [True],
+    ...     "theorem_3_1_bound": [1.57], "fawzi_bound": [0.47]})
+    >>> for line in experiment_summary(frame):
+    ...     print(line)
+    w12d1: class radius 0.2 [0.18, 0.22], collision entropy 2.2 [2.1, 2.3] nats (log K = 2.303)
+      Theorem 3.1 bound 1.57: vacuous (above the Fawzi cap 0.47)
+      entropy bound G⁻¹(radius) 1146 nats: vacuous (above log K = 2.303)
+    """
+    from genloose.theory import THEOREM_3_1_RADIUS_LIMIT, collision_entropy_upper_bound
+
+    lines = []
+    for _, row in frame.iterrows():
+        name = str(_column(row, "name", "model"))
+        if "latent_dim" in row.index:
+            name += f" (d={int(row['latent_dim'])})"
+        radius = _number(_column(row, "class_radius"))
+        entropy = _number(_column(row, "collision_entropy"))
+        k = _number(_column(row, "num_classes_observed", "num_classes_seen"))
+        log_k = math.log(k) if k > 0 else math.nan
+
+        def interval(column: str, row: Any = row) -> str:
+            low, high = _number(_column(row, f"{column}_ci_low")), _number(_column(row, f"{column}_ci_high"))
+            return "" if math.isnan(low) or math.isnan(high) else f" [{low:.4g}, {high:.4g}]"
+
+        lines.append(
+            f"{name}: class radius {radius:.4g}{interval('class_radius')}, collision entropy {entropy:.4g}"
+            f"{interval('collision_entropy')} nats (log K = {log_k:.4g})"
+        )
+        applies = bool(_column(row, "theorem_3_1_applies", "theorem_3_1_hypothesis"))
+        bound = _number(_column(row, "theorem_3_1_bound"))
+        cap = _number(_column(row, "fawzi_bound", "fawzi_cap"))
+        if not applies or math.isnan(bound):
+            lines.append("  Theorem 3.1: does not apply (hypothesis every p_k <= 1/5 fails); no entropy bound")
+            continue
+        verdict = f": vacuous (above the Fawzi cap {cap:.4g})" if bound >= cap else f" (below the Fawzi cap {cap:.4g})"
+        lines.append(f"  Theorem 3.1 bound {bound:.4g}{verdict}")
+        if not 0 < radius <= THEOREM_3_1_RADIUS_LIMIT:
+            lines.append("  entropy bound G⁻¹(radius): does not apply (radius above g(1/5))")
+            continue
+        h = float(collision_entropy_upper_bound(radius))
+        verdict = f"vacuous (above log K = {log_k:.4g})" if h >= log_k else f"below log K = {log_k:.4g}: informative"
+        lines.append(f"  entropy bound G⁻¹(radius) {h:.4g} nats: {verdict}")
+    return lines
 
 
 # ----------------------------------------------------------------------------------------------
@@ -390,6 +564,17 @@ def _confidence(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1; got {value}")
     return value
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated positive integers, e.g. 100,1,1."""
+    try:
+        shape = tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers such as 100,1,1; got {text!r}") from None
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"must be positive integers such as 100,1,1; got {text!r}")
+    return shape
 
 
 def _non_negative_float(text: str) -> float:
@@ -456,6 +641,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="latent dimension d (required unless the generator is a genloose.Generator)",
     )
     evaluate.add_argument("--num-samples", type=_positive_int, required=True, metavar="N", help="latent points")
+    evaluate.add_argument(
+        "--latent-shape",
+        type=_shape,
+        default=None,
+        metavar="D,1,1",
+        help="the shape of one latent as the generator takes it, e.g. 100,1,1 for the PyTorch DCGAN recipe "
+        "(its product is the latent dimension; --latent-dim may then be left out)",
+    )
     evaluate.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the latent sample")
     evaluate.add_argument(
         "--access",
@@ -480,9 +673,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--confidence", type=_confidence, default=0.95, help="level of the intervals")
     evaluate.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON")
     evaluate.add_argument("--csv", default=None, metavar="FILE", help="write the report's table as CSV")
+    evaluate.add_argument(
+        "--plot", default=None, metavar="FILE", help="draw the report (Report.plot) to a .png, .pdf or .svg file"
+    )
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    evaluate.add_argument("--silent", action="store_true", help="no progress bar")
+    evaluate.add_argument("--silent", action="store_true", help="no progress bar and no summary on stdout")
     evaluate.set_defaults(handler=_run_evaluate)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare two reports saved by 'genloose evaluate --json' (which model is more diverse)",
+        description="Read two reports written by 'genloose evaluate --json' (or Report.save_json) and compare "
+        "them with genloose.compare: paired tests when they share their seed and num_samples (the same "
+        "latents), unpaired tests otherwise; the printout says which applies.",
+        formatter_class=formatter,
+    )
+    compare.add_argument("report_a", metavar="A.json", help="the first saved report")
+    compare.add_argument("report_b", metavar="B.json", help="the second saved report")
+    compare.add_argument(
+        "--names", nargs=2, default=None, metavar=("A", "B"), help="the models' names (default: the file names)"
+    )
+    compare.add_argument("--alpha", type=_confidence, default=0.05, help="significance level of the verdicts")
+    compare.add_argument("--json", default=None, metavar="FILE", help="write the comparison as JSON")
+    compare.add_argument(
+        "--plot", default=None, metavar="FILE", help="draw the comparison (Comparison.plot) to a .png, .pdf or .svg"
+    )
+    compare.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    compare.set_defaults(handler=_run_compare)
 
     bounds = commands.add_parser(
         "bounds",
@@ -520,7 +737,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce.add_argument("--seed", type=_non_negative_int, default=None, help="seed (default: the experiment's, 0)")
     reproduce.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    reproduce.add_argument("--silent", action="store_true", help="no progress bar")
+    reproduce.add_argument("--silent", action="store_true", help="no progress bar and no summary on stdout")
     reproduce.set_defaults(handler=_run_reproduce)
     return parser
 

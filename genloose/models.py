@@ -16,7 +16,8 @@ import cmath
 import contextlib
 import math
 import random
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -83,11 +84,18 @@ def eval_mode(fn: Any) -> Iterator[None]:
 def _resolve_device(device: str | torch.device | None, fn: Any) -> torch.device:
     if device is not None:
         try:
-            return torch.device(device)
+            resolved = torch.device(device)
         except (RuntimeError, TypeError) as error:
             raise InvalidArgumentError(
                 f"device must be a torch device such as 'cpu' or 'cuda'; got {describe(device)}"
             ) from error
+        if resolved.type == "cuda" and not torch.cuda.is_available():
+            build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+            raise InvalidArgumentError(
+                f"device must be available; got {describe(device)}, but {build} (torch {torch.__version__}): "
+                "use device='cpu', or install a CUDA build of torch"
+            )
+        return resolved
     if isinstance(fn, torch.nn.Module):
         for tensor in fn.parameters():
             return tensor.device
@@ -143,15 +151,93 @@ def _call_model(
     except GenlooseError:
         raise
     except Exception as error:
-        raise ModelOutputError(f"{name} raised {type(error).__name__}: {error}") from error
+        raise ModelOutputError(
+            f"{name} raised {type(error).__name__}: {error}; {_what_was_sent(name, inputs, to_numpy)}"
+            + _likely_cause(name, inputs, error)
+        ) from error
     finally:
         if torch.is_grad_enabled() != grad:  # the model switched the global mode: put back the caller's
             torch.set_grad_enabled(grad)
 
 
+def _what_was_sent(name: str, inputs: torch.Tensor, to_numpy: Callable[[torch.Tensor], np.ndarray] | None) -> str:
+    if to_numpy is not None:
+        array = to_numpy(inputs)
+        return f"genloose sent the {name} a numpy array of shape {tuple(array.shape)}, dtype {array.dtype}"
+    dtype = str(inputs.dtype).removeprefix("torch.")
+    return f"genloose sent the {name} a tensor of shape {tuple(inputs.shape)}, dtype {dtype}, on {inputs.device}"
+
+
+_MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
+
+
+def _likely_cause(name: str, inputs: torch.Tensor, error: Exception) -> str:
+    """A hint for the common first-call failures, recognised from the error's message (empty if none)."""
+    text = str(error)
+    lowered = text.lower()
+    if "cuda" in lowered and ("not compiled" in lowered or "no nvidia driver" in lowered or "cuda driver" in lowered):
+        return (
+            ". Likely cause: the model (or part of it) asks for a CUDA device, but this torch build or machine has "
+            "none: move it to the CPU (model.to('cpu')) or run where CUDA is available"
+        )
+    if "same device" in lowered or ("device" in lowered and "expected" in lowered and "found" in lowered):
+        return (
+            f". Likely cause: the {name}'s parameters are on another device than {inputs.device}: move the "
+            "model (model.to(device)), or give genloose.Generator(..., device=...) the model's device"
+        )
+    dtype_words = ("double", "float64", "same dtype", "scalar type", "half", "bfloat16")
+    if any(word in lowered for word in dtype_words) and ("dtype" in lowered or "type" in lowered):
+        sent = str(inputs.dtype).removeprefix("torch.")
+        if name == "classifier":
+            return (
+                f". Likely cause: the generator's samples are {sent} and the classifier's weights another float "
+                "type (e.g. a float64 generator feeding a float32 classifier): make them agree, by converting "
+                "the generator's output (e.g. .float()) or the classifier (e.g. classifier.double())"
+            )
+        return (
+            f". Likely cause: genloose sent {sent} latents but the generator's weights are another float type: "
+            "pass genloose.Generator(g, latent_dim=d, dtype=...) with the weights' dtype"
+        )
+    if name == "generator" and inputs.ndim == 2:
+        d = inputs.shape[1]
+        match = _MATMUL.search(text)
+        if match and int(match.group(2)) == d:
+            return (
+                f". Likely cause: latent_dim={d} disagrees with the generator's first layer, which takes "
+                f"{match.group(3)} features: pass latent_dim={match.group(3)}"
+            )
+        if re.search(r"expected .*(3|4)d.*input|4-dimensional input|3D \(unbatched\) or 4D", text, flags=re.I):
+            return (
+                f". Likely cause: the generator takes latents of shape (n, {d}, 1, 1), as the PyTorch DCGAN recipe "
+                f"does: pass genloose.Generator(g, latent_dim={d}, latent_shape=({d}, 1, 1)) (or --latent-shape "
+                f"{d},1,1 on the command line)"
+            )
+    if name == "classifier" and ("shape" in lowered or "size" in lowered):
+        return (
+            ". Likely cause: the classifier expects samples of another shape than the generator returns (see the "
+            "shape above): check that the two models belong together"
+        )
+    return ""
+
+
 def _generator_numpy_input(latents: torch.Tensor) -> np.ndarray:
     """Latents as a numpy generator receives them: float64."""
     return _as_numpy_input(latents).astype(np.float64)
+
+
+def _check_latent_shape(latent_shape: Any, latent_dim: int) -> tuple[int, ...] | None:
+    if latent_shape is None:
+        return None
+    expected = f"a sequence of positive ints whose product is latent_dim={latent_dim}, e.g. ({latent_dim}, 1, 1)"
+    if isinstance(latent_shape, (str, bytes)) or not isinstance(latent_shape, (Sequence, torch.Size)):
+        raise InvalidArgumentError(f"latent_shape must be {expected}; got {describe(latent_shape)}")
+    shape = tuple(latent_shape)
+    valid = bool(shape) and all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1 for s in shape
+    )
+    if not valid or math.prod(int(s) for s in shape) != latent_dim:
+        raise InvalidArgumentError(f"latent_shape must be {expected}; got {describe(latent_shape)}")
+    return tuple(int(s) for s in shape)
 
 
 def _check_callable(fn: Any, name: str) -> None:
@@ -245,6 +331,24 @@ class Generator:
         Where latents are sent. Default: the device of the module's parameters, else CPU.
     dtype : torch.dtype, optional
         The float dtype of the latents passed to ``fn``. Default: the module's parameter dtype, else float32.
+    latent_shape : sequence of int, optional
+        The shape of one latent as ``fn`` takes it, when that is not ``(latent_dim,)``: the PyTorch DCGAN
+        recipe's generator takes ``(n, d, 1, 1)``, so ``latent_shape=(d, 1, 1)``. Its product must be
+        ``latent_dim``. genloose still samples and measures distances in :math:`\\mathbb{R}^d`; each batch
+        is reshaped to ``(n, *latent_shape)`` just before ``fn`` is called (gradients flow through).
+
+    Raises
+    ------
+    InvalidArgumentError
+        A bad argument, ``latent_shape`` whose product is not ``latent_dim``, or a CUDA ``device`` on a
+        torch build or machine without CUDA.
+
+    Notes
+    -----
+    When ``fn`` raises, genloose raises a :class:`~genloose.ModelOutputError` that adds what it sent (shape,
+    dtype, device) and, for the usual first-call mistakes, the likely cause: a ``latent_dim`` that
+    disagrees with the first layer, a generator that wants ``latent_shape=(d, 1, 1)``, float types that
+    differ between the generator's output and the classifier's weights, a model on another device.
 
     Examples
     --------
@@ -252,6 +356,12 @@ class Generator:
     >>> g = Generator(torch.nn.Linear(2, 3), latent_dim=2)
     >>> g(torch.zeros(4, 2)).shape
     torch.Size([4, 3])
+
+    A DCGAN-style generator, which takes latents of shape (n, d, 1, 1):
+
+    >>> dcgan = torch.nn.ConvTranspose2d(8, 1, kernel_size=4)
+    >>> Generator(dcgan, latent_dim=8, latent_shape=(8, 1, 1))(torch.zeros(5, 8)).shape
+    torch.Size([5, 1, 4, 4])
     """
 
     def __init__(
@@ -263,10 +373,12 @@ class Generator:
         batch_size: int | None = None,
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
+        latent_shape: Sequence[int] | None = None,
     ) -> None:
         _check_callable(fn, "generator")
         self.fn = fn
         self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_shape = _check_latent_shape(latent_shape, self.latent_dim)
         self.backend = check_choice("backend", backend, _BACKENDS)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
         self.device = _resolve_device(device, fn)
@@ -278,9 +390,10 @@ class Generator:
         return self.backend == "torch"
 
     def __repr__(self) -> str:
+        shape = "" if self.latent_shape is None else f", latent_shape={self.latent_shape}"
         return (
             f"Generator({getattr(self.fn, '__name__', type(self.fn).__name__)}, latent_dim="
-            f"{self.latent_dim}, backend={self.backend!r}, device={str(self.device)!r})"
+            f"{self.latent_dim}{shape}, backend={self.backend!r}, device={str(self.device)!r})"
         )
 
     def __call__(self, latents: torch.Tensor, *, grad: bool = False, offset: int = 0) -> torch.Tensor:
@@ -302,7 +415,8 @@ class Generator:
         n = latents.shape[0]
         real = n if real is None else real
         to_numpy = _generator_numpy_input if self.backend == "numpy" else None
-        raw = _call_model(self.fn, latents, name="generator", grad=grad, device=self.device, to_numpy=to_numpy)
+        shaped = latents if self.latent_shape is None else latents.reshape(n, *self.latent_shape)
+        raw = _call_model(self.fn, shaped, name="generator", grad=grad, device=self.device, to_numpy=to_numpy)
         samples = _to_tensor(raw, name="generator", device=self.device)
         if samples.ndim == 0 or samples.shape[0] != n:
             raise ModelOutputError(

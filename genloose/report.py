@@ -8,13 +8,12 @@ format, :data:`FRAME_DTYPES`), :meth:`Report.to_dict` / :meth:`Report.to_json` (
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from genloose.metrics.radius.result import RadiusResult
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = [
     "BOUND_QUANTITIES",
@@ -453,7 +453,14 @@ class Report:
         return out
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as strict JSON: NaN becomes ``null``, infinities the strings ``"inf"``/``"-inf"``.
+        """The report as strict JSON: the :meth:`to_dict` keys, and an exact copy that :meth:`from_json` reads.
+
+        The flat keys are for reading the numbers (NaN becomes ``null``, infinities the strings
+        ``"inf"``/``"-inf"``). Beside them, ``format`` (``"genloose.Report"``), ``schema_version`` and
+        ``exact``: every field of the report, the per-point results included (latents, radii, witnesses,
+        labels, queries), encoded so that :meth:`from_json` gives back the same report bit for bit and
+        :func:`genloose.compare` can run its paired tests on reports read back. The per-point arrays take
+        about :math:`2 n d \\times 8 \\times 4/3` bytes (latents and witnesses in base64).
 
         Write it to a file with :meth:`save_json` (atomic).
 
@@ -463,13 +470,65 @@ class Report:
         >>> from genloose import evaluate
         >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
         ...                       progress=False)
-        >>> json.loads(r.to_json())["num_samples"]
-        50
+        >>> data = json.loads(r.to_json())
+        >>> data["num_samples"], data["format"], data["schema_version"]
+        (50, 'genloose.Report', 1)
         """
+        from genloose._serialize import document, encode_object
+
         if indent is not None:
             indent = check_int("indent", indent, min_value=0)
         clean = {key: _json_value(value) for key, value in self.to_dict().items()}
-        return json.dumps(clean, indent=indent, allow_nan=False) + "\n"
+        return document("Report", clean, encode_object(self), indent=indent)
+
+    @classmethod
+    def from_json(cls, source: Any) -> Report:
+        """Read back a report written by :meth:`save_json` or :meth:`to_json`, exactly.
+
+        Parameters
+        ----------
+        source : str or os.PathLike
+            A path to the JSON file, or the JSON text itself (a string starting with ``{``).
+
+        Returns
+        -------
+        Report
+            Equal, field by field and bit by bit, to the report that was saved (NaN and infinities
+            included), with its per-point :class:`~genloose.RadiusResult`: it prints, plots and compares
+            like the original.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``source`` is missing, not JSON or truncated, not a genloose report (another program's JSON, a
+            saved :class:`~genloose.Comparison`, a report written by a genloose that kept no per-point
+            results), written by a newer genloose (a larger ``schema_version``), or has a missing or
+            malformed field (the message names it).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, torch
+        >>> from genloose import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
+        ...              progress=False)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.json"
+        >>> r.save_json(path)
+        >>> back = Report.from_json(path)
+        >>> back.class_radius == r.class_radius, bool((back.radius_result.radii == r.radius_result.radii).all())
+        (True, True)
+        >>> try:
+        ...     Report.from_json('{"loss": 0.1}')
+        ... except InvalidArgumentError as error:
+        ...     print(str(error).split(": ")[-1])
+        it has no 'format' key (a JSON file from another program?)
+        """
+        from genloose._serialize import decode_object, read_document
+
+        exact, name = read_document(source, "Report")
+        report = decode_object("Report", exact, source=name)
+        if not isinstance(report, cls):  # pragma: no cover - decode_object checks the type
+            raise InvalidArgumentError(f"{name} does not hold a Report")
+        return report
 
     def save_json(self, path: Any, *, overwrite: bool = False) -> None:
         """Write :meth:`to_json` to ``path`` atomically; an existing file is refused unless ``overwrite``.
@@ -506,6 +565,82 @@ class Report:
         from genloose._io import atomic_write_text
 
         atomic_write_text(path, self.to_frame().to_csv(index=False), overwrite=overwrite)
+
+    def plot(self, ax: Any = None, *, kind: Literal["ecdf", "hist"] = "ecdf") -> tuple[Figure, Any]:
+        """Draw the report: radii, the mean radius per class, the class distribution, the estimate and bounds.
+
+        Four panels, in this order: the distribution of the per-point radii (ECDF or histogram) with the
+        mean and its interval; the mean radius of each class with its interval (normal approximation, no
+        bar where a class has fewer than two finite radii); the sample frequencies :math:`\\hat p_k` with
+        the line :math:`1/5` of Theorem 3.1's hypothesis; the class-radius estimate beside the Fawzi cap and
+        the bounds of Theorems 3.1 and 3.2, each labelled with whether its hypothesis holds.
+
+        Parameters
+        ----------
+        ax : sequence of four matplotlib Axes, optional
+            Where to draw (e.g. ``plt.subplots(2, 2)[1]``); a new 2 x 2 pyplot figure when omitted.
+        kind : {"ecdf", "hist"}, default "ecdf"
+            How the first panel shows the radii.
+
+        Returns
+        -------
+        (matplotlib.figure.Figure, numpy.ndarray of Axes)
+            The figure and its four axes, as torchmetrics' ``.plot()`` returns them.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``ax`` is not four Axes, or ``kind`` is not one of the two.
+
+        Notes
+        -----
+        No model is called: the figure comes from the stored per-point results, so a report read back with
+        :meth:`from_json` gives the same figure. When every point is censored the two radius panels say
+        "no finite radius" instead of drawing; with a single class the Fawzi cap is written ``inf``; a bound
+        whose hypothesis fails is written "n/a: hypothesis fails" instead of a point.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt, torch
+        >>> from genloose import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :3], latent_dim=3, num_samples=60,
+        ...              progress=False)
+        >>> fig, axes = r.plot()
+        >>> len(axes), len(axes[2].patches)  # three classes: three bars
+        (4, 3)
+        >>> plt.close(fig)
+        """
+        from genloose._plot import plot_report
+
+        return plot_report(self, ax, kind=kind)
+
+    def summary(self) -> str:
+        """A short human-readable reading of the report: what was measured and what the bounds say.
+
+        One line each for the class radius (with its interval, censored points, access), the collision
+        entropy (with :math:`\\log K`, the most it can be), the Fawzi cap (respected or not), Theorems 3.1
+        and 3.2 and the collision-entropy bound: the value, whether the hypothesis holds, and whether the
+        bound is **vacuous**, i.e. says nothing that was not already known. A radius bound is vacuous when
+        it is at or above the Fawzi cap (which holds for every classifier); the entropy bound is vacuous
+        when it is at or above :math:`\\log K`, since :math:`H \\le \\log K` always (K is ``num_classes``
+        when the classifier declares it, else the number of observed classes). ``genloose evaluate`` prints
+        this; ``print(report)`` prints the full table.
+
+        Returns
+        -------
+        str
+            Six lines: radius, collision entropy, Fawzi cap, Theorem 3.1, Theorem 3.2, entropy bound.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from genloose import evaluate
+        >>> r = evaluate(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=200,
+        ...              progress=False)
+        >>> print(r.summary().splitlines()[3])
+        Theorem 3.1: does not apply (hypothesis every p_k <= 1/5 fails: max p̂ = 0.515)
+        """
+        return _summary(self)
 
     def __str__(self) -> str:
         return _render(self)
@@ -548,6 +683,81 @@ def _render(report: Report) -> str:
         f"diagnostics: {d.num_censored} censored, {d.queries_per_point:.0f} queries/point, "
         f"{d.num_observed_classes} classes observed (max p̂ = {d.max_class_probability:.3g}), Fawzi cap {cap}"
     )
+    return "\n".join(lines)
+
+
+def _interval(estimate: Estimate) -> str:
+    if math.isnan(estimate.ci_low) or math.isnan(estimate.ci_high):
+        return ""
+    low, high = _fmt(estimate.ci_low + 0.0), _fmt(estimate.ci_high + 0.0)
+    return f" ({100 * estimate.confidence:g}% CI {low} to {high})"
+
+
+def _hypothesis_fails(bound: BoundEstimate) -> str:
+    """'does not apply (hypothesis H fails: detail)' from a bound's hypothesis text 'H (detail)'."""
+    text = bound.hypothesis
+    if " (" in text and text.endswith(")"):
+        head, detail = text.split(" (", 1)
+        return f"does not apply (hypothesis {head} fails: {detail[:-1]})"
+    return f"does not apply (hypothesis {text} fails)"
+
+
+def _summary(report: Report) -> str:
+    m, d, b = report.metadata, report.diagnostics, report.bounds
+    radius, entropy = report.class_radius, report.collision_entropy
+    k = m.num_classes if m.num_classes is not None else d.num_observed_classes
+    k_text = f"K = {k} classes" if m.num_classes is not None else f"K = {k} observed classes"
+    log_k = math.log(k) if k > 0 else math.nan
+    censored = f", {d.num_censored} censored" if d.num_censored else ""
+    if math.isnan(radius.value):
+        radius_line = f"class radius: undefined (all {m.num_samples} points censored: no witness found)"
+    else:
+        radius_line = (
+            f"class radius <= {_fmt(radius.value)}{_interval(radius)}, an upper estimate from {m.num_samples} "
+            f"points{censored}, {m.access} search"
+        )
+    lines = [
+        radius_line,
+        f"collision entropy {_fmt(entropy.value + 0.0)} nats{_interval(entropy)}; at most log K = {_fmt(log_k)} "
+        f"for {k_text}",
+    ]
+    cap = b.fawzi_cap
+    if math.isinf(cap.value):
+        lines.append("Fawzi cap: infinite (one class: no boundary)")
+    elif math.isnan(radius.value):
+        lines.append(f"Fawzi cap {_fmt(cap.value)} (holds for every classifier): no radius to check against it")
+    elif d.cap_respected:
+        lines.append(f"Fawzi cap {_fmt(cap.value)} (holds for every classifier): the radius is within it")
+    else:
+        lines.append(f"Fawzi cap {_fmt(cap.value)}: the radius EXCEEDS it, so the search failed")
+    above_cap = "; vacuous (above the Fawzi cap, which always holds)"
+    t31, t32 = b.theorem_3_1_bound, b.theorem_3_2_bound
+    if not t31.hypothesis_holds or math.isnan(t31.value):
+        lines.append(f"Theorem 3.1: {_hypothesis_fails(t31)}")
+    else:
+        vacuous = above_cap if math.isfinite(cap.value) and t31.value >= cap.value else ""
+        lines.append(f"Theorem 3.1: E r <= g(||p||²) = {_fmt(t31.value)}, hypothesis holds{vacuous}")
+    if not t32.hypothesis_holds or math.isnan(t32.value):
+        lines.append(f"Theorem 3.2: {_hypothesis_fails(t32)}")
+    else:
+        vacuous = above_cap if math.isfinite(cap.value) and t32.value >= cap.value else ""
+        lines.append(
+            f"Theorem 3.2: g(1/K) = {_fmt(t32.value)} at K = {d.num_observed_classes} observed (the best Theorem "
+            f"3.1 can give){vacuous}"
+        )
+    bound = b.collision_entropy_upper_bound
+    if not bound.hypothesis_holds or math.isnan(bound.value):
+        lines.append("entropy bound G⁻¹(radius): does not apply (Theorem 3.1's hypothesis fails)")
+    elif bound.value >= log_k:
+        lines.append(
+            f"entropy bound G⁻¹(radius) = {_fmt(bound.value)} nats, hypothesis holds; vacuous (the collision "
+            f"entropy never exceeds log K = {_fmt(log_k)})"
+        )
+    else:
+        lines.append(
+            f"entropy bound G⁻¹(radius) = {_fmt(bound.value)} nats, hypothesis holds; below log K = {_fmt(log_k)}: "
+            "the radius caps the diversity"
+        )
     return "\n".join(lines)
 
 

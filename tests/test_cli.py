@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -29,6 +30,13 @@ calls = []
 def make_classifier():
     calls.append("factory")
     return _testbed.classifier
+
+
+class DCGAN(torch.nn.Module):  # takes latents of shape (n, 3, 1, 1), as the PyTorch DCGAN recipe does
+
+    def forward(self, z):
+        assert z.shape[1:] == (3, 1, 1), z.shape
+        return z.flatten(1)
 
 
 class Stretch(torch.nn.Module):
@@ -93,10 +101,17 @@ def _files(folder: Path) -> list[str]:
 
 
 def test_evaluate_prints_the_report_and_writes_files(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(_evaluate_args(workdir, "--json", "r.json", "--csv", "r.csv", "--silent"))
+    status = main(_evaluate_args(workdir, "--json", "r.json", "--csv", "r.csv"))
     out, err = capsys.readouterr()
     assert status == 0, err
-    assert out.startswith("genloose Report: num_samples=40, latent_dim=3, seed=1")
+    lines = out.splitlines()
+    assert len(lines) == 7  # a short summary, not the table
+    assert lines[0].startswith("class radius <= ")
+    assert lines[0].endswith("an upper estimate from 40 points, white-box search")
+    assert lines[1].startswith("collision entropy ")
+    assert lines[1].endswith("at most log K = 1.386 for K = 4 classes")
+    assert lines[-1] == "wrote r.json, r.csv"
+    assert max(len(line) for line in lines) <= 130
     data = json.loads((workdir / "r.json").read_text())
     assert data["num_samples"] == 40
     assert data["seed"] == 1
@@ -105,6 +120,54 @@ def test_evaluate_prints_the_report_and_writes_files(workdir: Path, capsys: pyte
     assert frame["quantity"].iloc[0] == "class_radius"
     assert frame["value"].iloc[0] == pytest.approx(data["class_radius_value"], rel=1e-12)
     assert _files(workdir) == ["r.csv", "r.json"]
+    assert main(_evaluate_args(workdir, "--json", "r.json", "--overwrite", "--silent")) == 0
+    assert capsys.readouterr().out == ""  # --silent: no bar, no summary
+
+
+def test_evaluate_plot_writes_the_report_figure(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(_evaluate_args(workdir, "--plot", "r.png", "--silent"))
+    _, err = capsys.readouterr()
+    assert status == 0, err
+    data = (workdir / "r.png").read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(workdir / "r.png").shape
+    assert (width, height) == (1000, 780)  # the 2 x 2 panels of Report.plot at 100 dpi
+    assert _files(workdir) == ["r.png"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--plot", "r.gif"), "--plot must name a .png, .pdf or .svg file; got 'r.gif'"),
+        (("--json", "r.png", "--plot", "r.png"), "--json and --plot must name different files"),
+    ],
+)
+def test_evaluate_plot_bad_destination(
+    workdir: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
+) -> None:
+    assert main(_evaluate_args(workdir, *extra, generator="raising_generator")) == 2
+    assert message in capsys.readouterr().err
+    assert _files(workdir) == []
+
+
+def test_latent_shape_for_a_dcgan_generator(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from genloose import Report
+
+    args = _evaluate_args(workdir, "--latent-shape", "3,1,1", "--json", "dcgan.json", "--silent", generator="DCGAN")
+    del args[args.index("--latent-dim") : args.index("--latent-dim") + 2]  # the shape gives d
+    assert main(args) == 0, capsys.readouterr().err
+    assert Report.from_json(workdir / "dcgan.json").metadata.latent_dim == 3
+    assert main([*args, "--device", "cpu", "--overwrite"]) == 0, capsys.readouterr().err
+    assert main(_evaluate_args(workdir, "--latent-shape", "4,1,1", generator="DCGAN")) == 2
+    assert "--latent-shape must have latent_dim=3 entries in all; got 4,1,1 (4)" in capsys.readouterr().err
+    assert main(_evaluate_args(workdir, "--latent-shape", "3,x", generator="DCGAN")) == 2
+    assert "must be comma-separated integers such as 100,1,1" in capsys.readouterr().err
+    # without it, the first call fails and the message says what to pass
+    assert main(_evaluate_args(workdir, generator="DCGAN")) == 1
+    err = capsys.readouterr().err
+    assert "genloose sent the generator a tensor of shape" in err
 
 
 def test_existing_output_is_refused_before_any_work(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,6 +331,69 @@ def test_bounds_errors(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# compare
+# ----------------------------------------------------------------------------------------------
+
+
+def test_compare_saved_reports(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from genloose import Comparison, Report
+
+    assert main(_evaluate_args(workdir, "--json", "plain.json", "--silent")) == 0
+    assert main(_evaluate_args(workdir, "--json", "stretch.json", "--silent", generator="Stretch")) == 0
+    args = [*_evaluate_args(workdir, "--json", "other_seed.json", "--silent")]
+    args[args.index("--seed") + 1] = "2"
+    assert main(args) == 0
+    capsys.readouterr()
+
+    status = main(["compare", "plain.json", "stretch.json", "--json", "c.json", "--plot", "c.png"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "genloose Comparison: plain vs stretch, paired (same latents), alpha=0.05"
+    assert lines[1] == "same seed 1 and num_samples 40: the same latents, so the paired tests apply"
+    saved = Comparison.from_json(workdir / "c.json")
+    assert saved.paired
+    assert saved.names == ("plain", "stretch")
+    direct = __import__("genloose").compare(
+        Report.from_json(workdir / "plain.json"), Report.from_json(workdir / "stretch.json"), names=("plain", "stretch")
+    )
+    assert saved.to_json() == direct.to_json()
+    assert (workdir / "c.png").read_bytes().startswith(b"\x89PNG")
+
+    assert main(["compare", "plain.json", "other_seed.json", "--names", "x", "y", "--alpha", "0.01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "genloose Comparison: x vs y, independent samples, alpha=0.01"
+    assert lines[1].startswith("seeds 1 and 2 differ: independent samples, so the unpaired tests apply")
+
+
+def test_compare_bad_files_exit_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_evaluate_args(workdir, "--json", "a.json", "--silent")) == 0
+    from genloose import evaluate
+    from genloose.testing import sectors
+
+    bed = sectors(4, 4)
+    evaluate(bed.generator, bed.classifier, latent_dim=4, num_samples=40, seed=1, progress=False).save_json("d4.json")
+    (workdir / "cut.json").write_text((workdir / "a.json").read_text()[:500])
+    (workdir / "foreign.json").write_text('{"accuracy": 0.9}')
+    capsys.readouterr()
+    cases = {
+        ("a.json", "cut.json"): "cut.json' is not valid JSON",
+        ("a.json", "foreign.json"): "is not a saved genloose.Report: it has no 'format' key",
+        ("a.json", "missing.json"): "which does not exist",
+        ("a.json", "d4.json"): "radii of different dimensions are not comparable",
+    }
+    for (a, b), message in cases.items():
+        assert main(["compare", a, b]) == 2, (a, b)
+        assert message in capsys.readouterr().err
+    assert main(["compare", "a.json", "a.json", "--alpha", "2"]) == 2
+    assert "must be strictly between 0 and 1" in capsys.readouterr().err
+    before = (workdir / "a.json").read_text()
+    assert main(["compare", "a.json", "a.json", "--json", "a.json", "--overwrite"]) == 2
+    assert "--json must not name one of the compared reports; got 'a.json'" in capsys.readouterr().err
+    assert (workdir / "a.json").read_text() == before
+
+
+# ----------------------------------------------------------------------------------------------
 # reproduce
 # ----------------------------------------------------------------------------------------------
 
@@ -291,6 +417,44 @@ def test_reproduce_calls_the_experiment(
     assert main(["reproduce", "vae"]) == 2
     assert "is not available" in capsys.readouterr().err
     assert main(["reproduce", "nothing"]) == 2
+
+
+def test_reproduce_ends_with_a_short_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One short line per model with the bounds' verdicts (vacuous or not), not the wide table."""
+    frame = pd.DataFrame(
+        {
+            "model": ["VAE", "LC-VAE"],
+            "latent_dim": [2, 2],
+            "class_radius": [1.6, 1.9],
+            "class_radius_ci_low": [1.5, 1.8],
+            "class_radius_ci_high": [1.7, 2.0],
+            "collision_entropy": [2.2, 1.0],
+            "collision_entropy_ci_low": [2.1, 0.9],
+            "collision_entropy_ci_high": [2.3, 1.1],
+            "num_classes_seen": [10, 10],
+            "theorem_3_1_hypothesis": [True, False],
+            "theorem_3_1_bound": [1.65, float("nan")],
+            "fawzi_cap": [1.7, 0.6],
+            **{f"extra_{i}": [0.0, 0.0] for i in range(20)},  # the wide columns are not printed
+        }
+    )
+    fake = types.ModuleType("genloose.experiments.vae")
+    fake.run_vae_experiment = lambda out, **kwargs: frame  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "genloose.experiments.vae", fake)
+    assert main(["reproduce", "vae", "--out", str(tmp_path / "v")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "VAE (d=2): class radius 1.6 [1.5, 1.7], collision entropy 2.2 [2.1, 2.3] nats (log K = 2.303)",
+        "  Theorem 3.1 bound 1.65 (below the Fawzi cap 1.7)",
+        f"  entropy bound G⁻¹(radius) {collision_entropy_upper_bound(1.6):.4g} nats: below log K = 2.303: informative",
+        "LC-VAE (d=2): class radius 1.9 [1.8, 2], collision entropy 1 [0.9, 1.1] nats (log K = 2.303)",
+        "  Theorem 3.1: does not apply (hypothesis every p_k <= 1/5 fails); no entropy bound",
+    ]
+    assert collision_entropy_upper_bound(1.6) < math.log(10)
+    assert main(["reproduce", "vae", "--out", str(tmp_path / "v"), "--silent"]) == 0
+    assert capsys.readouterr().out == ""
 
 
 def test_console_entry_point_runs() -> None:

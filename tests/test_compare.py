@@ -273,3 +273,29 @@ def test_inconsistent_reports_are_refused() -> None:
         compare(a, b, names=("same", "same"))
     with pytest.raises(InvalidArgumentError, match="names"):
         compare(a, b, names=("inconclusive", "b"))
+
+
+def test_the_printout_says_which_comparison_is_valid() -> None:
+    """Different seeds: the unpaired tests, and how to get the paired ones; the same latents: the paired tests."""
+    tb = sectors(3, 6)
+    a, b = exact_report(tb, seed=1, n=50), exact_report(tb, seed=2, n=50)
+    independent = compare(a, b).__repr__().splitlines()[1]
+    assert independent == (
+        "seeds 1 and 2 differ: independent samples, so the unpaired tests apply (Welch, z); for the more powerful "
+        "paired tests evaluate both with the same seed and num_samples"
+    )
+    assert compare(a, a).__repr__().splitlines()[1] == (
+        "same seed 1 and num_samples 50: the same latents, so the paired tests apply"
+    )
+    assert compare(a, _with(b, seed=-1)).__repr__().splitlines()[1].startswith("a seed is unknown: independent")
+
+
+def test_different_latent_dimensions_say_what_remains_comparable() -> None:
+    a = exact_report(sectors(3, 6), seed=1, n=50)
+    b = exact_report(sectors(4, 6), seed=2, n=50)
+    with pytest.raises(InvalidArgumentError) as caught:
+        compare(a, b)
+    message = str(caught.value)
+    assert message.startswith("a and b must have the same latent_dim to be compared; got 3 and 4")
+    assert "radii of different dimensions are not comparable" in message
+    assert "compare a.collision_entropy and b.collision_entropy" in message

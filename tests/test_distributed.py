@@ -150,6 +150,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
                 batch_size=16 + 8 * rank,  # batch sizes may differ between ranks
             )
         out["report"] = report.to_dict()
+        out["json"] = report.to_json()
         out["result"] = report.radius_result
         out["warnings"] = [str(w.message) for w in caught]
         # a rank's own share: the samples it saw differ from the other rank's
@@ -208,6 +209,16 @@ def test_two_process_report_equals_the_one_process_report(tmp_path: Path) -> Non
         result = out["result"]
         for name in ("latents", "radii", "witnesses", "labels", "censored", "queries", "class_counts"):
             np.testing.assert_array_equal(getattr(result, name), getattr(single.radius_result, name), err_msg=name)
+
+    # a report from the distributed run reads back exactly, and compares with the one-process report
+    for out in outs:
+        back = genloose.Report.from_json(out["json"])
+        assert back.to_json() == out["json"]
+        assert back.metadata.world_size == WORLD_SIZE
+        assert back.radius_result.metadata == out["result"].metadata
+        for name in ("latents", "radii", "witnesses", "labels", "censored", "queries", "class_counts"):
+            np.testing.assert_array_equal(getattr(back.radius_result, name), getattr(single.radius_result, name))
+        assert genloose.compare(back, single).paired
 
     # the ranks evaluated disjoint, contiguous shares of the sample, covering it
     (a0, b0), (a1, b1) = outs[0]["shard"], outs[1]["shard"]

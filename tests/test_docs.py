@@ -100,10 +100,23 @@ def test_quickstart_runs_and_prints_what_it_shows() -> None:
     blocks = _code_blocks(page)
     assert len(blocks) >= 4
     assert sum(expected is not None for _, expected in blocks) >= 3
-    namespace: dict[str, object] = {"__name__": "docs_quickstart"}
+    _run_page(page, blocks)
+
+
+def test_usability_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/figures-and-files.md runs as printed, in a scratch directory (it writes files)."""
+    page = DOCS / "figures-and-files.md"
+    blocks = _code_blocks(page)
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)
+    _run_page(page, blocks)
+
+
+def _run_page(page: Path, blocks: list[tuple[str, str | None]]) -> None:
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     numpy_state = np.random.get_state()  # the page may seed the global RNGs, as users do
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        warnings.simplefilter("error")  # the quickstart must run without any warning
+        warnings.simplefilter("error")  # a page must run without any warning it does not catch
         try:
             for number, (code, expected) in enumerate(blocks, start=1):
                 stdout = io.StringIO()

@@ -282,6 +282,52 @@ def test_repr_is_a_readable_table(ten_sectors, two_shells) -> None:
     assert "<table" in ten_sectors[1]._repr_html_()
 
 
+def test_summary_says_which_bounds_hold_and_which_are_vacuous(ten_sectors, two_shells) -> None:
+    _, report = ten_sectors
+    lines = report.summary().splitlines()
+    assert len(lines) == 6
+    r = report.class_radius
+    assert lines[0] == (
+        f"class radius <= {r.value:.4g} (95% CI {r.ci_low:.4g} to {r.ci_high:.4g}), an upper estimate from {N} "
+        "points, white-box search"
+    )
+    assert lines[1].endswith(f"at most log K = {math.log(10):.4g} for K = 10 classes")
+    assert lines[2].endswith("the radius is within it")
+    assert report.bounds.theorem_3_1_bound.hypothesis_holds
+    assert lines[3] == (
+        f"Theorem 3.1: E r <= g(||p||²) = {report.bounds.theorem_3_1_bound.value:.4g}, hypothesis holds; vacuous "
+        "(above the Fawzi cap, which always holds)"
+    )
+    entropy_bound = report.bounds.collision_entropy_upper_bound.value
+    assert entropy_bound > math.log(10)  # hundreds of nats: says nothing about 10 classes
+    assert lines[5] == (
+        f"entropy bound G⁻¹(radius) = {entropy_bound:.4g} nats, hypothesis holds; vacuous (the collision entropy "
+        f"never exceeds log K = {math.log(10):.4g})"
+    )
+    lines = two_shells[1].summary().splitlines()
+    assert lines[3].startswith("Theorem 3.1: does not apply (hypothesis every p_k <= 1/5 fails: max p̂ = ")
+    assert lines[4] == "Theorem 3.2: does not apply (hypothesis K >= 5 fails: K = 2 observed)"
+    assert lines[5] == "entropy bound G⁻¹(radius): does not apply (Theorem 3.1's hypothesis fails)"
+
+
+@pytest.mark.filterwarnings("ignore::genloose.UndefinedMetricWarning")
+@pytest.mark.filterwarnings("ignore::genloose.SearchFailureWarning")
+def test_summary_of_a_single_class_model() -> None:
+    report = evaluate(
+        torch.nn.Identity(),
+        lambda x: torch.zeros(x.shape[0], dtype=torch.long),
+        latent_dim=2,
+        num_samples=20,
+        num_classes=3,
+        pool_size=8,
+        progress=False,
+    )
+    lines = report.summary().splitlines()
+    assert lines[0] == "class radius: undefined (all 20 points censored: no witness found)"
+    assert lines[1].startswith("collision entropy 0 nats")  # not -0
+    assert lines[2] == "Fawzi cap: infinite (one class: no boundary)"
+
+
 def test_save_json_and_csv_refuse_to_overwrite(ten_sectors, tmp_path) -> None:
     _, report = ten_sectors
     report.save_json(tmp_path / "r.json")
@@ -378,3 +424,54 @@ def test_collision_transforms_equal_the_collision_module(counts: list[int]) -> N
         assert (got.confidence, got.n, got.method) == (want.confidence, want.n, want.method)
     assert bool(ours) == bool(theirs)
     assert all(issubclass(w.category, UndefinedMetricWarning) for w in ours)
+
+
+# ----------------------------------------------------------------------------------------------
+# access="auto" falling back to label-only search
+# ----------------------------------------------------------------------------------------------
+
+
+def _fallback_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "uses label-only (black-box) search" in str(w.message)]
+
+
+def test_auto_fallback_to_label_only_is_announced_once_with_reason_and_cost() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate(
+            torch.nn.Identity(),
+            lambda x: x[:, :3].argmax(1),
+            latent_dim=3,
+            num_classes=3,
+            num_samples=20,
+            progress=False,
+        )
+    assert report.metadata.access == "black-box"
+    (message,) = _fallback_warnings(caught)
+    assert message.startswith(
+        "access='auto' uses label-only (black-box) search: the classifier's output carries no "
+        "gradient with respect to the latents"
+    )
+    assert "up to 1450 calls of c∘g per point at d=3, about 1.4 times the gradient search (1000)" in message
+    assert "pass access='black-box' to choose it" in message
+    assert all(issubclass(w.category, genloose.GenlooseWarning) for w in caught if str(w.message) == message)
+
+
+def test_numpy_models_are_announced_before_the_search() -> None:
+    numpy_classifier = genloose.Classifier(lambda x: x[:, :3], backend="numpy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate(torch.nn.Identity(), numpy_classifier, latent_dim=3, num_samples=20, progress=False)
+    (message,) = _fallback_warnings(caught)
+    assert "the classifier is a numpy model (backend='numpy'), which cannot be differentiated" in message
+
+
+@pytest.mark.parametrize("access", ["black-box", "auto"])
+def test_no_fallback_warning_when_chosen_or_not_needed(access: str) -> None:
+    classifier = (lambda x: x[:, :3].argmax(1)) if access == "black-box" else (lambda x: x[:, :3])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate(
+            torch.nn.Identity(), classifier, latent_dim=3, num_classes=3, num_samples=20, access=access, progress=False
+        )
+    assert _fallback_warnings(caught) == []

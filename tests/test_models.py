@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
+import genloose
 from genloose import Classifier, Generator, InvalidArgumentError, ModelOutputError
 from genloose.models import LatentLabeler, as_classifier, as_generator
 
@@ -319,3 +322,101 @@ def test_grad_mode_inside_a_session_is_set_per_call_and_restored() -> None:
         labeler.margin_gradients(torch.ones(2, 1), torch.zeros(2, dtype=torch.long), None)
         assert not torch.is_grad_enabled()
     assert seen == [False, True, True]
+
+
+# ----------------------------------------------------------------------------------------------
+# models as people write them: latent_shape, and what a first-call failure says
+# ----------------------------------------------------------------------------------------------
+
+
+class _DCGANGenerator(torch.nn.Module):
+    """The first block of the PyTorch DCGAN recipe's generator: latents of shape (n, d, 1, 1)."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.main = torch.nn.Sequential(torch.nn.ConvTranspose2d(d, 3, 4, 1, 0, bias=False), torch.nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z)
+
+
+def test_latent_shape_feeds_a_dcgan_generator() -> None:
+    torch.manual_seed(0)
+    net = _DCGANGenerator(8)
+    g = Generator(net, latent_dim=8, latent_shape=(8, 1, 1))
+    z = torch.randn(5, 8)
+    np.testing.assert_array_equal(g(z).detach().numpy(), net(z.reshape(5, 8, 1, 1)).detach().numpy())
+    assert "latent_shape=(8, 1, 1)" in repr(g)
+    # gradients flow through the reshape: the white-box search is used
+    report = genloose.evaluate(g, lambda x: x.flatten(1)[:, :4], num_samples=20, progress=False)
+    assert report.metadata.access == "white-box"
+    assert report.radius_result.latents.shape == (20, 8)
+
+
+@pytest.mark.parametrize(
+    ("latent_shape", "got"),
+    [
+        ((8, 2, 1), r"\(8, 2, 1\) \(tuple\)"),
+        ((0, 8), r"\(0, 8\)"),
+        ("8,1,1", r"'8,1,1' \(str\)"),
+        ((8.0, 1), r"\(8.0, 1\)"),
+    ],
+)
+def test_latent_shape_must_multiply_to_latent_dim(latent_shape, got: str) -> None:
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"latent_shape must be a sequence of positive ints whose product is "
+        r"latent_dim=8, e.g. \(8, 1, 1\); got " + got,
+    ):
+        Generator(torch.nn.Identity(), latent_dim=8, latent_shape=latent_shape)
+
+
+def _first_call_error(generator, classifier, **kwargs) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", genloose.GenlooseWarning)  # the numpy generator: label-only search
+        with pytest.raises(ModelOutputError) as caught:
+            genloose.evaluate(generator, classifier, num_samples=10, progress=False, **kwargs)
+    return str(caught.value)
+
+
+def test_first_call_failure_names_a_latent_dim_that_disagrees_with_the_first_layer() -> None:
+    message = _first_call_error(torch.nn.Linear(100, 10), lambda x: x, latent_dim=8)
+    assert message.startswith("generator raised RuntimeError: mat1 and mat2 shapes cannot be multiplied")
+    assert re.search(r"genloose sent the generator a tensor of shape \(\d+, 8\), dtype float32, on cpu", message)
+    assert "Likely cause: latent_dim=8 disagrees with the generator's first layer, which takes 100 features" in message
+
+
+def test_first_call_failure_suggests_latent_shape_for_a_dcgan() -> None:
+    message = _first_call_error(_DCGANGenerator(8), lambda x: x.flatten(1), latent_dim=8)
+    assert re.search(r"tensor of shape \(\d+, 8\)", message)
+    assert "pass genloose.Generator(g, latent_dim=8, latent_shape=(8, 1, 1))" in message
+
+
+def test_first_call_failure_names_a_float64_generator_feeding_a_float32_classifier() -> None:
+    message = _first_call_error(lambda z: z.double(), torch.nn.Linear(3, 4), latent_dim=3)
+    assert message.startswith("classifier raised RuntimeError")
+    assert re.search(r"genloose sent the classifier a tensor of shape \(\d+, 3\), dtype float64, on cpu", message)
+    assert "a float64 generator feeding a float32 classifier" in message
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a torch build or machine without CUDA")
+def test_cuda_on_a_machine_without_it() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"device must be available; got 'cuda' \(str\), but "):
+        Generator(torch.nn.Identity(), latent_dim=3, device="cuda")
+    message = _first_call_error(lambda z: z.cuda(), torch.nn.Linear(3, 4), latent_dim=3)
+    assert re.search(r"tensor of shape \(\d+, 3\), dtype float32, on cpu", message)
+    assert "asks for a CUDA device, but this torch build or machine has none" in message
+
+
+def test_an_unrecognised_failure_still_says_what_was_sent() -> None:
+    def broken(z):
+        raise KeyError("weights")
+
+    message = _first_call_error(broken, lambda x: x, latent_dim=3)
+    assert re.fullmatch(
+        r"generator raised KeyError: 'weights'; genloose sent the generator a tensor of shape \(\d+, 3\), dtype "
+        r"float32, on cpu",
+        message,
+    )
+    numpy_message = _first_call_error(Generator(broken, latent_dim=3, backend="numpy"), lambda x: x)
+    assert re.search(r"genloose sent the generator a numpy array of shape \(\d+, 3\), dtype float64$", numpy_message)

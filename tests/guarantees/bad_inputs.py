@@ -309,6 +309,24 @@ CASES: list[Case] = [
 _REPORT = genloose.evaluate(**{k: v for k, v in _RADIUS_VALID.items() if k != "pool_size"}, pool_size=16)
 
 
+_BAD_SAVED_REPORTS = st.one_of(
+    NOT_NUMERIC,
+    st.just('{"loss": 0.1}'),  # another program's JSON
+    st.just(_REPORT.to_json()[:300]),  # truncated
+    st.just(_REPORT.to_json().replace('"schema_version": 1', '"schema_version": 99')),  # newer
+)
+_BAD_PLOT_ARGUMENTS = {"ax": NOT_NUMERIC, "kind": st.one_of(st.text(max_size=3), st.just(None))}
+
+
+def _plot(obj: Any, **kwargs: Any) -> Any:
+    import matplotlib.pyplot as plt
+
+    try:
+        return obj.plot(**kwargs)
+    finally:
+        plt.close("all")
+
+
 def _accumulate(accumulator: Any, batch: Any) -> Any:
     accumulator.update(batch)
     return accumulator
@@ -334,6 +352,25 @@ CASES += [
         genloose.compare,
         {"a": _REPORT, "b": _REPORT},
         {"b": st.one_of(NOT_NUMERIC, st.just([1, 2])), "alpha": bad_open_unit()},
+    ),
+    Case(
+        "Report.from_json",
+        lambda **kw: genloose.Report.from_json(kw["source"]),
+        {"source": _REPORT.to_json()},
+        {"source": _BAD_SAVED_REPORTS},
+    ),
+    Case(
+        "Comparison.from_json",
+        lambda **kw: genloose.Comparison.from_json(kw["source"]),
+        {"source": genloose.compare(_REPORT, _REPORT).to_json()},
+        {"source": _BAD_SAVED_REPORTS},
+    ),
+    Case("Report.plot", lambda **kw: _plot(_REPORT, **kw), {"ax": None, "kind": "ecdf"}, _BAD_PLOT_ARGUMENTS),
+    Case(
+        "RadiusResult.plot",
+        lambda **kw: _plot(_REPORT.radius_result, **kw),
+        {"ax": None, "kind": "hist"},
+        _BAD_PLOT_ARGUMENTS,
     ),
     Case(
         "reports_to_frame",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -11,6 +11,8 @@ from genloose.estimate import Estimate
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["RadiusResult"]
 
@@ -183,6 +185,45 @@ class RadiusResult:
             median_radius=("finite_radius", "median"),
             mean_queries=("queries", "mean"),
         ).reset_index()
+
+    def plot(self, ax: Axes | None = None, *, kind: Literal["ecdf", "hist"] = "ecdf") -> tuple[Figure, Axes]:
+        """Draw the distribution of the per-point radii with their mean and its confidence interval.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new pyplot figure when omitted.
+        kind : {"ecdf", "hist"}, default "ecdf"
+            The empirical distribution function of the finite radii, or their histogram.
+
+        Returns
+        -------
+        (matplotlib.figure.Figure, matplotlib.axes.Axes)
+            The figure and the axes drawn on, as torchmetrics' ``.plot()`` returns them.
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``ax`` is not an Axes, or ``kind`` is not one of the two.
+
+        Notes
+        -----
+        Censored points (no witness) are not drawn; the title counts them. When every point is censored the
+        axes say so in their middle instead of drawing a curve.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt, torch, genloose
+        >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, num_samples=32,
+        ...                           progress=False)
+        >>> fig, ax = r.plot()
+        >>> ax.get_xlabel()
+        'witness distance r(z) (upper bound)'
+        >>> plt.close(fig)
+        """
+        from genloose._plot import plot_radius_result
+
+        return plot_radius_result(self, ax, kind=kind)
 
     def __repr__(self) -> str:
         cap = "EXCEEDS the universal cap" if self.exceeds_cap else "within the universal cap"

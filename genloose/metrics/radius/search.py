@@ -390,7 +390,9 @@ def _search(
     # a chunk smaller than the model's block would only send padding: results do not depend on the chunk size
     chunk_size = max(batch_size, labeler.block_size)
     starts = range(0, n, chunk_size)
-    for start in progress_bar(starts, progress=progress, desc="class radius", unit="chunk"):
+    for start in progress_bar(
+        starts, progress=progress, desc="class radius", unit="point", total=n, size_of=lambda s: min(chunk_size, n - s)
+    ):
         stop = min(n, start + chunk_size)
         state = ChunkState(labeler, z_all[start:stop], y_all[start:stop], rtol=rtol)
         state.watch(math.ceil(LATE_SHARE * budget))
