@@ -16,8 +16,10 @@ from genloose._errors import InvalidArgumentError
 
 __all__ = [
     "as_label_array",
+    "as_numpy",
     "check_choice",
     "check_confidence",
+    "check_dense_tensor",
     "check_float",
     "check_int",
     "describe",
@@ -29,11 +31,90 @@ def describe(value: Any) -> str:
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
-        return f"{type(value).__name__} of shape {tuple(shape)} and dtype {dtype}"
+        where = ""
+        if is_tensor(value):
+            layout = str(value.layout).removeprefix("torch.")
+            where = f" on device {value.device}" + ("" if layout == "strided" else f" with {layout} layout")
+        return f"{type(value).__name__} of shape {tuple(shape)} and dtype {dtype}{where}"
     text = repr(value)
     if len(text) > 80:
         text = text[:77] + "..."
     return f"{text} ({type(value).__name__})"
+
+
+def is_tensor(value: Any) -> bool:
+    """Whether ``value`` is a torch tensor (checked without importing torch)."""
+    return hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "layout")
+
+
+def as_numpy(tensor: Any, name: str) -> np.ndarray:
+    """A torch tensor's values as a numpy array, or an error naming ``name``.
+
+    Tensors without data (meta device) and non-strided layouts (sparse, mkldnn) are refused; dtypes numpy lacks
+    are converted without loss where one exists (bfloat16 and float8 to float32, complex32 to complex64);
+    other dtypes (quantized tensors) are refused. Conjugate and negative views are resolved.
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+        The tensor.
+    name : str
+        The argument's name, for the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        A CPU copy (or view) of the values.
+
+    Raises
+    ------
+    InvalidArgumentError
+        A meta or non-strided tensor, or a dtype numpy cannot represent.
+    """
+    check_dense_tensor(name, tensor)
+    value = tensor.detach().cpu().resolve_conj().resolve_neg()
+    try:
+        return value.numpy()
+    except (TypeError, RuntimeError) as error:
+        if value.is_floating_point():  # bfloat16, float8: float32 holds every value exactly
+            return value.float().numpy()
+        if value.is_complex():
+            return value.to(dtype=_complex64()).numpy()
+        raise fail(name, "a tensor of a dtype numpy can represent", tensor) from error
+
+
+def check_dense_tensor(name: str, tensor: Any) -> Any:
+    """Return ``tensor`` if it holds data (not on the meta device) in a dense (strided) layout.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the error.
+    tensor : torch.Tensor
+        The tensor.
+
+    Returns
+    -------
+    torch.Tensor
+        ``tensor`` itself.
+
+    Raises
+    ------
+    InvalidArgumentError
+        A meta-device tensor, or a sparse or other non-strided one.
+    """
+    device = getattr(tensor, "device", None)
+    if getattr(device, "type", None) == "meta" or getattr(tensor, "is_meta", False):
+        raise fail(name, "a tensor holding data (a meta-device tensor holds none)", tensor)
+    if str(tensor.layout) != "torch.strided":
+        raise fail(name, "a dense (strided) tensor; call .to_dense() first", tensor)
+    return tensor
+
+
+def _complex64() -> Any:
+    import torch
+
+    return torch.complex64
 
 
 def fail(name: str, expectation: str, value: Any) -> InvalidArgumentError:
@@ -115,8 +196,8 @@ def as_label_array(
 
 
 def _to_numpy(value: Any, name: str) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
+    if is_tensor(value):
+        value = as_numpy(value, name)
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.generic, range)):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from genloose._errors import InvalidArgumentError, UndefinedMetricWarning
-from genloose._validation import check_confidence, describe
+from genloose._validation import as_numpy, check_confidence, describe, is_tensor
 from genloose.estimate import Estimate
 from genloose.metrics._state import SumState
 from genloose.metrics.collision import (
@@ -38,11 +38,11 @@ __all__ = ["CollisionAccumulator", "RadiusAccumulator", "merge_states"]
 
 
 def _is_array(value: Any) -> bool:
-    return isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "detach")
+    return isinstance(value, (np.ndarray, np.generic)) or is_tensor(value)
 
 
-def _as_numpy(value: Any) -> np.ndarray:
-    return np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+def _as_numpy(value: Any, name: str = "states") -> np.ndarray:
+    return np.asarray(as_numpy(value, name) if is_tensor(value) else value)
 
 
 def _merge_value(key: str, a: Any, b: Any) -> Any:
@@ -219,8 +219,8 @@ class RadiusAccumulator(SumState):
         if isinstance(radii, RadiusResult):
             values = np.where(radii.censored, np.inf, radii.radii).astype(np.float64)
         else:
-            if hasattr(radii, "detach"):
-                radii = radii.detach().cpu().numpy()
+            if is_tensor(radii):
+                radii = as_numpy(radii, "radii")
             if isinstance(radii, (str, bytes)) or not isinstance(radii, (np.ndarray, list, tuple)):
                 raise InvalidArgumentError(
                     f"radii must be a 1-D array of radii or a RadiusResult; got {describe(radii)}"

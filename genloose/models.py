@@ -80,20 +80,42 @@ def eval_mode(fn: Any) -> Iterator[None]:
             module.training = training
 
 
-def _resolve_device(device: str | torch.device | None, fn: Any) -> torch.device:
+def _resolve_device(device: str | torch.device | None, fn: Any, name: str) -> torch.device:
     if device is not None:
         try:
-            return torch.device(device)
+            resolved = torch.device(device)
         except (RuntimeError, TypeError) as error:
             raise InvalidArgumentError(
                 f"device must be a torch device such as 'cpu' or 'cuda'; got {describe(device)}"
             ) from error
+        if resolved.type == "meta":
+            raise InvalidArgumentError("device must be a device that holds data, such as 'cpu' or 'cuda'; got 'meta'")
+        return resolved
+    _check_module_tensors(fn, name)
     if isinstance(fn, torch.nn.Module):
         for tensor in fn.parameters():
             return tensor.device
         for tensor in fn.buffers():
             return tensor.device
     return torch.device("cpu")
+
+
+def _check_module_tensors(fn: Any, name: str) -> None:
+    """Refuse a module whose parameters or buffers hold no data (meta device) or are not dense."""
+    if not isinstance(fn, torch.nn.Module):
+        return
+    for kind, tensors in (("parameter", fn.named_parameters()), ("buffer", fn.named_buffers())):
+        for key, tensor in tensors:
+            if tensor.is_meta:
+                raise InvalidArgumentError(
+                    f"{name} must have its weights loaded; got {kind} {key!r} on the meta device (no data: "
+                    "materialise it with module.to_empty(device=...) and load a state dict)"
+                )
+            if tensor.layout != torch.strided:
+                raise InvalidArgumentError(
+                    f"{name} must have dense parameters and buffers; got {kind} {key!r} with layout "
+                    f"{str(tensor.layout).removeprefix('torch.')}"
+                )
 
 
 def _resolve_dtype(dtype: torch.dtype | None, fn: Any) -> torch.dtype:
@@ -108,6 +130,15 @@ def _resolve_dtype(dtype: torch.dtype | None, fn: Any) -> torch.dtype:
             if tensor.is_floating_point():
                 return tensor.dtype
     return torch.float32
+
+
+def _module_float_dtype(fn: Any) -> torch.dtype | None:
+    """The dtype of a module's first floating parameter (None for a function or a module without one)."""
+    if isinstance(fn, torch.nn.Module):
+        for tensor in fn.parameters():
+            if tensor.is_floating_point():
+                return tensor.dtype
+    return None
 
 
 def _as_numpy_input(tensor: torch.Tensor) -> np.ndarray:
@@ -161,6 +192,12 @@ def _check_callable(fn: Any, name: str) -> None:
 
 def _to_tensor(output: Any, *, name: str, device: torch.device) -> torch.Tensor:
     if isinstance(output, torch.Tensor):
+        if output.is_meta:
+            raise ModelOutputError(
+                f"{name} returned a meta-device tensor, which holds no values; got {describe(output)}"
+            )
+        if output.layout != torch.strided:
+            raise ModelOutputError(f"{name} must return a dense (strided) tensor; got {describe(output)}")
         return output.to(device)
     if isinstance(output, np.ndarray):
         if output.dtype == object:
@@ -261,7 +298,7 @@ class Generator:
         self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
         self.backend = check_choice("backend", backend, _BACKENDS)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
-        self.device = _resolve_device(device, fn)
+        self.device = _resolve_device(device, fn, "generator")
         self.dtype = _resolve_dtype(dtype, fn)
 
     @property
@@ -346,6 +383,9 @@ class Classifier:
         self.num_classes = None if num_classes is None else check_int("num_classes", num_classes, min_value=1)
         self.backend = check_choice("backend", backend, _BACKENDS)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
+        _check_module_tensors(fn, "classifier")
+        # a module receives samples in its own float dtype (a bfloat16 classifier behind a float32 generator)
+        self.dtype = _module_float_dtype(fn)
         self.gives_scores: bool | None = None
 
     def __repr__(self) -> str:
@@ -374,6 +414,8 @@ class Classifier:
         n = samples.shape[0]
         real = n if real is None else real
         device = samples.device
+        if self.dtype is not None and samples.is_floating_point() and samples.dtype != self.dtype:
+            samples = samples.to(self.dtype)
         to_numpy = _as_numpy_input if self.backend == "numpy" else None
         raw = _call_model(self.fn, samples, name="classifier", grad=grad, device=device, to_numpy=to_numpy)
         out = _to_tensor(raw, name="classifier", device=device)

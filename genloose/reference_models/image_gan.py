@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_float, check_int, fail
+from genloose._validation import check_choice, check_dense_tensor, check_float, check_int, fail
 from genloose.reference_models.digit_classifier import (
     NUM_CLASSES,
     _check_labelled,
@@ -634,6 +634,7 @@ def train_digit_dcgan(
         or not images.is_floating_point()
     ):
         raise fail("images", "a floating-point tensor of shape (N, 1, 28, 28)", images)
+    check_dense_tensor("images", images)
     if images.shape[0] < config.batch_size:
         raise fail("images", f"at least config.batch_size = {config.batch_size} images", images)
     images = images.to(torch.float32)

@@ -29,7 +29,7 @@ from torch import nn
 
 from genloose._errors import InvalidArgumentError
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_float, check_int, fail
+from genloose._validation import check_choice, check_dense_tensor, check_float, check_int, fail
 from genloose.estimate import Estimate
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ def _isolated_init(seed: int | None) -> Iterator[None]:
 def _check_images(images: Any, name: str = "images") -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         raise fail(name, "a torch.Tensor of shape (n, 1, 28, 28)", images)
+    check_dense_tensor(name, images)
     if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE:
         raise fail(name, "a tensor of shape (n, 1, 28, 28)", images)
     if not images.is_floating_point():
@@ -322,6 +323,10 @@ def lipschitz_penalty(codes: torch.Tensor, images: torch.Tensor) -> torch.Tensor
         raise fail("codes", "a tensor of shape (b, d)", codes)
     if not isinstance(images, torch.Tensor) or images.ndim < 2 or images.shape[0] != codes.shape[0]:
         raise fail("images", f"a tensor of shape ({codes.shape[0]}, ...) matching codes", images)
+    check_dense_tensor("codes", codes)
+    check_dense_tensor("images", images)
+    if not codes.is_floating_point():
+        raise fail("codes", "a floating-point tensor", codes)
     size = codes.shape[0]
     if size < 2 or size % 2:
         raise fail("codes", "a batch of even size b = 2n >= 2", codes)

@@ -31,7 +31,7 @@ import torch
 from scipy import integrate, special
 
 from genloose._errors import InvalidArgumentError
-from genloose._validation import check_float, check_int, describe, fail
+from genloose._validation import as_numpy, check_float, check_int, describe, fail
 
 __all__ = [
     "GridVoronoiTestbed",
@@ -424,7 +424,7 @@ class Testbed(ABC):
 
     def _latents(self, z: Any) -> np.ndarray:
         if isinstance(z, torch.Tensor):
-            z = z.detach().cpu().numpy()
+            z = as_numpy(z, "z")
         try:
             array = np.asarray(z, dtype=np.float64)
         except (TypeError, ValueError) as error:
@@ -744,7 +744,7 @@ def _check_seed(seed: Any) -> int:
 
 def _real_vector(name: str, value: Any, length: int | None = None) -> np.ndarray:
     if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
+        value = as_numpy(value, name)
     if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind in "USO":
         raise fail(name, "a 1-D array of real numbers", value)  # numpy would parse "1" as 1.0
     try:

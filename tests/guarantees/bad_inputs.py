@@ -101,6 +101,9 @@ BAD_GENERATORS = st.sampled_from(
         lambda z: z[:1],  # wrong number of rows
         lambda z: z * float("nan"),  # NaN samples
         3,  # not callable
+        lambda z: z.to("meta"),  # a tensor without data
+        lambda z: z.to_sparse(),  # a sparse tensor
+        torch.nn.Linear(2, 2, device="meta"),  # parameters without data
     ]
 )
 BAD_CLASSIFIERS = st.sampled_from(
@@ -112,6 +115,9 @@ BAD_CLASSIFIERS = st.sampled_from(
         lambda x: -torch.ones(x.shape[0], dtype=torch.long),  # negative labels
         lambda x: x / 0.0,  # infinite scores
         None,  # not callable
+        lambda x: x.to_sparse(),  # sparse scores
+        lambda x: x.to("meta"),  # scores without data
+        torch.nn.Linear(2, 3, device="meta"),  # parameters without data
     ]
 )
 
@@ -279,14 +285,22 @@ CASES: list[Case] = [
         "Generator",
         genloose.Generator,
         {"fn": torch.nn.Identity(), "latent_dim": 2},
-        {"latent_dim": bad_integers(1), "batch_size": bad_integers(1), "fn": st.sampled_from([3, None, "g"])},
+        {
+            "latent_dim": bad_integers(1),
+            "batch_size": bad_integers(1),
+            "fn": st.sampled_from([3, None, "g", torch.nn.Linear(2, 2, device="meta")]),
+        },
         message_names={"fn": "generator"},
     ),
     Case(
         "Classifier",
         genloose.Classifier,
         {"fn": lambda x: x},
-        {"num_classes": bad_integers(1), "batch_size": bad_integers(1), "fn": st.sampled_from([3, None, "c"])},
+        {
+            "num_classes": bad_integers(1),
+            "batch_size": bad_integers(1),
+            "fn": st.sampled_from([3, None, "c", torch.nn.Linear(2, 2, device="meta")]),
+        },
         message_names={"fn": "classifier"},
     ),
     # testing factories

@@ -9,7 +9,9 @@ from __future__ import annotations
 import inspect
 import warnings
 
+import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -72,3 +74,67 @@ def test_every_public_function_is_covered_or_exempt_with_a_reason() -> None:
         if name not in covered and name.split(".")[-1] not in covered and name.split(".")[-1] not in EXEMPT
     )
     assert not missing, f"public callables with no bad-input case and no exemption: {missing}"
+
+
+# ----------------------------------------------------------------------------- tensors the checks must expect
+
+
+def _is_numeric_data(value: object) -> bool:
+    """A number, or a list / array / tensor of numbers: something a caller may as well pass as a tensor."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if isinstance(value, torch.Tensor):
+        return value.dtype != torch.bool
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, (list, tuple, np.ndarray)) and array.size > 0 and array.dtype.kind in "iuf"
+
+
+def _as_tensor(value: object) -> torch.Tensor:
+    return value.detach().clone() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+
+
+TENSOR_ARGUMENTS = [
+    (case, name) for case in CASES if case.baseline for name, value in case.valid.items() if _is_numeric_data(value)
+]
+FLOAT_ARGUMENTS = [(case, name) for case, name in TENSOR_ARGUMENTS if _as_tensor(case.valid[name]).is_floating_point()]
+TENSOR_FORMS = {
+    "meta": lambda t: t.to("meta"),
+    "sparse": lambda t: t.to_sparse(),
+}
+
+
+@pytest.mark.parametrize("form", TENSOR_FORMS)
+@pytest.mark.parametrize(("case", "argument"), TENSOR_ARGUMENTS, ids=[f"{c}-{a}" for c, a in TENSOR_ARGUMENTS])
+def test_meta_and_sparse_tensors_are_refused_by_name(case: Case, argument: str, form: str) -> None:
+    value = TENSOR_FORMS[form](_as_tensor(case.valid[argument]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GenlooseWarning)
+        with pytest.raises(GenlooseError) as info:
+            case.call(**{argument: value})
+    assert isinstance(info.value, ValueError)
+    assert case.message_names.get(argument, argument) in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(("case", "argument"), FLOAT_ARGUMENTS, ids=[f"{c}-{a}" for c, a in FLOAT_ARGUMENTS])
+def test_bfloat16_tensors_work_like_their_float32_values(case: Case, argument: str) -> None:
+    half = _as_tensor(case.valid[argument]).to(torch.bfloat16)
+    assert _outcome(case, argument, half) == _outcome(case, argument, half.float())
+
+
+def _outcome(case: Case, argument: str, value: torch.Tensor) -> tuple[str, str]:
+    """The result (tensors compared by value), or the type of the error raised (a scalar option may refuse any
+    tensor, and bfloat16 rounding may make a valid value invalid: then float32 of the same values must fail too)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GenlooseWarning)
+        try:
+            result = case.call(**{argument: value})
+        except GenlooseError as error:
+            return "error", type(error).__name__
+    if isinstance(result, torch.Tensor):
+        return "tensor", repr(result.detach().float().tolist())
+    return "value", repr(result)

@@ -77,6 +77,16 @@ class TestModelMetrics:
         np.testing.assert_array_equal(single["labels"], double["labels"])
         assert abs(single["estimate"] - double["estimate"]) <= metric.dtype_rtol * abs(double["estimate"])
 
+    @pytest.mark.parametrize("half", ["generator", "classifier"])
+    def test_bfloat16_models_work_beside_float32_ones(self, metric: ModelMetric, half: str) -> None:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            generator, classifier = torch.nn.Linear(TESTBED.latent_dim, 3), torch.nn.Linear(3, 3)
+        (generator if half == "generator" else classifier).to(torch.bfloat16)
+        outputs = metric.outputs(_run(metric, generator=generator, classifier=classifier))
+        assert np.isfinite(outputs["estimate"])
+        assert outputs["estimate"] > 0
+
     @pytest.mark.gpu
     def test_cuda_agrees_with_cpu(self, metric: ModelMetric) -> None:
         import genloose

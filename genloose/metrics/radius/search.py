@@ -16,7 +16,7 @@ from genloose._errors import (
     SearchFailureWarning,
 )
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_confidence, check_float, check_int, describe
+from genloose._validation import as_numpy, check_choice, check_confidence, check_float, check_int, describe, is_tensor
 from genloose.estimate import Estimate
 from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, exceeds_cap, fawzi_cap, mean_estimate
 from genloose.metrics.radius.blackbox import SignRefiner
@@ -68,8 +68,8 @@ def _from_sequence(latents: Any) -> Any:
 
 
 def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
-    if hasattr(latents, "detach"):
-        latents = latents.detach().cpu().numpy()
+    if is_tensor(latents):
+        latents = as_numpy(latents, "latents")
     if not isinstance(latents, np.ndarray) or latents.dtype.kind not in "fiu":
         raise InvalidArgumentError(
             f"latents must be a float array or tensor of shape (n, {latent_dim}); got {describe(latents)}"
