@@ -7,6 +7,7 @@ Each check raises :class:`~genloose._errors.InvalidArgumentError` with a message
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ import numpy as np
 from genloose._errors import InvalidArgumentError
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_NUM_CLASSES",
     "as_label_array",
     "as_numpy",
     "check_choice",
@@ -22,8 +25,17 @@ __all__ = [
     "check_dense_tensor",
     "check_float",
     "check_int",
+    "check_memory",
+    "check_num_classes",
     "describe",
 ]
+
+#: The most classes genloose holds counts for (dense per-class counts: 2**24 classes take 128 MiB). A larger
+#: ``num_classes``, or a larger label where counts are held per class, is refused before anything is allocated.
+MAX_NUM_CLASSES = 2**24
+
+#: The largest total of class counts: float64 represents every integer up to 2**53 exactly.
+MAX_COUNT = 2**53
 
 
 def describe(value: Any) -> str:
@@ -134,6 +146,59 @@ def check_int(name: str, value: Any, *, min_value: int | None = None, max_value:
     return value
 
 
+def check_num_classes(value: Any, name: str = "num_classes", *, min_value: int = 1) -> int:
+    """A number of classes K, at least ``min_value`` and at most :data:`MAX_NUM_CLASSES` (counts are held per class).
+
+    Parameters
+    ----------
+    value : int
+        The number of classes.
+    name : str
+        The argument's name, for the error.
+    min_value : int
+        The smallest K accepted.
+
+    Returns
+    -------
+    int
+        ``value`` as an ``int``.
+    """
+    value = check_int(name, value, min_value=min_value)
+    if value > MAX_NUM_CLASSES:
+        raise fail(name, f"at most {MAX_NUM_CLASSES} = 2**24 (genloose holds one count per class)", value)
+    return value
+
+
+def _physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(name: str, value: Any, nbytes: int, what: str) -> None:
+    """Refuse ``value`` of argument ``name`` when what it asks for (``nbytes``) exceeds the machine's memory.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name.
+    value : Any
+        Its value, for the message.
+    nbytes : int
+        The bytes the computation would allocate for ``what``.
+    what : str
+        What those bytes hold, for the message.
+    """
+    memory = _physical_memory()
+    if memory is not None and nbytes > memory:
+        raise InvalidArgumentError(
+            f"{name} must fit in memory; got {value}, which needs {nbytes / 2**30:.3g} GiB for {what}, more than "
+            f"this machine's {memory / 2**30:.3g} GiB"
+        )
+
+
 def check_float(
     name: str,
     value: Any,
@@ -173,11 +238,18 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
 
 
 def as_label_array(
-    labels: Any, *, name: str = "labels", num_classes: int | None = None, allow_empty: bool = False
+    labels: Any,
+    *,
+    name: str = "labels",
+    num_classes: int | None = None,
+    allow_empty: bool = False,
+    max_label: int | None = None,
 ) -> np.ndarray:
     """Convert class labels (list, numpy array or torch tensor) to a 1-D ``int64`` numpy array.
 
-    Rejects floats, booleans, negative values, values ``>= num_classes`` and non-1-D input.
+    Rejects floats, booleans, negative values, values ``>= num_classes``, values above ``max_label`` (where
+    counts are held per class: pass :data:`MAX_NUM_CLASSES` - 1), values beyond int64 (uint64 labels at or above
+    2**63 would wrap negative) and non-1-D input.
     """
     array = _to_numpy(labels, name)
     if array.ndim != 1:
@@ -190,8 +262,16 @@ def as_label_array(
         raise fail(name, "integer class labels (int dtype; floats and booleans are refused)", labels)
     if array.dtype.kind == "i" and array.min() < 0:
         raise InvalidArgumentError(f"{name} must be non-negative class labels; got minimum {int(array.min())}")
-    if num_classes is not None and array.max() >= num_classes:
-        raise InvalidArgumentError(f"{name} must be < num_classes={num_classes}; got a label {int(array.max())}")
+    top = int(array.max())
+    if num_classes is not None and top >= num_classes:
+        raise InvalidArgumentError(f"{name} must be < num_classes={num_classes}; got a label {top}")
+    if max_label is not None and top > max_label:
+        raise InvalidArgumentError(
+            f"{name} must be at most {max_label} (one count is held per class, up to {max_label + 1} classes); "
+            f"got a label {top}"
+        )
+    if top > np.iinfo(np.int64).max:
+        raise InvalidArgumentError(f"{name} must fit in int64 (at most 2**63 - 1); got a label {top}")
     return array.astype(np.int64, copy=False)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from genloose._errors import GenlooseError, InvalidArgumentError, ModelOutputError, NonDeterministicModelError
-from genloose._validation import check_choice, check_int, describe
+from genloose._validation import MAX_NUM_CLASSES, check_choice, check_int, check_num_classes, describe
 
 __all__ = [
     "Classifier",
@@ -380,7 +380,7 @@ class Classifier:
     ) -> None:
         _check_callable(fn, "classifier")
         self.fn = fn
-        self.num_classes = None if num_classes is None else check_int("num_classes", num_classes, min_value=1)
+        self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         self.backend = check_choice("backend", backend, _BACKENDS)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
         _check_module_tensors(fn, "classifier")
@@ -459,8 +459,12 @@ class Classifier:
         if real:
             low, high = int(labels[:real].min()), int(labels[:real].max())
             top = self.num_classes
-            if low < 0 or (top is not None and high >= top):
-                expected = f"[0, {top})" if top is not None else "[0, inf)"
+            if low < 0 or high >= (top if top is not None else MAX_NUM_CLASSES):
+                expected = (
+                    f"[0, {top})"
+                    if top is not None
+                    else f"[0, {MAX_NUM_CLASSES}) (genloose counts at most 2**24 classes)"
+                )
                 raise ModelOutputError(f"classifier returned labels outside {expected}: min {low}, max {high}")
         return labels
 

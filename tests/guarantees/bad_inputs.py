@@ -49,9 +49,23 @@ BAD_LABEL_BATCHES = st.one_of(  # an empty batch is a valid (identity) update of
     st.lists(st.integers(max_value=-1), min_size=1, max_size=6).map(lambda xs: [*xs, 0]),
     st.lists(st.booleans(), min_size=2, max_size=6).map(np.array),
     st.just(np.zeros((2, 3), dtype=np.int64)),
+    st.just(np.array([0, 2**63, 2**64 - 1], dtype=np.uint64)),  # would wrap negative as int64
     NOT_NUMERIC,
 )
 BAD_LABELS = st.one_of(BAD_LABEL_BATCHES, st.just([]))
+# where one count is held per class (the streaming counters), a label of 10**12 would allocate terabytes
+BAD_COUNTED_LABELS = st.one_of(BAD_LABEL_BATCHES, st.integers(2**24, 2**62).map(lambda label: [0, label]))
+
+
+def bad_num_classes(min_value: int = 1) -> st.SearchStrategy[Any]:
+    """As :func:`bad_integers`, and numbers of classes too many to hold one count per class."""
+    return st.one_of(bad_integers(min_value), st.integers(2**24 + 1, 2**80))
+
+
+def bad_sizes(min_value: int) -> st.SearchStrategy[Any]:
+    """As :func:`bad_integers`, and sizes no machine's memory holds (10**15 latents and up)."""
+    return st.one_of(bad_integers(min_value), st.integers(10**15, 10**30))
+
 
 BAD_DISTRIBUTIONS = st.one_of(
     st.lists(st.floats(0.01, 1.0), min_size=2, max_size=6).filter(lambda p: abs(sum(p) - 1) > 1e-6),
@@ -65,6 +79,9 @@ BAD_DISTRIBUTIONS = st.one_of(
 
 BAD_COUNTS = st.one_of(
     st.lists(st.integers(max_value=-1), min_size=1, max_size=4).map(lambda xs: [*xs, 3]),
+    st.just(np.full(3, 2**62, dtype=np.int64)),  # the total overflows int64
+    st.just(np.array([2**63, 1], dtype=np.uint64)),  # wraps negative as int64
+    st.integers(2**53 + 1, 2**63 - 1).map(lambda c: [c, 1]),  # beyond float64's exact integers
     st.just([1.5, 2.0]),
     st.just([[1, 2]]),
     st.just([]),
@@ -175,7 +192,7 @@ CASES: list[Case] = [
             f"metrics.{fn.__name__}",
             fn,
             {"labels": [0, 1, 1, 2]},
-            {"labels": BAD_LABELS, "confidence": bad_open_unit(), "num_classes": bad_integers(1)},
+            {"labels": BAD_LABELS, "confidence": bad_open_unit(), "num_classes": bad_num_classes()},
         )
         for fn in (
             metrics.collision_probability,
@@ -212,13 +229,19 @@ CASES: list[Case] = [
         "metrics.CollisionCounter",
         lambda **kw: metrics.CollisionCounter(kw["num_classes"]).update(kw["labels"]),
         {"num_classes": 3, "labels": [0, 2, 1]},
-        {"num_classes": bad_integers(1), "labels": BAD_LABEL_BATCHES},
+        {"num_classes": bad_num_classes(), "labels": BAD_COUNTED_LABELS},
+    ),
+    Case(
+        "metrics.CollisionCounter(None)",
+        lambda **kw: metrics.CollisionCounter().update(kw["labels"]),
+        {"labels": [0, 2, 1]},
+        {"labels": BAD_COUNTED_LABELS},
     ),
     Case(
         "metrics.sample_latents",
         metrics.sample_latents,
         {"seed": 0, "latent_dim": 2, "stop": 5},
-        {"seed": bad_integers(0), "latent_dim": bad_integers(1), "stop": bad_integers(0)},
+        {"seed": bad_integers(0), "latent_dim": bad_integers(1), "stop": bad_sizes(0)},
     ),
     # theory: scalar/array functions of one numeric argument
     *[
@@ -264,7 +287,9 @@ CASES: list[Case] = [
         genloose.class_radius,
         _RADIUS_VALID,
         {
-            "num_samples": bad_integers(1),
+            "num_samples": bad_sizes(1),
+            "pool_size": bad_sizes(0),
+            "num_classes": bad_num_classes(),
             "seed": bad_integers(0),
             "confidence": bad_open_unit(),
             "batch_size": bad_integers(1),
@@ -297,7 +322,7 @@ CASES: list[Case] = [
         genloose.Classifier,
         {"fn": lambda x: x},
         {
-            "num_classes": bad_integers(1),
+            "num_classes": bad_num_classes(),
             "batch_size": bad_integers(1),
             "fn": st.sampled_from([3, None, "c", torch.nn.Linear(2, 2, device="meta")]),
         },
@@ -334,7 +359,9 @@ CASES += [
         genloose.evaluate,
         _RADIUS_VALID,
         {
-            "num_samples": bad_integers(1),
+            "num_samples": bad_sizes(1),
+            "pool_size": bad_sizes(0),
+            "num_classes": bad_num_classes(),
             "seed": bad_integers(0),
             "confidence": bad_open_unit(),
             "latent_dim": bad_integers(1),
@@ -378,7 +405,7 @@ CASES += [
         "CollisionAccumulator",
         lambda **kw: _accumulate(genloose.CollisionAccumulator(kw["num_classes"]), kw["labels"]),
         {"num_classes": 3, "labels": [0, 2, 1]},
-        {"num_classes": bad_integers(1), "labels": BAD_LABEL_BATCHES},
+        {"num_classes": bad_num_classes(), "labels": BAD_COUNTED_LABELS},
     ),
 ]
 

@@ -7,7 +7,11 @@ numpy or torch) and its message must name the argument. Registry in bad_inputs.p
 from __future__ import annotations
 
 import inspect
+import math
+import tracemalloc
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,8 +19,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genloose import GenlooseError, GenlooseWarning
-from tests.guarantees.bad_inputs import CASES, EXEMPT, Case
+import genloose
+from genloose import GenlooseError, GenlooseWarning, ModelOutputError
+from tests.guarantees.bad_inputs import BED, CASES, EXEMPT, Case
 
 PAIRS = [(case, argument) for case in CASES for argument in case.bad]
 
@@ -138,3 +143,31 @@ def _outcome(case: Case, argument: str, value: torch.Tensor) -> tuple[str, str]:
     if isinstance(result, torch.Tensor):
         return "tensor", repr(result.detach().float().tolist())
     return "value", repr(result)
+
+
+# ----------------------------------------------------------------------------- values that drive allocations
+
+
+@pytest.mark.parametrize("function", [genloose.class_radius, genloose.evaluate], ids=lambda f: f.__name__)
+def test_a_broken_model_fails_before_the_latents_are_drawn(function: Callable[..., Any]) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelOutputError, match="generator returned NaN"):
+            function(lambda z: z * math.nan, BED.classifier, latent_dim=2, num_samples=10**7, progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20  # one float64 copy of the 10**7 latents alone would take 153 MiB
+
+
+@pytest.mark.parametrize("labels", [[0, 10**12, 10**12], np.array([2**40, 3], dtype=np.uint64)])
+def test_huge_label_values_are_counted_without_dense_allocation(labels: object) -> None:
+    tracemalloc.start()
+    try:
+        estimate = genloose.metrics.collision_probability(labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    compact = np.unique(np.asarray(labels), return_counts=True)[1]
+    assert estimate == genloose.metrics.collision_probability_from_counts(compact)
+    assert peak < 2**20

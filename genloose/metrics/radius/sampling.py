@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genloose._validation import check_int
+from genloose._validation import check_int, check_memory
 
 __all__ = ["BLOCK_SIZE", "POOL_STREAM", "sample_latents"]
 
@@ -42,6 +42,7 @@ def sample_latents(seed: int, latent_dim: int, stop: int, *, start: int = 0, str
     latent_dim = check_int("latent_dim", latent_dim, min_value=1)
     start = check_int("start", start, min_value=0)
     stop = check_int("stop", stop, min_value=start)
+    check_memory("stop", stop, 8 * (stop - start) * latent_dim, "the float64 latents")
     out = np.empty((stop - start, latent_dim))
     first, last = start // BLOCK_SIZE, (stop - 1) // BLOCK_SIZE if stop > start else -1
     for block in range(first, last + 1):

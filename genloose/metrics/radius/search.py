@@ -16,7 +16,16 @@ from genloose._errors import (
     SearchFailureWarning,
 )
 from genloose._progress import progress_bar
-from genloose._validation import as_numpy, check_choice, check_confidence, check_float, check_int, describe, is_tensor
+from genloose._validation import (
+    as_numpy,
+    check_choice,
+    check_confidence,
+    check_float,
+    check_int,
+    check_memory,
+    describe,
+    is_tensor,
+)
 from genloose.estimate import Estimate
 from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, exceeds_cap, fawzi_cap, mean_estimate
 from genloose.metrics.radius.blackbox import SignRefiner
@@ -275,13 +284,21 @@ def class_radius(
             raise InvalidArgumentError(
                 f"sample_offset applies to sampled points only; got {sample_offset} with latents"
             )
+        head = points64[:FUNCTION_PROBE_ROWS]
     else:
         n = check_int("num_samples", num_samples, min_value=1)
-        points64 = sample_latents(seed, d, sample_offset + n, start=sample_offset)
+        # the latents (float64 and on the device), the witnesses and their copies: about 4 float64 (n, d) arrays
+        check_memory("num_samples", n, 4 * 8 * n * d, f"{n} points of dimension {d}")
+        head = sample_latents(seed, d, sample_offset + min(n, FUNCTION_PROBE_ROWS), start=sample_offset)
         sample_seed = seed
+    check_memory("pool_size", pool_size, 2 * 8 * pool_size * d, f"a seeding pool of {pool_size} points")
 
     labeler = LatentLabeler(gen, clf)
     with labeler.session():
+        # a broken, random or batch-dependent model fails here, before N latents are drawn or labelled
+        labeler.check_is_a_function(labeler.to_latents(head))
+        if latents is None:
+            points64 = sample_latents(seed, d, sample_offset + n, start=sample_offset)
         return _search(
             labeler,
             points64,
@@ -349,7 +366,6 @@ def _search(
     z_all = labeler.to_latents(points64)
     points64 = z_all.detach().cpu().to(torch.float64).numpy()  # exactly what the models see
     y_all = _label_in_chunks(labeler, z_all, batch_size, "latent index")
-    labeler.check_is_a_function(z_all[:FUNCTION_PROBE_ROWS])
     access = _resolve_access(labeler, access, z_all[:2])
     if num_seeds is None:
         num_seeds = 3 if access == "white-box" else 6
