@@ -680,14 +680,26 @@ class LatentLabeler:
                 )
 
     def supports_gradients(self, probe: torch.Tensor) -> bool:
-        """Whether scores are differentiable with respect to latents (probes with the first sampled latents)."""
+        """Whether scores are differentiable with respect to the latents (probes with the first sampled latents).
+
+        The test is on the latents themselves: scores that require grad only because of the classifier's
+        parameters (a generator that detaches or runs under ``torch.no_grad()``) are not differentiable with
+        respect to the latents. A model that fails when its input requires grad (a classifier calling
+        ``.numpy()``) does not support gradients either; it has already answered once without them.
+        """
         if not (self.generator.differentiable and self.classifier.backend == "torch"):
             return False
         latents = probe.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            out = self._outputs(latents, grad=True, where="latent index", offset=0)
         self.queries.forward += latents.shape[0]
-        return out.ndim == 2 and out.requires_grad
+        try:
+            with torch.enable_grad():
+                out = self._outputs(latents, grad=True, where="latent index", offset=0)
+                if out.ndim != 2 or not out.requires_grad:
+                    return False
+                (grad,) = torch.autograd.grad(out.sum(), latents, allow_unused=True)
+        except (ModelOutputError, RuntimeError):
+            return False
+        return grad is not None
 
     def margin_gradients(
         self, latents: torch.Tensor, source: torch.Tensor, target: torch.Tensor | None
@@ -721,7 +733,12 @@ class LatentLabeler:
                 else:
                     tgt = target[start : start + real]
                 margin = scores[rows, tgt] - scores[rows, src]
-                (grad,) = torch.autograd.grad(margin.sum(), chunk)
+                (grad,) = torch.autograd.grad(margin.sum(), chunk, allow_unused=True)
+                if grad is None:
+                    raise ModelOutputError(
+                        "classifier scores are not differentiable with respect to the latents (a generator that "
+                        "detaches or runs under torch.no_grad()?); use access='black-box'"
+                    )
             margins.append(margin.detach())
             grads.append(grad[:real].detach())
             labels.append(scores.detach().argmax(dim=1))

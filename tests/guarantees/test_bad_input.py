@@ -171,3 +171,56 @@ def test_huge_label_values_are_counted_without_dense_allocation(labels: object) 
     compact = np.unique(np.asarray(labels), return_counts=True)[1]
     assert estimate == genloose.metrics.collision_probability_from_counts(compact)
     assert peak < 2**20
+
+
+# ----------------------------------------------------------------------------- access detection on ordinary models
+
+
+def _detaching_generator(z: torch.Tensor) -> torch.Tensor:
+    return BED.generator(z.detach())
+
+
+def _no_grad_generator(z: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return BED.generator(z) * 1.0  # a new tensor, made without autograd
+
+
+def _numpy_classifier(x: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(BED.classifier(torch.from_numpy(x.numpy())).numpy())
+
+
+_PARAMETRIC = torch.nn.Sequential(torch.nn.Identity())  # a classifier with parameters: its scores require grad
+_PARAMETRIC.append(torch.nn.Linear(3, 3))
+with torch.no_grad():
+    _PARAMETRIC[1].weight.copy_(torch.eye(3))
+    _PARAMETRIC[1].bias.zero_()
+
+
+def _parametric_classifier(x: torch.Tensor) -> torch.Tensor:
+    return _PARAMETRIC(BED.classifier(x))
+
+
+NOT_DIFFERENTIABLE = {  # (generator, classifier) pairs whose scores do not depend differentiably on the latents
+    "detaching generator, classifier with parameters": (_detaching_generator, _parametric_classifier),
+    "no_grad generator, classifier with parameters": (_no_grad_generator, _parametric_classifier),
+    "classifier calling .numpy()": (BED.generator, _numpy_classifier),
+}
+ACCESS_FUNCTIONS = {"class_radius": genloose.class_radius, "evaluate": genloose.evaluate}
+
+
+@pytest.mark.parametrize("function", ACCESS_FUNCTIONS)
+@pytest.mark.parametrize("pair", NOT_DIFFERENTIABLE)
+def test_auto_access_falls_back_to_labels_and_white_box_refuses(function: str, pair: str) -> None:
+    generator, classifier = NOT_DIFFERENTIABLE[pair]
+    call = ACCESS_FUNCTIONS[function]
+    kwargs = {"latent_dim": 2, "num_samples": 2, "pool_size": 16, "max_queries": 300, "progress": False}
+    auto = call(generator, classifier, access="auto", **kwargs)
+    black = call(generator, classifier, access="black-box", **kwargs)
+    for result in (auto, black):
+        assert (result if function == "class_radius" else result.radius_result).access == "black-box"
+    np.testing.assert_array_equal(
+        (auto if function == "class_radius" else auto.radius_result).radii,
+        (black if function == "class_radius" else black.radius_result).radii,
+    )
+    with pytest.raises(genloose.InvalidArgumentError, match=r"access='white-box' needs a torch generator"):
+        call(generator, classifier, access="white-box", **kwargs)
