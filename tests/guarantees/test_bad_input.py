@@ -224,3 +224,47 @@ def test_auto_access_falls_back_to_labels_and_white_box_refuses(function: str, p
     )
     with pytest.raises(genloose.InvalidArgumentError, match=r"access='white-box' needs a torch generator"):
         call(generator, classifier, access="white-box", **kwargs)
+
+
+# ----------------------------------------------------------------------------- no false "the search has failed"
+
+_HALF = genloose.testing.halfspace(2, normal=[1.0, 0.0])  # r(z) = |z_1|; the cap at p = (1/2, 1/2) is ~ 0.80
+_FAR = np.array([[6.0, 0.0], [-5.0, 1.0], [7.0, -2.0]])  # exact radii 6, 5, 7: far above the cap, and correct
+
+
+def _one_sampled_point_above_the_cap() -> int:
+    """A seed whose single sampled point has |z_1| well above the cap (the search is exact there)."""
+    return next(s for s in range(1000) if abs(genloose.metrics.sample_latents(s, 2, 1)[0, 0]) > 1.5)
+
+
+FALSE_FAILURE_CALLS = {
+    "class_radius(latents=...)": lambda: genloose.class_radius(
+        _HALF.generator, _HALF.classifier, latents=_FAR, pool_size=64, progress=False
+    ),
+    "class_radius(num_samples=1)": lambda: genloose.class_radius(
+        _HALF.generator,
+        _HALF.classifier,
+        latent_dim=2,
+        num_samples=1,
+        seed=_one_sampled_point_above_the_cap(),
+        pool_size=64,
+        progress=False,
+    ),
+    "merge_radius_results(latents=...)": lambda: genloose.distributed.merge_radius_results(
+        [
+            genloose.class_radius(_HALF.generator, _HALF.classifier, latents=rows, pool_size=64, progress=False)
+            for rows in (_FAR[:2], _FAR[2:])
+        ],
+        confidence=0.95,
+    ),
+}
+
+
+@pytest.mark.parametrize("call", FALSE_FAILURE_CALLS)
+def test_exact_searches_beyond_the_cap_check_are_not_reported_as_failures(call: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", genloose.SearchFailureWarning)
+        result = FALSE_FAILURE_CALLS[call]()  # (evaluate() draws its own N >= 2 points: the check applies)
+    np.testing.assert_allclose(result.radii, _HALF.exact_radius(result.latents), rtol=1e-3)  # the search is exact
+    assert result.estimate.value > result.fawzi_cap  # so the cap check, applied, would have fired
+    assert not result.exceeds_cap

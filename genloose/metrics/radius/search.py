@@ -477,7 +477,7 @@ def _search(
     )
     estimate = mean_estimate(radii[~censored], n, confidence)
     cap, cap_stderr = fawzi_cap(counts)
-    exceeds = exceeds_cap(estimate, cap, cap_stderr)
+    exceeds = exceeds_cap(estimate, cap, cap_stderr, sampled=sample_seed is not None)
     if censored.any() and not censored.all():
         warnings.warn(
             f"class_radius: {int(censored.sum())} of {n} points have no witness (censored) "
