@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from genloose._validation import check_progress
+
 T = TypeVar("T")
 
 __all__ = ["progress_bar"]
@@ -30,6 +32,7 @@ def progress_bar(iterable: Iterable[T], *, progress: bool | None, **kwargs: Any)
     >>> list(progress_bar(range(3), progress=False))
     [0, 1, 2]
     """
+    progress = check_progress(progress)
     if progress is False or not _is_rank_zero():
         return iterable
     env_disabled = os.environ.get("TQDM_DISABLE", "").lower() not in ("", "0", "false")

@@ -27,6 +27,7 @@ __all__ = [
     "check_int",
     "check_memory",
     "check_num_classes",
+    "check_progress",
     "describe",
 ]
 
@@ -197,6 +198,28 @@ def check_memory(name: str, value: Any, nbytes: int, what: str) -> None:
             f"{name} must fit in memory; got {value}, which needs {nbytes / 2**30:.3g} GiB for {what}, more than "
             f"this machine's {memory / 2**30:.3g} GiB"
         )
+
+
+def check_progress(value: Any, name: str = "progress") -> bool | None:
+    """A progress-bar policy: None (a bar on a terminal), True or False.
+
+    Parameters
+    ----------
+    value : bool or None
+        The policy.
+    name : str
+        The argument's name, for the error.
+
+    Returns
+    -------
+    bool or None
+        ``value`` (a numpy bool as a Python bool).
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise fail(name, "True, False or None", value)
 
 
 def check_float(

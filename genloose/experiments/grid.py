@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from genloose._validation import check_confidence, check_int, fail
+from genloose._validation import check_confidence, check_int, check_progress, fail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -293,6 +293,7 @@ def run_grid_experiment(
     >>> bool(frame.loc[0, "class_radius"] < frame.loc[1, "class_radius"])
     True
     """
+    progress = check_progress(progress)
     import pandas as pd
 
     from genloose._progress import progress_bar
@@ -538,6 +539,7 @@ def reproduce_grid(
     ...     reproduce_grid(d, num_samples=200, stream=out)
     0
     """
+    progress = check_progress(progress)
     import sys
 
     if out_dir is None:

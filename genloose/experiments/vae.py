@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from genloose._validation import check_int, fail
+from genloose._validation import check_int, check_progress, fail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,6 +126,7 @@ def run_vae_experiment(
     >>> list(frame["model"])  # doctest: +SKIP
     ['VAE', 'LC-VAE']
     """
+    progress = check_progress(progress)
     import pandas as pd
 
     from genloose.reference_models.digit_classifier import classifier_accuracy
@@ -258,6 +259,7 @@ def _measure(
     seed: int,
     progress: bool | None,
 ) -> tuple[dict[str, Any], np.ndarray]:
+    progress = check_progress(progress)
     from genloose.metrics.collision import collision_entropy
     from genloose.metrics.radius import class_radius
     from genloose.theory import fawzi_bound, theorem_3_1_bound

@@ -16,7 +16,7 @@ from torch import nn
 
 from genloose._errors import InvalidArgumentError
 from genloose._progress import progress_bar
-from genloose._validation import check_dense_tensor, check_float, check_int, fail
+from genloose._validation import check_dense_tensor, check_float, check_int, check_progress, fail
 from genloose.estimate import Estimate, normal_quantile
 from genloose.reference_models.vae import IMAGE_SHAPE, TrainingLog, _isolated_init
 
@@ -200,6 +200,7 @@ def train_digit_classifier(
     >>> trained.model(images).shape, trained.log.steps
     (torch.Size([20, 10]), 1)
     """
+    progress = check_progress(progress)
     images, labels = _check_labelled(images, labels)
     if config is None:
         config = ClassifierConfig()

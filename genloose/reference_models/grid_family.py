@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genloose._validation import check_int, fail
+from genloose._validation import check_int, check_progress, fail
 from genloose.metrics.modes import ModeMetrics, mode_metrics
 from genloose.reference_models.gan import GANConfig, GridGenerator, _one_thread, train_gan
 from genloose.reference_models.grid import GRID_STD, grid_means
@@ -404,6 +404,7 @@ def retrain_family(
     >>> retrain_family(tempfile.mkdtemp(), names=["w12d1"])[0].name  # doctest: +SKIP
     'w12d1'
     """
+    progress = check_progress(progress)
     directory = _weights_dir(out_dir)
     if names is None:
         recipes = list(GRID_FAMILY)

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_dense_tensor, check_float, check_int, fail
+from genloose._validation import check_choice, check_dense_tensor, check_float, check_int, check_progress, fail
 from genloose.reference_models.digit_classifier import (
     NUM_CLASSES,
     _check_labelled,
@@ -416,6 +416,7 @@ def train_digit_cnn(
     >>> trained.model(images).shape, trained.log.steps
     (torch.Size([20, 10]), 1)
     """
+    progress = check_progress(progress)
     images, labels = _check_labelled(images, labels)
     if config is None:
         config = DigitCNNConfig()
@@ -619,6 +620,7 @@ def train_digit_dcgan(
     >>> trained.generator(torch.zeros(1, 8)).shape, trained.log.steps
     (torch.Size([1, 1, 28, 28]), 2)
     """
+    progress = check_progress(progress)
     latent_dim = check_int("latent_dim", latent_dim, min_value=1)
     seed = check_int("seed", seed, min_value=0)
     if config is None:
@@ -1032,6 +1034,7 @@ def retrain_image_models(
     >>> import tempfile  # doctest: +SKIP
     >>> retrain_image_models(tempfile.mkdtemp())["models"]["digit_cnn"]["metrics"]  # doctest: +SKIP
     """
+    progress = check_progress(progress)
     directory = _directory(out_dir, "out_dir")
     chosen = _check_names(names)
     if not isinstance(overwrite, bool):

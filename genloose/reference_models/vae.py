@@ -29,7 +29,7 @@ from torch import nn
 
 from genloose._errors import InvalidArgumentError
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_dense_tensor, check_float, check_int, fail
+from genloose._validation import check_choice, check_dense_tensor, check_float, check_int, check_progress, fail
 from genloose.estimate import Estimate
 
 if TYPE_CHECKING:
@@ -560,6 +560,7 @@ def train_vae(images: torch.Tensor, config: VAEConfig | None = None, *, progress
     >>> trained.log.steps, trained.log.final["max_abs_clipped"] <= c32
     (2, True)
     """
+    progress = check_progress(progress)
     images = _check_images(images)
     if images.shape[0] < 2:
         raise fail("images", "at least 2 images", images)

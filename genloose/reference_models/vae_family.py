@@ -34,7 +34,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from genloose._validation import check_choice, check_int, fail
+from genloose._validation import check_choice, check_int, check_progress, fail
 from genloose.reference_models.digit_classifier import (
     ClassifierConfig,
     DigitClassifier,
@@ -167,6 +167,7 @@ def load_vae(
     >>> model.decoder(torch.zeros(1, 10)).shape
     torch.Size([1, 1, 28, 28])
     """
+    progress = check_progress(progress)
     recipe = vae_recipe(kind, latent_dim)
     if not isinstance(retrain, bool):
         raise fail("retrain", "a bool", retrain)
@@ -208,6 +209,7 @@ def load_digit_classifier(
     >>> load_digit_classifier()(torch.zeros(3, 1, 28, 28)).shape
     torch.Size([3, 10])
     """
+    progress = check_progress(progress)
     if not isinstance(retrain, bool):
         raise fail("retrain", "a bool", retrain)
     if retrain:
@@ -348,6 +350,7 @@ def bundle_vae_family(
     --------
     >>> bundle_vae_family("/tmp/my-vae-weights")  # doctest: +SKIP
     """
+    progress = check_progress(progress)
     from genloose._io import atomic_write_text, check_destination
 
     target = _directory(directory)

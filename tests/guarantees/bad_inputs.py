@@ -7,6 +7,7 @@ Adding a public function to the suite is one ``Case`` line.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,7 @@ def bad_latents(latent_dim: int) -> st.SearchStrategy[Any]:
         st.integers(1, 4).map(lambda n: np.zeros(n)),
         st.integers(1, 4).map(lambda n: np.full((n, latent_dim), np.nan)),
         st.just(np.zeros((0, latent_dim))),
+        st.floats(4e38, 1e300).map(lambda x: np.full((2, latent_dim), x)),  # finite, but beyond float32
         NOT_NUMERIC,
     )
 
@@ -389,8 +391,44 @@ CASES += [
             "first": genloose.CollisionAccumulator(3).state_dict(),
             "second": genloose.CollisionAccumulator(3).state_dict(),
         },
-        {"second": st.one_of(st.integers(), st.text(max_size=2), st.just([1, 2]))},
+        {
+            "second": st.one_of(
+                st.integers(),
+                st.text(max_size=2),
+                st.just([1, 2]),
+                st.just({"num_classes": 3, "counts": np.array([-1, 5, 2]), "n": np.array(6)}),  # negative
+                st.just({"num_classes": 3, "counts": np.array([1, 5, 2]), "n": np.array(7)}),  # n != sum
+                st.just({"num_classes": 4, "counts": np.array([1, 5, 2]), "n": np.array(8)}),  # not K entries
+            )
+        },
         message_names={"second": "states"},
+    ),
+    Case(
+        "merge_states(RadiusAccumulator)",
+        lambda **kw: genloose.merge_states(kw["first"], kw["second"]),
+        {"first": genloose.RadiusAccumulator().state_dict(), "second": genloose.RadiusAccumulator().state_dict()},
+        {
+            "second": st.sampled_from(
+                [
+                    {**genloose.RadiusAccumulator().state_dict(), "count": np.array(-3)},
+                    {**genloose.RadiusAccumulator().state_dict(), "sum": np.array(np.nan)},
+                    {**genloose.RadiusAccumulator().state_dict(), "sum_sq": np.array(np.inf)},
+                    {**genloose.RadiusAccumulator().state_dict(), "sum": np.array(-1.0)},
+                ]
+            )
+        },
+        message_names={"second": "states"},
+    ),
+    Case(
+        "Estimate.from_normal",
+        genloose.Estimate.from_normal,
+        {"value": 1.0, "stderr": 0.5, "n": 10, "confidence": 0.95, "method": "mean"},
+        {
+            "stderr": st.one_of(st.floats(max_value=-1e-300), st.just(-math.inf), NOT_NUMERIC),
+            "value": NOT_NUMERIC,
+            "n": bad_integers(0),
+            "confidence": bad_open_unit(),
+        },
     ),
     Case(
         "RadiusAccumulator",
@@ -398,7 +436,13 @@ CASES += [
         {"confidence": 0.95, "radii": [0.5, 1.0]},
         {
             "confidence": bad_open_unit(),
-            "radii": st.one_of(st.just([-1.0, 0.5]), st.just([[0.5]]), st.just([float("nan")]), NOT_NUMERIC),
+            "radii": st.one_of(
+                st.just([-1.0, 0.5]),
+                st.just([[0.5]]),
+                st.just([float("nan")]),
+                st.floats(1e155, 1e308).map(lambda r: [r, 1.0]),  # squares overflow the state's float64 sum
+                NOT_NUMERIC,
+            ),
         },
     ),
     Case(

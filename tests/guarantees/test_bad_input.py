@@ -268,3 +268,74 @@ def test_exact_searches_beyond_the_cap_check_are_not_reported_as_failures(call: 
     np.testing.assert_allclose(result.radii, _HALF.exact_radius(result.latents), rtol=1e-3)  # the search is exact
     assert result.estimate.value > result.fawzi_cap  # so the cap check, applied, would have fired
     assert not result.exceeds_cap
+
+
+# ----------------------------------------------------------------------------- numbers at the edges
+
+CONFIDENCE_CASES = [case for case in CASES if case.baseline and "confidence" in case.bad]
+
+
+@pytest.mark.parametrize("confidence", [1 - 1e-16, 1e-300, 0.5])
+@pytest.mark.parametrize("case", CONFIDENCE_CASES, ids=str)
+def test_extreme_confidence_levels_give_ordered_intervals_without_numpy_warnings(case: Case, confidence: float) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning from numpy (inf * 0, nan comparisons) fails the test
+        warnings.simplefilter("ignore", GenlooseWarning)
+        result = case.call(confidence=confidence)
+    estimates = [value for value in vars(result).values() if isinstance(value, genloose.Estimate)]
+    for estimate in [result, *estimates] if isinstance(result, genloose.Estimate) else estimates:
+        assert estimate.ci_low <= estimate.ci_high, estimate
+
+
+PROGRESS_CASES = [case for case in CASES if "progress" in inspect.signature(case.function).parameters]
+
+
+@pytest.mark.parametrize("case", PROGRESS_CASES, ids=str)
+@pytest.mark.parametrize("progress", ["yes", 1, 0.0, object()])
+def test_progress_must_be_a_bool_or_none(case: Case, progress: object) -> None:
+    with pytest.raises(genloose.InvalidArgumentError, match="progress must be True, False or None"):
+        case.call(progress=progress)
+
+
+def test_the_progress_cases_cover_every_public_function_with_a_progress_argument() -> None:
+    assert {"class_radius", "evaluate", "compare", "experiments.run_grid_experiment"} <= {
+        case.name for case in PROGRESS_CASES
+    }
+
+
+SUBNORMALS = np.array([5e-324, 1e-320, 3e-321, 2.9e-318, 1.7e-322, 2.2e-308, 1e-200, 1e-152])
+
+
+def test_subnormal_radii_give_the_documented_limits_not_nan() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        entropy = genloose.theory.collision_entropy_upper_bound(SUBNORMALS)
+        probability = genloose.theory.collision_probability_lower_bound(SUBNORMALS)
+        scalars = [genloose.theory.collision_entropy_upper_bound(float(r)) for r in SUBNORMALS]
+    np.testing.assert_array_equal(entropy, np.inf)
+    np.testing.assert_array_equal(scalars, np.inf)
+    np.testing.assert_array_equal(probability, 0.0)
+
+
+def test_an_overflowing_radius_batch_is_refused_and_leaves_the_state_mergeable() -> None:
+    accumulator = genloose.RadiusAccumulator()
+    accumulator.update([1.0, 2.0])
+    with pytest.raises(genloose.InvalidArgumentError, match="radii"):
+        accumulator.update([1e200, 3e200])
+    merged = accumulator.merge(accumulator)
+    assert merged.compute().value == 1.5
+    assert merged.compute().stderr > 0
+
+
+def test_lipschitz_with_a_label_classifier_is_refused_before_the_search() -> None:
+    seen = []
+
+    def labels_only(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x.shape[0])
+        return BED.classifier(x).argmax(dim=1)
+
+    with pytest.raises(genloose.InvalidArgumentError, match="lipschitz needs a classifier that returns scores"):
+        genloose.class_radius(
+            BED.generator, labels_only, num_classes=3, latent_dim=2, num_samples=50, lipschitz=1.0, progress=False
+        )
+    assert sum(seen) <= 3 * 128  # the function probe's three blocks: not one search step

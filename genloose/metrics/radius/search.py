@@ -23,6 +23,7 @@ from genloose._validation import (
     check_float,
     check_int,
     check_memory,
+    check_progress,
     describe,
     is_tensor,
 )
@@ -76,7 +77,7 @@ def _from_sequence(latents: Any) -> Any:
     return latents
 
 
-def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
+def _check_latents(latents: Any, latent_dim: int, dtype: torch.dtype) -> np.ndarray:
     if is_tensor(latents):
         latents = as_numpy(latents, "latents")
     if not isinstance(latents, np.ndarray) or latents.dtype.kind not in "fiu":
@@ -91,7 +92,16 @@ def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
             f"latents must be finite; {int(bad.sum())} row(s) hold NaN or Inf (first at index "
             f"{int(np.flatnonzero(bad)[0])})"
         )
-    return latents.astype(np.float64)
+    latents = latents.astype(np.float64)
+    largest = torch.finfo(dtype).max  # the models see the latents in their dtype: they must not overflow it
+    bad = (np.abs(latents) > largest).any(axis=1)
+    if bad.any():
+        raise InvalidArgumentError(
+            f"latents must be representable in the generator's dtype {str(dtype).removeprefix('torch.')} "
+            f"(|entries| <= {largest:.4g}); {int(bad.sum())} row(s) overflow it (first at index "
+            f"{int(np.flatnonzero(bad)[0])})"
+        )
+    return latents
 
 
 def _label_in_chunks(
@@ -238,6 +248,7 @@ def class_radius(
     >>> bool((err >= -1e-6).all() and (err <= 1e-3 * result.radii).all())
     True
     """
+    progress = check_progress(progress)
     latents = _from_sequence(latents)
     if latent_dim is None and latents is not None and not isinstance(generator, Generator):
         shape = getattr(latents, "shape", None)
@@ -278,7 +289,7 @@ def class_radius(
             f"latents={'None' if latents is None else 'an array'}, num_samples={num_samples!r}"
         )
     if latents is not None:
-        points64 = _check_latents(latents, d)
+        points64 = _check_latents(latents, d, gen.dtype)
         sample_seed: int | None = None
         if sample_offset:
             raise InvalidArgumentError(
@@ -297,6 +308,10 @@ def class_radius(
     with labeler.session():
         # a broken, random or batch-dependent model fails here, before N latents are drawn or labelled
         labeler.check_is_a_function(labeler.to_latents(head))
+        if lipschitz is not None and clf.gives_scores is False:
+            raise InvalidArgumentError(
+                "lipschitz needs a classifier that returns scores (n, K); this one returns labels"
+            )
         if latents is None:
             points64 = sample_latents(seed, d, sample_offset + n, start=sample_offset)
         return _search(
