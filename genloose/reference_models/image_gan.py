@@ -59,6 +59,7 @@ from genloose.reference_models.weights_io import (
     WeightsFileError,
     file_sha256,
     load_weights,
+    manifest_sha256,
     read_json_file,
     save_weights,
 )
@@ -887,18 +888,19 @@ def _load_into(model: nn.Module, name: str, weights_dir: Any) -> nn.Module:
     parameters frozen (gradients with respect to the input still flow)."""
     directory = _directory(weights_dir)
     entry = read_image_manifest(directory)["models"].get(name)
-    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-        raise WeightsFileError(
-            f"the image-model manifest in {str(directory)!r} has no SHA-256 for {name!r}; "
-            f"retrain it with retrain_image_models(out_dir, names=[{name!r}])"
-        )
+    digest = manifest_sha256(
+        entry,
+        model=name,
+        manifest=f"the image-model manifest in {str(directory)!r}",
+        hint=f"retrain it with retrain_image_models(out_dir, names=[{name!r}])",
+    )
     if entry.get("recipe") != image_model_recipe(name):
         raise WeightsFileError(
             f"the image-model manifest in {str(directory)!r} records a different recipe for {name!r} than "
             "the code; the weights are stale: retrain them with retrain_image_models"
         )
     expected = _float_shapes(model)
-    tensors = load_weights(directory / f"{name}.safetensors", expected_shapes=expected, sha256=entry["sha256"])
+    tensors = load_weights(directory / f"{name}.safetensors", expected_shapes=expected, sha256=digest)
     model.load_state_dict(tensors, strict=False)  # only the integer num_batches_tracked counters stay as built
     model.eval()
     model.requires_grad_(False)

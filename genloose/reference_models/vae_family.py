@@ -43,7 +43,7 @@ from genloose.reference_models.digit_classifier import (
 )
 from genloose.reference_models.digits import load_digits_28
 from genloose.reference_models.vae import VAE, VAEConfig, reconstruction_error, train_vae
-from genloose.reference_models.weights_io import WeightsFileError, file_sha256, read_json_file
+from genloose.reference_models.weights_io import WeightsFileError, file_sha256, manifest_sha256, read_json_file
 
 __all__ = [
     "CLASSIFIER_RECIPE",
@@ -274,13 +274,10 @@ def _load_into(
         )
 
     entry = read_vae_manifest(directory)["models"].get(name)
-    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-        raise bad(f"no SHA-256 for {name!r} in {MANIFEST_NAME}")
+    recorded = manifest_sha256(entry, model=name, manifest=f"{MANIFEST_NAME} in {str(directory)!r}", hint=hint)
     digest = file_sha256(path)
-    if digest != entry["sha256"]:
-        raise bad(
-            f"SHA-256 {digest[:12]}... but the manifest records {entry['sha256'][:12]}... (corrupt or modified file)"
-        )
+    if digest != recorded:
+        raise bad(f"SHA-256 {digest[:12]}... but the manifest records {recorded[:12]}... (corrupt or modified file)")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
