@@ -82,15 +82,7 @@ def eval_mode(fn: Any) -> Iterator[None]:
 
 def _resolve_device(device: str | torch.device | None, fn: Any, name: str) -> torch.device:
     if device is not None:
-        try:
-            resolved = torch.device(device)
-        except (RuntimeError, TypeError) as error:
-            raise InvalidArgumentError(
-                f"device must be a torch device such as 'cpu' or 'cuda'; got {describe(device)}"
-            ) from error
-        if resolved.type == "meta":
-            raise InvalidArgumentError("device must be a device that holds data, such as 'cpu' or 'cuda'; got 'meta'")
-        return resolved
+        return check_device(device)
     _check_module_tensors(fn, name)
     if isinstance(fn, torch.nn.Module):
         for tensor in fn.parameters():
@@ -98,6 +90,44 @@ def _resolve_device(device: str | torch.device | None, fn: Any, name: str) -> to
         for tensor in fn.buffers():
             return tensor.device
     return torch.device("cpu")
+
+
+def check_device(device: Any, name: str = "device") -> torch.device:
+    """``device`` as a :class:`torch.device` that exists on this machine and holds data.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        The device, e.g. ``"cpu"`` or ``"cuda:0"``.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    InvalidArgumentError
+        A malformed name, the meta device, or a device this machine does not have (``cuda`` without a GPU, an
+        index beyond the GPUs present).
+    """
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise InvalidArgumentError(
+            f"{name} must be a torch device such as 'cpu' or 'cuda'; got {describe(device)}"
+        ) from error
+    if resolved.type == "meta":
+        raise InvalidArgumentError(f"{name} must be a device that holds data, such as 'cpu' or 'cuda'; got 'meta'")
+    try:
+        torch.empty(0, device=resolved)
+    except (RuntimeError, AssertionError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InvalidArgumentError(
+            f"{name} must be a device available on this machine; got {str(resolved)!r} ({reason})"
+        ) from None
+    return resolved
 
 
 def _check_module_tensors(fn: Any, name: str) -> None:

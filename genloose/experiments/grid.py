@@ -112,10 +112,9 @@ def _output_paths(out_dir: Any, overwrite: bool) -> dict[str, Path] | None:
         return None
     if not isinstance(out_dir, (str, os.PathLike)):
         raise fail("out_dir", "a directory path or None", out_dir)
-    from genloose._io import check_destination
+    from genloose._io import check_destination, make_output_directory
 
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory, _ = make_output_directory(out_dir, name="out_dir")
     paths = {
         key: directory / name
         for key, name in (

@@ -216,12 +216,9 @@ def _output_paths(out_dir: str | os.PathLike[str] | None, overwrite: bool) -> di
         return {}
     if not isinstance(out_dir, (str, os.PathLike)):
         raise fail("out_dir", "a directory path or None", out_dir)
-    from genloose._io import check_destination
+    from genloose._io import check_destination, make_output_directory
 
-    directory = Path(out_dir)
-    if directory.exists() and not directory.is_dir():
-        raise fail("out_dir", "a directory (it is an existing file)", str(directory))
-    directory.mkdir(parents=True, exist_ok=True)
+    directory, _ = make_output_directory(out_dir, name="out_dir")
     targets = {key: directory / name for key, name in FIGURE_FILES.items()}
     targets["csv"] = directory / METRICS_FILE
     for path in targets.values():  # fail fast, before any work
