@@ -28,6 +28,7 @@ __all__ = [
     "check_memory",
     "check_num_classes",
     "check_progress",
+    "check_size",
     "describe",
 ]
 
@@ -220,6 +221,32 @@ def check_progress(value: Any, name: str = "progress") -> bool | None:
     if isinstance(value, np.bool_):
         return bool(value)
     raise fail(name, "True, False or None", value)
+
+
+def check_size(name: str, value: Any, *, min_value: int, bytes_each: int, what: str) -> int:
+    """An integer size at least ``min_value`` whose allocation (``bytes_each`` per unit) fits in memory.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name.
+    value : int
+        The size.
+    min_value : int
+        The smallest size accepted.
+    bytes_each : int
+        Bytes the computation allocates per unit of the size (a lower estimate).
+    what : str
+        What is allocated, for the message.
+
+    Returns
+    -------
+    int
+        ``value`` as an ``int``.
+    """
+    value = check_int(name, value, min_value=min_value)
+    check_memory(name, value, value * bytes_each, what)
+    return value
 
 
 def check_float(

@@ -24,7 +24,15 @@ import numpy as np
 import torch
 
 from genloose._errors import GenlooseError, InvalidArgumentError, ModelOutputError, NonDeterministicModelError
-from genloose._validation import MAX_NUM_CLASSES, check_choice, check_int, check_num_classes, describe
+from genloose._validation import (
+    MAX_NUM_CLASSES,
+    check_choice,
+    check_int,
+    check_memory,
+    check_num_classes,
+    check_size,
+    describe,
+)
 
 __all__ = [
     "Classifier",
@@ -325,7 +333,10 @@ class Generator:
     ) -> None:
         _check_callable(fn, "generator")
         self.fn = fn
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        # models are called on blocks of latents (128 rows by default): a dimension no block fits is refused
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=8 * 128, what="a block of latents"
+        )
         self.backend = check_choice("backend", backend, _BACKENDS)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
         self.device = _resolve_device(device, fn, "generator")
@@ -576,6 +587,8 @@ class LatentLabeler:
         self.queries = QueryCounter()
         default = generator.batch_size or classifier.batch_size or 128
         self.block_size = default if block_size is None else check_int("block_size", block_size, min_value=1)
+        # every model call gets a full block (padded): a block no memory holds is refused before any call
+        check_memory("batch_size", self.block_size, 16 * self.block_size * generator.latent_dim, "one block of latents")
 
     @property
     def device(self) -> torch.device:

@@ -45,7 +45,16 @@ import torch
 from torch import nn
 
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_dense_tensor, check_float, check_int, check_progress, fail
+from genloose._validation import (
+    check_choice,
+    check_dense_tensor,
+    check_float,
+    check_int,
+    check_memory,
+    check_progress,
+    check_size,
+    fail,
+)
 from genloose.reference_models.digit_classifier import (
     NUM_CLASSES,
     _check_labelled,
@@ -167,7 +176,9 @@ class DigitDCGANGenerator(nn.Module):
 
     def __init__(self, latent_dim: int, *, seed: int | None = 0) -> None:
         super().__init__()
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=4 * 6272, what="the first layer's weights"
+        )
         with _isolated_init(seed):
             self.project = nn.Linear(self.latent_dim, _PROJECTION_CHANNELS * 7 * 7, bias=False)
             self.upsample = nn.Sequential(
@@ -622,7 +633,9 @@ def train_digit_dcgan(
     (torch.Size([1, 1, 28, 28]), 2)
     """
     progress = check_progress(progress)
-    latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+    latent_dim = check_size(
+        "latent_dim", latent_dim, min_value=1, bytes_each=4 * 6272, what="the first layer's weights"
+    )
     seed = check_int("seed", seed, min_value=0)
     if config is None:
         config = DCGANConfig()
@@ -730,7 +743,7 @@ def generated_class_frequencies(
     for name, module in (("generator", generator), ("classifier", classifier)):
         if not isinstance(module, nn.Module):
             raise fail(name, "a torch.nn.Module", module)
-    num_samples = check_int("num_samples", num_samples, min_value=1)
+    num_samples = check_size("num_samples", num_samples, min_value=1, bytes_each=16, what="the latents and labels")
     seed = check_int("seed", seed, min_value=0)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     if latent_dim is None:
@@ -738,6 +751,9 @@ def generated_class_frequencies(
         if latent_dim is None:
             raise fail("latent_dim", "an integer >= 1 (the generator has no latent_dim attribute)", latent_dim)
     latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+    check_memory(
+        "num_samples", num_samples, 4 * num_samples * latent_dim, f"{num_samples} latents of dimension {latent_dim}"
+    )
     latents = torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))
     modes = (generator.training, classifier.training)
     generator.eval()

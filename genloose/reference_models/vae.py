@@ -29,7 +29,15 @@ from torch import nn
 
 from genloose._errors import InvalidArgumentError
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_dense_tensor, check_float, check_int, check_progress, fail
+from genloose._validation import (
+    check_choice,
+    check_dense_tensor,
+    check_float,
+    check_int,
+    check_progress,
+    check_size,
+    fail,
+)
 from genloose.estimate import Estimate
 
 if TYPE_CHECKING:
@@ -101,6 +109,10 @@ def _isolated_init(seed: int | None) -> Iterator[None]:
         yield
 
 
+#: Bytes of weights per latent dimension (the encoder's and decoder's latent layers, at least 4096 floats).
+_BYTES_PER_LATENT_DIM = 4 * 4096
+
+
 def _check_images(images: Any, name: str = "images") -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         raise fail(name, "a torch.Tensor of shape (n, 1, 28, 28)", images)
@@ -135,7 +147,9 @@ class Encoder(nn.Module):
 
     def __init__(self, latent_dim: int, *, width: float = 1 / 16, seed: int | None = 0) -> None:
         super().__init__()
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=_BYTES_PER_LATENT_DIM, what="the latent layers"
+        )
         channels, _ = channel_widths(width)
         with _isolated_init(seed):
             self._build(channels)
@@ -183,7 +197,9 @@ class Decoder(nn.Module):
 
     def __init__(self, latent_dim: int, *, width: float = 1 / 16, seed: int | None = 0) -> None:
         super().__init__()
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=_BYTES_PER_LATENT_DIM, what="the latent layers"
+        )
         _, (first, second) = channel_widths(width)
         with _isolated_init(seed):
             self._build(first, second)
@@ -239,7 +255,9 @@ class VAE(nn.Module):
 
     def __init__(self, latent_dim: int = 10, *, width: float = 1 / 16, seed: int | None = 0) -> None:
         super().__init__()
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=_BYTES_PER_LATENT_DIM, what="the latent layers"
+        )
         self.width = check_float("width", width, min_value=0.0, min_inclusive=False)
         with _isolated_init(seed):
             self.encoder = Encoder(latent_dim, width=width, seed=None)

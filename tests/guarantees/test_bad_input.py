@@ -339,3 +339,41 @@ def test_lipschitz_with_a_label_classifier_is_refused_before_the_search() -> Non
             BED.generator, labels_only, num_classes=3, latent_dim=2, num_samples=50, lipschitz=1.0, progress=False
         )
     assert sum(seen) <= 3 * 128  # the function probe's three blocks: not one search step
+
+
+SIZE_ARGUMENTS = [
+    (case, name)
+    for case in CASES
+    if case.baseline
+    for name, value in case.valid.items()
+    if isinstance(value, int) and not isinstance(value, bool)
+]
+
+
+@pytest.mark.parametrize(("case", "argument"), SIZE_ARGUMENTS, ids=[f"{c}-{a}" for c, a in SIZE_ARGUMENTS])
+def test_a_size_no_memory_holds_is_refused_by_name_not_attempted(case: Case, argument: str) -> None:
+    """10**15 of anything is either harmless (a seed, K in a formula) or refused before allocating."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            case.call(**{argument: 10**15})
+        except GenlooseError as error:
+            message = str(error)
+        else:
+            return
+    assert case.message_names.get(argument, argument) in message, message
+
+
+@pytest.mark.parametrize("adapter", ["Generator", "Classifier"])
+def test_an_adapter_batch_size_no_memory_holds_is_refused_before_any_call(adapter: str) -> None:
+    calls: list[int] = []
+
+    def generator(z: torch.Tensor) -> torch.Tensor:
+        calls.append(z.shape[0])
+        return BED.generator(z)
+
+    g = genloose.Generator(generator, latent_dim=2, batch_size=10**15 if adapter == "Generator" else None)
+    c = genloose.Classifier(BED.classifier, batch_size=10**15 if adapter == "Classifier" else None)
+    with pytest.raises(genloose.InvalidArgumentError, match="batch_size must fit in memory"):
+        genloose.class_radius(g, c, num_samples=3, pool_size=16, progress=False)
+    assert not calls
