@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats
 
 from genloose._errors import InvalidArgumentError
-from genloose._validation import check_float, describe
+from genloose._validation import check_float, check_progress, describe
 from genloose.estimate import Estimate, normal_quantile
 from genloose.report import ESTIMATE_QUANTITIES, Report
 
@@ -634,6 +634,7 @@ def compare(
     >>> result.class_radius.more_diverse, result.collision_probability.more_diverse
     ('plain', 'plain')
     """
+    progress = check_progress(progress)
     alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
     if (
         not isinstance(names, (tuple, list))

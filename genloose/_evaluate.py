@@ -6,7 +6,7 @@ import warnings
 from typing import Any, Literal
 
 from genloose._errors import GenlooseWarning, SearchFailureWarning, UndefinedMetricWarning
-from genloose._validation import check_choice, check_confidence, check_int
+from genloose._validation import check_choice, check_confidence, check_int, check_progress
 from genloose.distributed import (
     check_same,
     merge_radius_results,
@@ -135,6 +135,7 @@ def evaluate(
     >>> report.bounds.theorem_3_1_bound.hypothesis_holds  # p = (1/2, 1/2): not every p_k <= 1/5
     False
     """
+    progress = check_progress(progress)
     rank, world_size = rank_and_world_size()
     models: dict[str, Any] = {}
 

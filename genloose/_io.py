@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,14 @@ from typing import IO, Any, Literal
 from genloose._errors import InvalidArgumentError
 from genloose._validation import describe
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "check_destination"]
+__all__ = [
+    "atomic_open",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_destination",
+    "check_writable_directory",
+    "make_output_directory",
+]
 
 
 def _as_path(path: Any, name: str) -> Path:
@@ -81,7 +89,83 @@ def check_destination(path: Any, *, overwrite: bool = False, name: str = "path")
             f"{name} must not exist already (pass overwrite=True, or --overwrite on the command line, to "
             f"replace it); got {str(target)!r}, which exists"
         )
+    check_writable_directory(parent, name=name)
     return target
+
+
+#: A directory with less free space than this is refused as full before any work is done.
+MIN_FREE_BYTES = 64 * 1024
+
+
+def check_writable_directory(directory: Path, *, name: str) -> None:
+    """Refuse a directory that cannot take a new file: not writable (permissions, a read-only file system) or
+    full. Probes by creating and removing an empty temporary file, so it answers for this process.
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        An existing directory.
+    name : str
+        The argument the directory comes from, for the message.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If a file cannot be created there, or the file system has less than :data:`MIN_FREE_BYTES` free.
+    """
+    try:
+        descriptor, probe = tempfile.mkstemp(dir=directory, prefix=".genloose-probe.", suffix=".tmp")
+    except OSError as error:
+        raise InvalidArgumentError(
+            f"{name} must be in a writable directory; got {str(directory)!r} ({error.strerror or error})"
+        ) from None
+    os.close(descriptor)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return
+    if free < MIN_FREE_BYTES:
+        raise InvalidArgumentError(
+            f"{name} must be on a file system with free space; got {str(directory)!r}, with {free} bytes free"
+        )
+
+
+def make_output_directory(path: Any, *, name: str = "out_dir") -> tuple[Path, bool]:
+    """Create the output directory ``path`` (with its parents) if needed, and check that files can be written
+    there.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The directory.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    tuple of (pathlib.Path, bool)
+        The directory, and whether this call created it (so that a caller interrupted before writing anything
+        can remove it again).
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``path`` is an existing file, a parent is a file, or the directory cannot be created or written.
+    """
+    directory = _as_path(path, name)
+    if directory.exists() and not directory.is_dir():
+        raise InvalidArgumentError(f"{name} must be a directory; got {str(directory)!r}, which is an existing file")
+    created = not directory.exists()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidArgumentError(
+            f"{name} must be a directory that can be created; got {str(directory)!r} ({error.strerror or error})"
+        ) from None
+    check_writable_directory(directory, name=name)
+    return directory, created
 
 
 def _umask() -> int:

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from genloose._validation import check_progress
+
 T = TypeVar("T")
 
 __all__ = ["progress_bar"]
@@ -65,6 +67,7 @@ def progress_bar(
     >>> "300/300" in out.getvalue()
     True
     """
+    progress = check_progress(progress)
     if progress is False or not _is_rank_zero():
         return iterable
     env_disabled = os.environ.get("TQDM_DISABLE", "").lower() not in ("", "0", "false")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from genloose._errors import InvalidArgumentError, UndefinedMetricWarning
-from genloose._validation import check_confidence, describe
+from genloose._validation import as_numpy, check_confidence, describe, is_tensor
 from genloose.estimate import Estimate
 from genloose.metrics._state import SumState
 from genloose.metrics.collision import (
@@ -38,11 +38,11 @@ __all__ = ["CollisionAccumulator", "RadiusAccumulator", "merge_states"]
 
 
 def _is_array(value: Any) -> bool:
-    return isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "detach")
+    return isinstance(value, (np.ndarray, np.generic)) or is_tensor(value)
 
 
-def _as_numpy(value: Any) -> np.ndarray:
-    return np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+def _as_numpy(value: Any, name: str = "states") -> np.ndarray:
+    return np.asarray(as_numpy(value, name) if is_tensor(value) else value)
 
 
 def _merge_value(key: str, a: Any, b: Any) -> Any:
@@ -132,12 +132,34 @@ def merge_states(*states: Any) -> Any:
                 f"states must come from the same kind of accumulator (same keys); got keys {sorted(first)} "
                 f"and {sorted(state)}"
             )
+    kind = _state_kind(first)
+    for i, state in enumerate(states):
+        _check_state_dict(kind, state, f"states[{i}]")
     total = dict(first)
     for state in states[1:]:
         total = {key: _merge_value(key, total[key], state[key]) for key in first}
     if len(states) == 1:
         total = {key: (_as_numpy(v).copy() if _is_array(v) else v) for key, v in first.items()}
+    _check_state_dict(kind, total, "states (merged)")
     return total
+
+
+def _state_kind(state: Mapping[str, Any]) -> type[SumState] | None:
+    """The accumulator whose ``state_dict()`` has the keys of ``state`` (None for another kind of state)."""
+    for kind in (RadiusAccumulator, CollisionAccumulator):
+        if set(state) == {*kind._fields, *kind._options}:
+            return kind
+    return None
+
+
+def _check_state_dict(kind: type[SumState] | None, state: Mapping[str, Any], name: str) -> None:
+    """Refuse a state its accumulator would refuse (negative counts, n not the sum of the counts, NaN sums)."""
+    if kind is None:
+        return
+    try:
+        kind.from_state_dict(state)
+    except InvalidArgumentError as error:
+        raise InvalidArgumentError(f"{name} must be a valid {kind.__name__} state; {error}") from error
 
 
 class RadiusAccumulator(SumState):
@@ -219,8 +241,8 @@ class RadiusAccumulator(SumState):
         if isinstance(radii, RadiusResult):
             values = np.where(radii.censored, np.inf, radii.radii).astype(np.float64)
         else:
-            if hasattr(radii, "detach"):
-                radii = radii.detach().cpu().numpy()
+            if is_tensor(radii):
+                radii = as_numpy(radii, "radii")
             if isinstance(radii, (str, bytes)) or not isinstance(radii, (np.ndarray, list, tuple)):
                 raise InvalidArgumentError(
                     f"radii must be a 1-D array of radii or a RadiusResult; got {describe(radii)}"
@@ -237,12 +259,19 @@ class RadiusAccumulator(SumState):
             raise InvalidArgumentError(f"radii must be >= 0; got minimum {float(values.min())!r}")
         finite = values[np.isfinite(values)]
         state = self._state
-        self._state = {
-            "count": np.asarray(state["count"] + np.int64(finite.size)),
-            "sum": np.asarray(state["sum"] + np.float64(finite.sum())),
-            "sum_sq": np.asarray(state["sum_sq"] + np.float64(np.dot(finite, finite))),
-            "censored": np.asarray(state["censored"] + np.int64(values.size - finite.size)),
-        }
+        with np.errstate(over="ignore"):
+            new = {
+                "count": np.asarray(state["count"] + np.int64(finite.size)),
+                "sum": np.asarray(state["sum"] + np.float64(finite.sum())),
+                "sum_sq": np.asarray(state["sum_sq"] + np.float64(np.dot(finite, finite))),
+                "censored": np.asarray(state["censored"] + np.int64(values.size - finite.size)),
+            }
+        if not (np.isfinite(new["sum"]) and np.isfinite(new["sum_sq"])):
+            raise InvalidArgumentError(
+                "radii must be small enough that the sum of their squares stays finite in float64 (about 1e150 "
+                f"at most); got a maximum finite radius {float(finite.max())!r}, the state is unchanged"
+            )
+        self._state = new
 
     def compute(self) -> Estimate:
         """The mean radius over uncensored points with its Monte Carlo Wald interval (idempotent).

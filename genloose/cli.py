@@ -15,7 +15,10 @@ Subcommands:
 Exit status: 0 on success; 2 for a usage error (bad option, an import path that does not resolve, an
 invalid argument, an output file that exists); 1 when a model fails (returns unusable output, or raises:
 genloose reports an exception raised inside a model as a :class:`~genloose.ModelOutputError` naming it) or
-a run fails. Errors go to stderr as one line, without a traceback; ``genloose --traceback COMMAND ...``
+a run fails (also a file-system error such as a disk that fills up, or running out of memory); 130 on Ctrl-C
+(an interrupted ``reproduce`` removes the output directories it created if they are still empty). Devices,
+output destinations (an existing file, a directory that cannot be written or is full) and sizes are checked
+before any work. Errors go to stderr as one line, without a traceback; ``genloose --traceback COMMAND ...``
 raises them instead, with the full traceback. Exceptions raised while importing the user's module or
 calling a factory are not genloose's and keep their traceback.
 
@@ -170,8 +173,14 @@ def load_object(spec: str, *, option: str = "object") -> Any:
 def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
     import torch
 
-    from genloose.models import Classifier, Generator
+    from genloose.models import Classifier, Generator, check_device
 
+    device = None
+    if args.device is not None:  # before the user's code is loaded: a missing GPU is a usage error
+        try:
+            device = check_device(args.device, name="--device")
+        except InvalidArgumentError as error:
+            raise UsageError(str(error)) from None
     generator = load_object(args.generator, option="--generator")
     classifier = load_object(args.classifier, option="--classifier")
     latent_dim = args.latent_dim
@@ -187,11 +196,7 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
                 f"{','.join(map(str, args.latent_shape))} ({size})"
             )
         latent_dim = size
-    if args.device is not None:
-        try:
-            device = torch.device(args.device)
-        except (RuntimeError, TypeError):
-            raise UsageError(f"--device must be a torch device such as cpu or cuda:0; got {args.device!r}") from None
+    if device is not None:
         for name, obj in (("--generator", generator), ("--classifier", classifier)):
             if isinstance(obj, (Generator, Classifier)):
                 raise UsageError(
@@ -443,14 +448,21 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     except (ImportError, AttributeError) as error:
         raise UsageError(f"experiment {args.experiment!r} is not available in this installation ({error})") from None
     out = Path(args.out if args.out is not None else f"genloose-{args.experiment}")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out must name a directory; got {str(out)!r}, which is an existing file")
     options: dict[str, Any] = {}
     if args.num_samples is not None:
         options["num_samples"] = args.num_samples
     if args.seed is not None:
         options["seed"] = args.seed
-    result = run(
-        out, retrain=args.retrain, progress=False if args.silent else None, overwrite=args.overwrite, **options
-    )
+    created = _new_directories(out)
+    try:
+        result = run(
+            out, retrain=args.retrain, progress=False if args.silent else None, overwrite=args.overwrite, **options
+        )
+    except BaseException:  # an error or Ctrl-C: leave no empty directory this run created behind
+        _remove_if_empty(created)
+        raise
     if args.silent:
         return 0
     print(f"genloose reproduce {args.experiment}: results in {out}")
@@ -530,6 +542,29 @@ def experiment_summary(frame: Any) -> list[str]:
         verdict = f"vacuous (above log K = {log_k:.4g})" if h >= log_k else f"below log K = {log_k:.4g}: informative"
         lines.append(f"  entropy bound G⁻¹(radius) {h:.4g} nats: {verdict}")
     return lines
+
+
+def _new_directories(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet (deepest first)."""
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.exists() or str(candidate) in ("", "."):
+            break
+        missing.append(candidate)
+    return missing
+
+
+def _remove_if_empty(directories: list[Path]) -> None:
+    """Remove, deepest first, the directories of a run that wrote nothing (and their empty subdirectories)."""
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for sub in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if sub.is_dir():
+                with contextlib.suppress(OSError):
+                    sub.rmdir()  # only succeeds when empty
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -767,6 +802,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     try:
         return int(args.handler(args))
+    except KeyboardInterrupt:
+        print(f"genloose {args.command}: interrupted", file=sys.stderr)
+        return 130
     except UsageError as error:
         print(f"genloose {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -779,6 +817,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GenlooseError as error:
         print(f"genloose {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except MemoryError as error:
+        print(f"genloose {args.command}: error: out of memory ({error}); use smaller sizes", file=sys.stderr)
+        return 1
+    except OSError as error:  # a disk that filled up, a directory that became unwritable during the run
+        print(f"genloose {args.command}: error: {_os_error_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _os_error_line(error: OSError) -> str:
+    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+    return f"cannot read or write a file: {error.strerror or error}{where}"
 
 
 if __name__ == "__main__":  # pragma: no cover

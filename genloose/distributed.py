@@ -307,7 +307,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
         warnings.simplefilter("ignore")
         estimate = mean_estimate(radii[~censored], radii.shape[0], confidence)
         cap, cap_stderr = fawzi_cap(counts)
-    exceeds = exceeds_cap(estimate, cap, cap_stderr)
+    exceeds = exceeds_cap(estimate, cap, cap_stderr, sampled=all(r.seed is not None for r in results))
     lower = None
     lower_estimate = None
     if all(r.lower_bounds is not None for r in results):

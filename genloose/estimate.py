@@ -9,9 +9,13 @@ from typing import Any
 
 from scipy.special import ndtri
 
-from genloose._validation import check_confidence
+from genloose._validation import check_confidence, check_float, check_int
 
 __all__ = ["Estimate", "normal_quantile"]
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isnan(value)
 
 
 def normal_quantile(confidence: float) -> float:
@@ -23,7 +27,8 @@ def normal_quantile(confidence: float) -> float:
     1.96
     """
     confidence = check_confidence(confidence)
-    return float(ndtri(0.5 + confidence / 2.0))
+    # from the upper tail: 1 - confidence keeps its digits where 0.5 + confidence / 2 would round to 1 (inf)
+    return float(-ndtri((1.0 - confidence) / 2.0))
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,15 @@ class Estimate:
         --------
         >>> Estimate.from_normal(1.0, 0.5, n=10, confidence=0.95, method="mean").ci_low
         0.020...
+
+        ``value`` must be a real number (NaN allowed: an undefined estimate) and ``stderr`` a non-negative one
+        (NaN allowed: unknown; then the interval is NaN too); anything else raises
+        :class:`~genloose.InvalidArgumentError`.
         """
-        half = normal_quantile(confidence) * stderr
+        value = check_float("value", value, allow_inf=True) if not _is_nan(value) else math.nan
+        stderr = check_float("stderr", stderr, min_value=0.0, allow_inf=True) if not _is_nan(stderr) else math.nan
+        n = check_int("n", n, min_value=0)
+        half = normal_quantile(confidence) * stderr if stderr else 0.0
         return cls(
             float(value),
             float(stderr),

@@ -25,7 +25,15 @@ import numpy as np
 import torch
 
 from genloose._errors import GenlooseError, InvalidArgumentError, ModelOutputError, NonDeterministicModelError
-from genloose._validation import check_choice, check_int, describe
+from genloose._validation import (
+    MAX_NUM_CLASSES,
+    check_choice,
+    check_int,
+    check_memory,
+    check_num_classes,
+    check_size,
+    describe,
+)
 
 __all__ = [
     "Classifier",
@@ -81,27 +89,72 @@ def eval_mode(fn: Any) -> Iterator[None]:
             module.training = training
 
 
-def _resolve_device(device: str | torch.device | None, fn: Any) -> torch.device:
+def _resolve_device(device: str | torch.device | None, fn: Any, name: str) -> torch.device:
     if device is not None:
-        try:
-            resolved = torch.device(device)
-        except (RuntimeError, TypeError) as error:
-            raise InvalidArgumentError(
-                f"device must be a torch device such as 'cpu' or 'cuda'; got {describe(device)}"
-            ) from error
-        if resolved.type == "cuda" and not torch.cuda.is_available():
-            build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA device is visible"
-            raise InvalidArgumentError(
-                f"device must be available; got {describe(device)}, but {build} (torch {torch.__version__}): "
-                "use device='cpu', or install a CUDA build of torch"
-            )
-        return resolved
+        return check_device(device)
+    _check_module_tensors(fn, name)
     if isinstance(fn, torch.nn.Module):
         for tensor in fn.parameters():
             return tensor.device
         for tensor in fn.buffers():
             return tensor.device
     return torch.device("cpu")
+
+
+def check_device(device: Any, name: str = "device") -> torch.device:
+    """``device`` as a :class:`torch.device` that exists on this machine and holds data.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        The device, e.g. ``"cpu"`` or ``"cuda:0"``.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    InvalidArgumentError
+        A malformed name, the meta device, or a device this machine does not have (``cuda`` without a GPU, an
+        index beyond the GPUs present).
+    """
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise InvalidArgumentError(
+            f"{name} must be a torch device such as 'cpu' or 'cuda'; got {describe(device)}"
+        ) from error
+    if resolved.type == "meta":
+        raise InvalidArgumentError(f"{name} must be a device that holds data, such as 'cpu' or 'cuda'; got 'meta'")
+    try:
+        torch.empty(0, device=resolved)
+    except (RuntimeError, AssertionError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InvalidArgumentError(
+            f"{name} must be a device available on this machine; got {str(resolved)!r} ({reason})"
+        ) from None
+    return resolved
+
+
+def _check_module_tensors(fn: Any, name: str) -> None:
+    """Refuse a module whose parameters or buffers hold no data (meta device) or are not dense."""
+    if not isinstance(fn, torch.nn.Module):
+        return
+    for kind, tensors in (("parameter", fn.named_parameters()), ("buffer", fn.named_buffers())):
+        for key, tensor in tensors:
+            if tensor.is_meta:
+                raise InvalidArgumentError(
+                    f"{name} must have its weights loaded; got {kind} {key!r} on the meta device (no data: "
+                    "materialise it with module.to_empty(device=...) and load a state dict)"
+                )
+            if tensor.layout != torch.strided:
+                raise InvalidArgumentError(
+                    f"{name} must have dense parameters and buffers; got {kind} {key!r} with layout "
+                    f"{str(tensor.layout).removeprefix('torch.')}"
+                )
 
 
 def _resolve_dtype(dtype: torch.dtype | None, fn: Any) -> torch.dtype:
@@ -116,6 +169,15 @@ def _resolve_dtype(dtype: torch.dtype | None, fn: Any) -> torch.dtype:
             if tensor.is_floating_point():
                 return tensor.dtype
     return torch.float32
+
+
+def _module_float_dtype(fn: Any) -> torch.dtype | None:
+    """The dtype of a module's first floating parameter (None for a function or a module without one)."""
+    if isinstance(fn, torch.nn.Module):
+        for tensor in fn.parameters():
+            if tensor.is_floating_point():
+                return tensor.dtype
+    return None
 
 
 def _as_numpy_input(tensor: torch.Tensor) -> np.ndarray:
@@ -247,6 +309,12 @@ def _check_callable(fn: Any, name: str) -> None:
 
 def _to_tensor(output: Any, *, name: str, device: torch.device) -> torch.Tensor:
     if isinstance(output, torch.Tensor):
+        if output.is_meta:
+            raise ModelOutputError(
+                f"{name} returned a meta-device tensor, which holds no values; got {describe(output)}"
+            )
+        if output.layout != torch.strided:
+            raise ModelOutputError(f"{name} must return a dense (strided) tensor; got {describe(output)}")
         return output.to(device)
     if isinstance(output, np.ndarray):
         if output.dtype == object:
@@ -377,11 +445,14 @@ class Generator:
     ) -> None:
         _check_callable(fn, "generator")
         self.fn = fn
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        # models are called on blocks of latents (128 rows by default): a dimension no block fits is refused
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=8 * 128, what="a block of latents"
+        )
         self.latent_shape = _check_latent_shape(latent_shape, self.latent_dim)
         self.backend = check_choice("backend", backend, _BACKENDS)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
-        self.device = _resolve_device(device, fn)
+        self.device = _resolve_device(device, fn, "generator")
         self.dtype = _resolve_dtype(dtype, fn)
 
     @property
@@ -465,9 +536,12 @@ class Classifier:
     ) -> None:
         _check_callable(fn, "classifier")
         self.fn = fn
-        self.num_classes = None if num_classes is None else check_int("num_classes", num_classes, min_value=1)
+        self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         self.backend = check_choice("backend", backend, _BACKENDS)
         self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, min_value=1)
+        _check_module_tensors(fn, "classifier")
+        # a module receives samples in its own float dtype (a bfloat16 classifier behind a float32 generator)
+        self.dtype = _module_float_dtype(fn)
         self.gives_scores: bool | None = None
 
     def __repr__(self) -> str:
@@ -496,6 +570,8 @@ class Classifier:
         n = samples.shape[0]
         real = n if real is None else real
         device = samples.device
+        if self.dtype is not None and samples.is_floating_point() and samples.dtype != self.dtype:
+            samples = samples.to(self.dtype)
         to_numpy = _as_numpy_input if self.backend == "numpy" else None
         raw = _call_model(self.fn, samples, name="classifier", grad=grad, device=device, to_numpy=to_numpy)
         out = _to_tensor(raw, name="classifier", device=device)
@@ -539,8 +615,12 @@ class Classifier:
         if real:
             low, high = int(labels[:real].min()), int(labels[:real].max())
             top = self.num_classes
-            if low < 0 or (top is not None and high >= top):
-                expected = f"[0, {top})" if top is not None else "[0, inf)"
+            if low < 0 or high >= (top if top is not None else MAX_NUM_CLASSES):
+                expected = (
+                    f"[0, {top})"
+                    if top is not None
+                    else f"[0, {MAX_NUM_CLASSES}) (genloose counts at most 2**24 classes)"
+                )
                 raise ModelOutputError(f"classifier returned labels outside {expected}: min {low}, max {high}")
         return labels
 
@@ -622,6 +702,8 @@ class LatentLabeler:
         self.queries = QueryCounter()
         default = generator.batch_size or classifier.batch_size or 128
         self.block_size = default if block_size is None else check_int("block_size", block_size, min_value=1)
+        # every model call gets a full block (padded): a block no memory holds is refused before any call
+        check_memory("batch_size", self.block_size, 16 * self.block_size * generator.latent_dim, "one block of latents")
 
     @property
     def device(self) -> torch.device:
@@ -756,14 +838,26 @@ class LatentLabeler:
                 )
 
     def supports_gradients(self, probe: torch.Tensor) -> bool:
-        """Whether scores are differentiable with respect to latents (probes with the first sampled latents)."""
+        """Whether scores are differentiable with respect to the latents (probes with the first sampled latents).
+
+        The test is on the latents themselves: scores that require grad only because of the classifier's
+        parameters (a generator that detaches or runs under ``torch.no_grad()``) are not differentiable with
+        respect to the latents. A model that fails when its input requires grad (a classifier calling
+        ``.numpy()``) does not support gradients either; it has already answered once without them.
+        """
         if not (self.generator.differentiable and self.classifier.backend == "torch"):
             return False
         latents = probe.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            out = self._outputs(latents, grad=True, where="latent index", offset=0)
         self.queries.forward += latents.shape[0]
-        return out.ndim == 2 and out.requires_grad
+        try:
+            with torch.enable_grad():
+                out = self._outputs(latents, grad=True, where="latent index", offset=0)
+                if out.ndim != 2 or not out.requires_grad:
+                    return False
+                (grad,) = torch.autograd.grad(out.sum(), latents, allow_unused=True)
+        except (ModelOutputError, RuntimeError):
+            return False
+        return grad is not None
 
     def margin_gradients(
         self, latents: torch.Tensor, source: torch.Tensor, target: torch.Tensor | None
@@ -797,7 +891,12 @@ class LatentLabeler:
                 else:
                     tgt = target[start : start + real]
                 margin = scores[rows, tgt] - scores[rows, src]
-                (grad,) = torch.autograd.grad(margin.sum(), chunk)
+                (grad,) = torch.autograd.grad(margin.sum(), chunk, allow_unused=True)
+                if grad is None:
+                    raise ModelOutputError(
+                        "classifier scores are not differentiable with respect to the latents (a generator that "
+                        "detaches or runs under torch.no_grad()?); use access='black-box'"
+                    )
             margins.append(margin.detach())
             grads.append(grad[:real].detach())
             labels.append(scores.detach().argmax(dim=1))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from genloose._validation import check_confidence, check_int, fail
+from genloose._validation import check_confidence, check_int, check_progress, fail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,10 +112,9 @@ def _output_paths(out_dir: Any, overwrite: bool) -> dict[str, Path] | None:
         return None
     if not isinstance(out_dir, (str, os.PathLike)):
         raise fail("out_dir", "a directory path or None", out_dir)
-    from genloose._io import check_destination
+    from genloose._io import check_destination, make_output_directory
 
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory, _ = make_output_directory(out_dir, name="out_dir")
     paths = {
         key: directory / name
         for key, name in (
@@ -293,6 +292,7 @@ def run_grid_experiment(
     >>> bool(frame.loc[0, "class_radius"] < frame.loc[1, "class_radius"])
     True
     """
+    progress = check_progress(progress)
     import pandas as pd
 
     from genloose._progress import progress_bar
@@ -538,6 +538,7 @@ def reproduce_grid(
     ...     reproduce_grid(d, num_samples=200, stream=out)
     0
     """
+    progress = check_progress(progress)
     import sys
 
     if out_dir is None:

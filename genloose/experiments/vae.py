@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from genloose._validation import check_int, fail
+from genloose._validation import check_int, check_progress, fail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,6 +126,7 @@ def run_vae_experiment(
     >>> list(frame["model"])  # doctest: +SKIP
     ['VAE', 'LC-VAE']
     """
+    progress = check_progress(progress)
     import pandas as pd
 
     from genloose.reference_models.digit_classifier import classifier_accuracy
@@ -215,12 +216,9 @@ def _output_paths(out_dir: str | os.PathLike[str] | None, overwrite: bool) -> di
         return {}
     if not isinstance(out_dir, (str, os.PathLike)):
         raise fail("out_dir", "a directory path or None", out_dir)
-    from genloose._io import check_destination
+    from genloose._io import check_destination, make_output_directory
 
-    directory = Path(out_dir)
-    if directory.exists() and not directory.is_dir():
-        raise fail("out_dir", "a directory (it is an existing file)", str(directory))
-    directory.mkdir(parents=True, exist_ok=True)
+    directory, _ = make_output_directory(out_dir, name="out_dir")
     targets = {key: directory / name for key, name in FIGURE_FILES.items()}
     targets["csv"] = directory / METRICS_FILE
     for path in targets.values():  # fail fast, before any work
@@ -258,6 +256,7 @@ def _measure(
     seed: int,
     progress: bool | None,
 ) -> tuple[dict[str, Any], np.ndarray]:
+    progress = check_progress(progress)
     from genloose.metrics.collision import collision_entropy
     from genloose.metrics.radius import class_radius
     from genloose.theory import fawzi_bound, theorem_3_1_bound

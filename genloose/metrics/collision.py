@@ -19,12 +19,14 @@ import numpy as np
 
 from genloose._errors import InvalidArgumentError, UndefinedMetricWarning
 from genloose._validation import (
+    MAX_COUNT,
+    MAX_NUM_CLASSES,
     _to_numpy,
     as_label_array,
     check_choice,
     check_confidence,
     check_float,
-    check_int,
+    check_num_classes,
     fail,
 )
 from genloose.estimate import Estimate, normal_quantile
@@ -62,18 +64,28 @@ def _as_counts(counts: Any, name: str = "counts") -> np.ndarray:
         raise fail(name, "integer class counts (int dtype; floats and booleans are refused)", counts)
     if array.size and array.dtype.kind == "i" and array.min() < 0:
         raise InvalidArgumentError(f"{name} must be non-negative class counts; got minimum {int(array.min())}")
+    # the sum in float64 cannot overflow: a total far beyond 2**53 is refused before int64 arithmetic could wrap,
+    # and one just beyond it by the exact integer sum
+    approximate = float(array.sum(dtype=np.float64)) if array.size else 0.0
+    total = int(array.astype(np.int64, copy=False).sum()) if array.size and approximate <= 2.0 * MAX_COUNT else 0
+    if approximate > 2.0 * MAX_COUNT or total > MAX_COUNT:
+        raise InvalidArgumentError(
+            f"{name} must sum to at most 2**53 (the integers float64 holds exactly); got a sum of "
+            f"{max(total, approximate):.4g}"
+        )
     array = array.astype(np.int64, copy=False)
-    total = int(array.sum()) if array.size else 0
     if total == 0:
         raise InvalidArgumentError(f"{name} must count at least one sample; got 0 sample(s)")
     return array
 
 
 def _label_counts(labels: Any, num_classes: int | None) -> np.ndarray:
+    """The counts of the classes that occur (in class order): the estimators depend only on these, so a
+    label of 10**12 costs no more memory than a label of 1."""
     if num_classes is not None:
-        num_classes = check_int("num_classes", num_classes, min_value=1)
+        num_classes = check_num_classes(num_classes)
     array = as_label_array(labels, name="labels", num_classes=num_classes)
-    return np.bincount(array, minlength=num_classes or 0).astype(np.int64)
+    return np.unique(array, return_counts=True)[1].astype(np.int64)
 
 
 def _warn(message: str) -> None:
@@ -628,7 +640,7 @@ def renyi_entropy_from_counts(
     array = _as_counts(counts)
     order = _check_order(order)
     if num_classes is not None:
-        num_classes = check_int("num_classes", num_classes, min_value=1)
+        num_classes = check_num_classes(num_classes)
         if array.size > num_classes and array[num_classes:].any():
             raise InvalidArgumentError(
                 f"counts must be zero from index num_classes={num_classes} on; got "
@@ -712,7 +724,7 @@ class CollisionCounter(SumState):
 
     def __init__(self, num_classes: int | None = None) -> None:
         if num_classes is not None:
-            num_classes = check_int("num_classes", num_classes, min_value=1)
+            num_classes = check_num_classes(num_classes)
         self.num_classes = num_classes
         super().__init__()
 
@@ -751,7 +763,9 @@ class CollisionCounter(SumState):
         labels : array-like of int, shape (m,)
             Class labels (list, numpy array or torch tensor of non-negative integers).
         """
-        array = as_label_array(labels, name="labels", num_classes=self.num_classes, allow_empty=True)
+        array = as_label_array(
+            labels, name="labels", num_classes=self.num_classes, allow_empty=True, max_label=MAX_NUM_CLASSES - 1
+        )
         if array.size == 0:
             return
         counts = self._state["counts"]

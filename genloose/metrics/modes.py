@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from genloose._validation import check_float, check_int, fail
+from genloose._validation import as_numpy, check_float, check_int, fail, is_tensor
 
 __all__ = ["ModeMetrics", "cell_support_size", "mode_metrics"]
 
@@ -90,8 +90,8 @@ class ModeMetrics:
 
 
 def _as_points(value: Any, name: str, dim: int | None = None) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
+    if is_tensor(value):
+        value = as_numpy(value, name)
     if not isinstance(value, np.ndarray):
         try:
             value = np.asarray(value)

@@ -16,7 +16,7 @@ from torch import nn
 
 from genloose._errors import InvalidArgumentError
 from genloose._progress import progress_bar
-from genloose._validation import check_float, check_int, fail
+from genloose._validation import check_dense_tensor, check_float, check_int, check_progress, fail
 from genloose.estimate import Estimate, normal_quantile
 from genloose.reference_models.vae import IMAGE_SHAPE, TrainingLog, _isolated_init
 
@@ -149,10 +149,12 @@ def _check_labelled(images: Any, labels: Any) -> tuple[torch.Tensor, torch.Tenso
         or not images.is_floating_point()
     ):
         raise fail("images", "a floating-point tensor of shape (n, 1, 28, 28)", images)
+    check_dense_tensor("images", images)
     if images.shape[0] < 1:
         raise fail("images", "at least 1 image", images)
     if not isinstance(labels, torch.Tensor) or labels.shape != (images.shape[0],) or (labels.dtype != torch.int64):
         raise fail("labels", f"an int64 tensor of shape ({images.shape[0]},)", labels)
+    check_dense_tensor("labels", labels)
     if labels.min() < 0 or labels.max() >= NUM_CLASSES:
         raise InvalidArgumentError(
             f"labels must lie in 0..{NUM_CLASSES - 1}; got values from {int(labels.min())} to {int(labels.max())}"
@@ -198,6 +200,7 @@ def train_digit_classifier(
     >>> trained.model(images).shape, trained.log.steps
     (torch.Size([20, 10]), 1)
     """
+    progress = check_progress(progress)
     images, labels = _check_labelled(images, labels)
     if config is None:
         config = ClassifierConfig()

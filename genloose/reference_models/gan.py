@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genloose._validation import check_choice, check_float, check_int, fail
+from genloose._validation import check_choice, check_float, check_int, check_progress, fail
 from genloose.reference_models.grid import GRID_STD, _sample_grid_torch
 
 __all__ = [
@@ -355,6 +355,7 @@ def train_gan(
     >>> result.generator(torch.zeros(2, 2)).shape
     torch.Size([2, 2])
     """
+    progress = check_progress(progress)
     if not isinstance(config, GANConfig):
         raise fail("config", "a GANConfig", config)
     seed = check_int("seed", seed, min_value=0)

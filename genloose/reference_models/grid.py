@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genloose._validation import check_float, check_int, fail
+from genloose._validation import check_float, check_int, check_size, fail
 
 __all__ = ["NearestMeanClassifier", "grid_means", "sample_grid"]
 
@@ -90,7 +90,7 @@ def sample_grid(
     >>> bool(np.all(np.abs(x) < 4.5))
     True
     """
-    num_samples = check_int("num_samples", num_samples, min_value=0)
+    num_samples = check_size("num_samples", num_samples, min_value=0, bytes_each=24, what="the points and labels")
     n = check_int("n", n, min_value=0, max_value=1000)
     std = check_float("std", std, min_value=0.0)
     rng = _as_numpy_rng(seed)

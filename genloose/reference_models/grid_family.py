@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genloose._validation import check_int, fail
+from genloose._validation import check_int, check_progress, fail
 from genloose.metrics.modes import ModeMetrics, mode_metrics
 from genloose.reference_models.gan import GANConfig, GridGenerator, _one_thread, train_gan
 from genloose.reference_models.grid import GRID_STD, grid_means
@@ -35,6 +35,7 @@ from genloose.reference_models.weights_io import (
     WeightsFileError,
     file_sha256,
     load_weights,
+    manifest_sha256,
     read_json_file,
     save_weights,
 )
@@ -332,14 +333,24 @@ def load_grid_gan(name: str, *, weights_dir: str | os.PathLike[str] | None = Non
     entry = _manifest_entry(read_manifest(directory), recipe, directory)
     generator = recipe.config.build_generator()
     path = directory / recipe.filename
-    tensors = load_weights(path, expected_shapes=generator.expected_shapes(), sha256=entry.get("sha256"))
+    digest = manifest_sha256(
+        entry,
+        model=recipe.name,
+        manifest=f"the manifest in {directory}",
+        hint="retrain it with retrain_family(out_dir, names=[...])",
+    )
+    metrics = entry.get("metrics", {})
+    if not isinstance(metrics, dict):
+        raise WeightsFileError(
+            f"the manifest in {directory} must record the metrics of {recipe.name!r} as an object; got "
+            f"{type(metrics).__name__}"
+        )
+    tensors = load_weights(path, expected_shapes=generator.expected_shapes(), sha256=digest)
     generator.load_state_dict(tensors, strict=True)
     generator.eval()
     for parameter in generator.parameters():
         parameter.requires_grad_(False)
-    return GridGAN(
-        name=recipe.name, generator=generator, recipe=recipe, metrics=dict(entry.get("metrics", {})), path=path
-    )
+    return GridGAN(name=recipe.name, generator=generator, recipe=recipe, metrics=dict(metrics), path=path)
 
 
 def load_grid_family(*, weights_dir: str | os.PathLike[str] | None = None) -> list[GridGAN]:
@@ -404,6 +415,7 @@ def retrain_family(
     >>> retrain_family(tempfile.mkdtemp(), names=["w12d1"])[0].name  # doctest: +SKIP
     'w12d1'
     """
+    progress = check_progress(progress)
     directory = _weights_dir(out_dir)
     if names is None:
         recipes = list(GRID_FAMILY)

@@ -45,7 +45,16 @@ import torch
 from torch import nn
 
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_float, check_int, fail
+from genloose._validation import (
+    check_choice,
+    check_dense_tensor,
+    check_float,
+    check_int,
+    check_memory,
+    check_progress,
+    check_size,
+    fail,
+)
 from genloose.reference_models.digit_classifier import (
     NUM_CLASSES,
     _check_labelled,
@@ -59,6 +68,7 @@ from genloose.reference_models.weights_io import (
     WeightsFileError,
     file_sha256,
     load_weights,
+    manifest_sha256,
     read_json_file,
     save_weights,
 )
@@ -166,7 +176,9 @@ class DigitDCGANGenerator(nn.Module):
 
     def __init__(self, latent_dim: int, *, seed: int | None = 0) -> None:
         super().__init__()
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=4 * 6272, what="the first layer's weights"
+        )
         with _isolated_init(seed):
             self.project = nn.Linear(self.latent_dim, _PROJECTION_CHANNELS * 7 * 7, bias=False)
             self.upsample = nn.Sequential(
@@ -416,6 +428,7 @@ def train_digit_cnn(
     >>> trained.model(images).shape, trained.log.steps
     (torch.Size([20, 10]), 1)
     """
+    progress = check_progress(progress)
     images, labels = _check_labelled(images, labels)
     if config is None:
         config = DigitCNNConfig()
@@ -619,7 +632,10 @@ def train_digit_dcgan(
     >>> trained.generator(torch.zeros(1, 8)).shape, trained.log.steps
     (torch.Size([1, 1, 28, 28]), 2)
     """
-    latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+    progress = check_progress(progress)
+    latent_dim = check_size(
+        "latent_dim", latent_dim, min_value=1, bytes_each=4 * 6272, what="the first layer's weights"
+    )
     seed = check_int("seed", seed, min_value=0)
     if config is None:
         config = DCGANConfig()
@@ -634,6 +650,7 @@ def train_digit_dcgan(
         or not images.is_floating_point()
     ):
         raise fail("images", "a floating-point tensor of shape (N, 1, 28, 28)", images)
+    check_dense_tensor("images", images)
     if images.shape[0] < config.batch_size:
         raise fail("images", f"at least config.batch_size = {config.batch_size} images", images)
     images = images.to(torch.float32)
@@ -726,7 +743,7 @@ def generated_class_frequencies(
     for name, module in (("generator", generator), ("classifier", classifier)):
         if not isinstance(module, nn.Module):
             raise fail(name, "a torch.nn.Module", module)
-    num_samples = check_int("num_samples", num_samples, min_value=1)
+    num_samples = check_size("num_samples", num_samples, min_value=1, bytes_each=16, what="the latents and labels")
     seed = check_int("seed", seed, min_value=0)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     if latent_dim is None:
@@ -734,6 +751,9 @@ def generated_class_frequencies(
         if latent_dim is None:
             raise fail("latent_dim", "an integer >= 1 (the generator has no latent_dim attribute)", latent_dim)
     latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+    check_memory(
+        "num_samples", num_samples, 4 * num_samples * latent_dim, f"{num_samples} latents of dimension {latent_dim}"
+    )
     latents = torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))
     modes = (generator.training, classifier.training)
     generator.eval()
@@ -884,18 +904,19 @@ def _load_into(model: nn.Module, name: str, weights_dir: Any) -> nn.Module:
     parameters frozen (gradients with respect to the input still flow)."""
     directory = _directory(weights_dir)
     entry = read_image_manifest(directory)["models"].get(name)
-    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-        raise WeightsFileError(
-            f"the image-model manifest in {str(directory)!r} has no SHA-256 for {name!r}; "
-            f"retrain it with retrain_image_models(out_dir, names=[{name!r}])"
-        )
+    digest = manifest_sha256(
+        entry,
+        model=name,
+        manifest=f"the image-model manifest in {str(directory)!r}",
+        hint=f"retrain it with retrain_image_models(out_dir, names=[{name!r}])",
+    )
     if entry.get("recipe") != image_model_recipe(name):
         raise WeightsFileError(
             f"the image-model manifest in {str(directory)!r} records a different recipe for {name!r} than "
             "the code; the weights are stale: retrain them with retrain_image_models"
         )
     expected = _float_shapes(model)
-    tensors = load_weights(directory / f"{name}.safetensors", expected_shapes=expected, sha256=entry["sha256"])
+    tensors = load_weights(directory / f"{name}.safetensors", expected_shapes=expected, sha256=digest)
     model.load_state_dict(tensors, strict=False)  # only the integer num_batches_tracked counters stay as built
     model.eval()
     model.requires_grad_(False)
@@ -1031,6 +1052,7 @@ def retrain_image_models(
     >>> import tempfile  # doctest: +SKIP
     >>> retrain_image_models(tempfile.mkdtemp())["models"]["digit_cnn"]["metrics"]  # doctest: +SKIP
     """
+    progress = check_progress(progress)
     directory = _directory(out_dir, "out_dir")
     chosen = _check_names(names)
     if not isinstance(overwrite, bool):

@@ -29,7 +29,15 @@ from torch import nn
 
 from genloose._errors import InvalidArgumentError
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_float, check_int, fail
+from genloose._validation import (
+    check_choice,
+    check_dense_tensor,
+    check_float,
+    check_int,
+    check_progress,
+    check_size,
+    fail,
+)
 from genloose.estimate import Estimate
 
 if TYPE_CHECKING:
@@ -101,9 +109,14 @@ def _isolated_init(seed: int | None) -> Iterator[None]:
         yield
 
 
+#: Bytes of weights per latent dimension (the encoder's and decoder's latent layers, at least 4096 floats).
+_BYTES_PER_LATENT_DIM = 4 * 4096
+
+
 def _check_images(images: Any, name: str = "images") -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         raise fail(name, "a torch.Tensor of shape (n, 1, 28, 28)", images)
+    check_dense_tensor(name, images)
     if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE:
         raise fail(name, "a tensor of shape (n, 1, 28, 28)", images)
     if not images.is_floating_point():
@@ -134,7 +147,9 @@ class Encoder(nn.Module):
 
     def __init__(self, latent_dim: int, *, width: float = 1 / 16, seed: int | None = 0) -> None:
         super().__init__()
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=_BYTES_PER_LATENT_DIM, what="the latent layers"
+        )
         channels, _ = channel_widths(width)
         with _isolated_init(seed):
             self._build(channels)
@@ -182,7 +197,9 @@ class Decoder(nn.Module):
 
     def __init__(self, latent_dim: int, *, width: float = 1 / 16, seed: int | None = 0) -> None:
         super().__init__()
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=_BYTES_PER_LATENT_DIM, what="the latent layers"
+        )
         _, (first, second) = channel_widths(width)
         with _isolated_init(seed):
             self._build(first, second)
@@ -238,7 +255,9 @@ class VAE(nn.Module):
 
     def __init__(self, latent_dim: int = 10, *, width: float = 1 / 16, seed: int | None = 0) -> None:
         super().__init__()
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.latent_dim = check_size(
+            "latent_dim", latent_dim, min_value=1, bytes_each=_BYTES_PER_LATENT_DIM, what="the latent layers"
+        )
         self.width = check_float("width", width, min_value=0.0, min_inclusive=False)
         with _isolated_init(seed):
             self.encoder = Encoder(latent_dim, width=width, seed=None)
@@ -322,6 +341,10 @@ def lipschitz_penalty(codes: torch.Tensor, images: torch.Tensor) -> torch.Tensor
         raise fail("codes", "a tensor of shape (b, d)", codes)
     if not isinstance(images, torch.Tensor) or images.ndim < 2 or images.shape[0] != codes.shape[0]:
         raise fail("images", f"a tensor of shape ({codes.shape[0]}, ...) matching codes", images)
+    check_dense_tensor("codes", codes)
+    check_dense_tensor("images", images)
+    if not codes.is_floating_point():
+        raise fail("codes", "a floating-point tensor", codes)
     size = codes.shape[0]
     if size < 2 or size % 2:
         raise fail("codes", "a batch of even size b = 2n >= 2", codes)
@@ -555,6 +578,7 @@ def train_vae(images: torch.Tensor, config: VAEConfig | None = None, *, progress
     >>> trained.log.steps, trained.log.final["max_abs_clipped"] <= c32
     (2, True)
     """
+    progress = check_progress(progress)
     images = _check_images(images)
     if images.shape[0] < 2:
         raise fail("images", "at least 2 images", images)

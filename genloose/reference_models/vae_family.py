@@ -34,7 +34,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from genloose._validation import check_choice, check_int, fail
+from genloose._validation import check_choice, check_int, check_progress, fail
 from genloose.reference_models.digit_classifier import (
     ClassifierConfig,
     DigitClassifier,
@@ -43,7 +43,7 @@ from genloose.reference_models.digit_classifier import (
 )
 from genloose.reference_models.digits import load_digits_28
 from genloose.reference_models.vae import VAE, VAEConfig, reconstruction_error, train_vae
-from genloose.reference_models.weights_io import WeightsFileError, file_sha256, read_json_file
+from genloose.reference_models.weights_io import WeightsFileError, file_sha256, manifest_sha256, read_json_file
 
 __all__ = [
     "CLASSIFIER_RECIPE",
@@ -167,6 +167,7 @@ def load_vae(
     >>> model.decoder(torch.zeros(1, 10)).shape
     torch.Size([1, 1, 28, 28])
     """
+    progress = check_progress(progress)
     recipe = vae_recipe(kind, latent_dim)
     if not isinstance(retrain, bool):
         raise fail("retrain", "a bool", retrain)
@@ -208,6 +209,7 @@ def load_digit_classifier(
     >>> load_digit_classifier()(torch.zeros(3, 1, 28, 28)).shape
     torch.Size([3, 10])
     """
+    progress = check_progress(progress)
     if not isinstance(retrain, bool):
         raise fail("retrain", "a bool", retrain)
     if retrain:
@@ -272,13 +274,10 @@ def _load_into(
         )
 
     entry = read_vae_manifest(directory)["models"].get(name)
-    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-        raise bad(f"no SHA-256 for {name!r} in {MANIFEST_NAME}")
+    recorded = manifest_sha256(entry, model=name, manifest=f"{MANIFEST_NAME} in {str(directory)!r}", hint=hint)
     digest = file_sha256(path)
-    if digest != entry["sha256"]:
-        raise bad(
-            f"SHA-256 {digest[:12]}... but the manifest records {entry['sha256'][:12]}... (corrupt or modified file)"
-        )
+    if digest != recorded:
+        raise bad(f"SHA-256 {digest[:12]}... but the manifest records {recorded[:12]}... (corrupt or modified file)")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
@@ -348,6 +347,7 @@ def bundle_vae_family(
     --------
     >>> bundle_vae_family("/tmp/my-vae-weights")  # doctest: +SKIP
     """
+    progress = check_progress(progress)
     from genloose._io import atomic_write_text, check_destination
 
     target = _directory(directory)

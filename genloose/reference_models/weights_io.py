@@ -19,7 +19,17 @@ import torch
 from genloose._errors import GenlooseError
 from genloose._validation import fail
 
-__all__ = ["WeightsFileError", "file_sha256", "load_weights", "read_json_file", "read_metadata", "save_weights"]
+__all__ = [
+    "WeightsFileError",
+    "file_sha256",
+    "load_weights",
+    "manifest_sha256",
+    "read_json_file",
+    "read_metadata",
+    "save_weights",
+]
+
+_HEX = frozenset("0123456789abcdef")
 
 
 class WeightsFileError(GenlooseError, ValueError):
@@ -43,6 +53,57 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _normalised_sha256(value: object) -> str | None:
+    """``value`` as a lower-case SHA-256 hex digest, or None if it is not one (64 hex digits, either case)."""
+    if not isinstance(value, str) or len(value) != 64:
+        return None
+    lower = value.lower()
+    return lower if set(lower) <= _HEX else None
+
+
+def manifest_sha256(entry: object, *, model: str, manifest: str, hint: str) -> str:
+    """The SHA-256 digest a manifest entry records for a weights file, checked and in lower case.
+
+    Every family loads its weights only against a recorded digest: an entry that is not an object, or has no
+    ``sha256`` field, or one that is not 64 hexadecimal digits (upper case is accepted), is refused.
+
+    Parameters
+    ----------
+    entry : object
+        The manifest's entry for the model (a dict, if the manifest is well formed).
+    model : str
+        The model's name, for the message.
+    manifest : str
+        Where the manifest is, for the message.
+    hint : str
+        What to do about it, for the message.
+
+    Returns
+    -------
+    str
+        The digest, lower case.
+
+    Raises
+    ------
+    WeightsFileError
+        If the entry has no well-formed digest.
+
+    Examples
+    --------
+    >>> manifest_sha256({"sha256": "AB" * 32}, model="m", manifest="manifest.json", hint="retrain")[:4]
+    'abab'
+    """
+    recorded = entry.get("sha256") if isinstance(entry, dict) else None
+    digest = _normalised_sha256(recorded)
+    if digest is None:
+        got = "no entry" if not isinstance(entry, dict) else f"sha256 {recorded!r}"[:120]
+        raise WeightsFileError(
+            f"{manifest} must record a SHA-256 digest (64 hexadecimal digits) for {model!r} before its weights "
+            f"are loaded; got {got}; {hint}"
+        )
+    return digest
 
 
 def save_weights(
@@ -118,7 +179,7 @@ def load_weights(
     dtype : torch.dtype, default torch.float32
         The dtype every tensor must have.
     sha256 : str, optional
-        The expected SHA-256 digest of the file (checked before parsing).
+        The expected SHA-256 digest of the file (64 hexadecimal digits, either case; checked before parsing).
 
     Returns
     -------
@@ -141,8 +202,11 @@ def load_weights(
     if not source.is_file():
         raise WeightsFileError(f"weights file {source} does not exist (or is not a file)")
     if sha256 is not None:
+        expected = _normalised_sha256(sha256)
+        if expected is None:
+            raise fail("sha256", "a SHA-256 digest of 64 hexadecimal digits", sha256)
         actual = file_sha256(source)
-        if actual != sha256:
+        if actual != expected:
             raise WeightsFileError(
                 f"weights file {source} is corrupt or was changed: SHA-256 {actual}, expected {sha256}"
             )

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from genloose._errors import InvalidArgumentError
-from genloose._validation import check_float, check_int, describe, fail
+from genloose._validation import as_numpy, check_float, check_int, describe, fail
 from genloose.testing.testbeds import Testbed
 
 __all__ = [
@@ -360,9 +360,9 @@ def _real(value: Any, name: str) -> float:
     return float(value)
 
 
-def _to_numpy(value: Any) -> np.ndarray:
+def _to_numpy(value: Any, name: str) -> np.ndarray:
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
+        return as_numpy(value, name)
     return np.asarray(value)
 
 
@@ -370,7 +370,7 @@ def _result_fields(result: Any, names: tuple[str, ...]) -> dict[str, np.ndarray]
     missing = [name for name in names if not hasattr(result, name)]
     if missing:
         raise fail("result", "an object with attributes " + ", ".join(names), result)
-    return {name: _to_numpy(getattr(result, name)) for name in names}
+    return {name: _to_numpy(getattr(result, name), f"result.{name}") for name in names}
 
 
 def _check_shapes(fields: dict[str, np.ndarray]) -> int:

@@ -31,7 +31,7 @@ import torch
 from scipy import integrate, special
 
 from genloose._errors import InvalidArgumentError
-from genloose._validation import check_float, check_int, describe, fail
+from genloose._validation import as_numpy, check_float, check_int, check_size, describe, fail
 
 __all__ = [
     "GridVoronoiTestbed",
@@ -424,7 +424,7 @@ class Testbed(ABC):
 
     def _latents(self, z: Any) -> np.ndarray:
         if isinstance(z, torch.Tensor):
-            z = z.detach().cpu().numpy()
+            z = as_numpy(z, "z")
         try:
             array = np.asarray(z, dtype=np.float64)
         except (TypeError, ValueError) as error:
@@ -744,7 +744,7 @@ def _check_seed(seed: Any) -> int:
 
 def _real_vector(name: str, value: Any, length: int | None = None) -> np.ndarray:
     if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
+        value = as_numpy(value, name)
     if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind in "USO":
         raise fail(name, "a 1-D array of real numbers", value)  # numpy would parse "1" as 1.0
     try:
@@ -806,7 +806,7 @@ def halfspace(latent_dim: int, *, offset: float = 0.0, normal: Any = None, seed:
     >>> tb.exact_radius(np.zeros((1, 8)))
     array([1.5])
     """
-    latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+    latent_dim = check_size("latent_dim", latent_dim, min_value=1, bytes_each=8, what="the hyperplane's normal")
     offset = check_float("offset", offset)
     seed = _check_seed(seed)
     if normal is None:
@@ -870,7 +870,7 @@ def sectors(latent_dim: int, num_classes: int, *, plane: Sequence[int] = (0, 1))
     array([0])
     """
     latent_dim = check_int("latent_dim", latent_dim, min_value=2)
-    num_classes = check_int("num_classes", num_classes, min_value=2)
+    num_classes = check_size("num_classes", num_classes, min_value=2, bytes_each=8, what="the sector boundaries")
     if isinstance(plane, (str, bytes)) or not isinstance(plane, Sequence) or len(plane) != 2:
         raise fail("plane", "a pair of distinct coordinate indices", plane)
     axes = (
@@ -1001,8 +1001,8 @@ def grid_voronoi(latent_dim: int, *, n: int = 2, scale: float = 2.0, seed: int =
     >>> round(float(tb.class_probabilities().sum()), 12)
     1.0
     """
-    latent_dim = check_int("latent_dim", latent_dim, min_value=2)
-    n = check_int("n", n, min_value=1)
+    latent_dim = check_size("latent_dim", latent_dim, min_value=2, bytes_each=16, what="the grid's basis")
+    n = check_size("n", n, min_value=1, bytes_each=8 * (2 * n + 1) if isinstance(n, int) else 0, what="the grid")
     scale = check_float("scale", scale, min_value=0.0, min_inclusive=False)
     seed = _check_seed(seed)
     basis = _orthonormal_columns(latent_dim, 2, np.random.default_rng(seed))

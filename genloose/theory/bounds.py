@@ -576,7 +576,10 @@ def _entropy_upper_bound(radius: np.ndarray, stacklevel: int) -> np.ndarray:
             u = np.where(finite, u - step, u)
         # The exact inverse is >= log 5 for r <= g(1/5); rounding can leave it a few ulp below (4 ulp at
         # r = THEOREM_3_1_RADIUS_LIMIT), which would put the round trip outside the hypothesis.
-        out[inside] = np.maximum(0.5 * u * u, _ENTROPY_AT_EDGE)
+        entropy = np.maximum(0.5 * u * u, _ENTROPY_AT_EDGE)
+    # a subnormal radius underflows the Lambert-W argument to -0 (NaN from W's branch point): there H is far
+    # beyond float64, as for every radius below about 1e-151, so the bound is inf
+    out[inside] = np.where(np.isnan(entropy), np.inf, entropy)
     out[too_large] = np.nan
     if too_large.any():
         _warn_hypothesis(

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import erfcx, log_ndtr, ndtr, ndtri, ndtri_exp
 
 from genloose._errors import InvalidArgumentError
-from genloose._validation import describe, fail
+from genloose._validation import as_numpy, describe, fail, is_tensor
 
 __all__ = [
     "normal_cdf",
@@ -59,8 +59,8 @@ def _as_real_array(
 
     Refuses booleans, complex numbers, strings, objects and (unless allowed) NaN and infinities.
     """
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
+    if is_tensor(value):
+        value = as_numpy(value, name)
     if isinstance(value, (bool, np.bool_)):
         raise fail(name, "a real number or array of real numbers (booleans are refused)", value)
     if isinstance(value, numbers.Real):

@@ -7,6 +7,7 @@ Adding a public function to the suite is one ``Case`` line.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,9 +50,23 @@ BAD_LABEL_BATCHES = st.one_of(  # an empty batch is a valid (identity) update of
     st.lists(st.integers(max_value=-1), min_size=1, max_size=6).map(lambda xs: [*xs, 0]),
     st.lists(st.booleans(), min_size=2, max_size=6).map(np.array),
     st.just(np.zeros((2, 3), dtype=np.int64)),
+    st.just(np.array([0, 2**63, 2**64 - 1], dtype=np.uint64)),  # would wrap negative as int64
     NOT_NUMERIC,
 )
 BAD_LABELS = st.one_of(BAD_LABEL_BATCHES, st.just([]))
+# where one count is held per class (the streaming counters), a label of 10**12 would allocate terabytes
+BAD_COUNTED_LABELS = st.one_of(BAD_LABEL_BATCHES, st.integers(2**24, 2**62).map(lambda label: [0, label]))
+
+
+def bad_num_classes(min_value: int = 1) -> st.SearchStrategy[Any]:
+    """As :func:`bad_integers`, and numbers of classes too many to hold one count per class."""
+    return st.one_of(bad_integers(min_value), st.integers(2**24 + 1, 2**80))
+
+
+def bad_sizes(min_value: int) -> st.SearchStrategy[Any]:
+    """As :func:`bad_integers`, and sizes no machine's memory holds (10**15 latents and up)."""
+    return st.one_of(bad_integers(min_value), st.integers(10**15, 10**30))
+
 
 BAD_DISTRIBUTIONS = st.one_of(
     st.lists(st.floats(0.01, 1.0), min_size=2, max_size=6).filter(lambda p: abs(sum(p) - 1) > 1e-6),
@@ -65,6 +80,9 @@ BAD_DISTRIBUTIONS = st.one_of(
 
 BAD_COUNTS = st.one_of(
     st.lists(st.integers(max_value=-1), min_size=1, max_size=4).map(lambda xs: [*xs, 3]),
+    st.just(np.full(3, 2**62, dtype=np.int64)),  # the total overflows int64
+    st.just(np.array([2**63, 1], dtype=np.uint64)),  # wraps negative as int64
+    st.integers(2**53 + 1, 2**63 - 1).map(lambda c: [c, 1]),  # beyond float64's exact integers
     st.just([1.5, 2.0]),
     st.just([[1, 2]]),
     st.just([]),
@@ -83,6 +101,7 @@ def bad_latents(latent_dim: int) -> st.SearchStrategy[Any]:
         st.integers(1, 4).map(lambda n: np.zeros(n)),
         st.integers(1, 4).map(lambda n: np.full((n, latent_dim), np.nan)),
         st.just(np.zeros((0, latent_dim))),
+        st.floats(4e38, 1e300).map(lambda x: np.full((2, latent_dim), x)),  # finite, but beyond float32
         NOT_NUMERIC,
     )
 
@@ -101,6 +120,9 @@ BAD_GENERATORS = st.sampled_from(
         lambda z: z[:1],  # wrong number of rows
         lambda z: z * float("nan"),  # NaN samples
         3,  # not callable
+        lambda z: z.to("meta"),  # a tensor without data
+        lambda z: z.to_sparse(),  # a sparse tensor
+        torch.nn.Linear(2, 2, device="meta"),  # parameters without data
     ]
 )
 BAD_CLASSIFIERS = st.sampled_from(
@@ -112,6 +134,9 @@ BAD_CLASSIFIERS = st.sampled_from(
         lambda x: -torch.ones(x.shape[0], dtype=torch.long),  # negative labels
         lambda x: x / 0.0,  # infinite scores
         None,  # not callable
+        lambda x: x.to_sparse(),  # sparse scores
+        lambda x: x.to("meta"),  # scores without data
+        torch.nn.Linear(2, 3, device="meta"),  # parameters without data
     ]
 )
 
@@ -169,7 +194,7 @@ CASES: list[Case] = [
             f"metrics.{fn.__name__}",
             fn,
             {"labels": [0, 1, 1, 2]},
-            {"labels": BAD_LABELS, "confidence": bad_open_unit(), "num_classes": bad_integers(1)},
+            {"labels": BAD_LABELS, "confidence": bad_open_unit(), "num_classes": bad_num_classes()},
         )
         for fn in (
             metrics.collision_probability,
@@ -206,13 +231,19 @@ CASES: list[Case] = [
         "metrics.CollisionCounter",
         lambda **kw: metrics.CollisionCounter(kw["num_classes"]).update(kw["labels"]),
         {"num_classes": 3, "labels": [0, 2, 1]},
-        {"num_classes": bad_integers(1), "labels": BAD_LABEL_BATCHES},
+        {"num_classes": bad_num_classes(), "labels": BAD_COUNTED_LABELS},
+    ),
+    Case(
+        "metrics.CollisionCounter(None)",
+        lambda **kw: metrics.CollisionCounter().update(kw["labels"]),
+        {"labels": [0, 2, 1]},
+        {"labels": BAD_COUNTED_LABELS},
     ),
     Case(
         "metrics.sample_latents",
         metrics.sample_latents,
         {"seed": 0, "latent_dim": 2, "stop": 5},
-        {"seed": bad_integers(0), "latent_dim": bad_integers(1), "stop": bad_integers(0)},
+        {"seed": bad_integers(0), "latent_dim": bad_integers(1), "stop": bad_sizes(0)},
     ),
     # theory: scalar/array functions of one numeric argument
     *[
@@ -258,7 +289,9 @@ CASES: list[Case] = [
         genloose.class_radius,
         _RADIUS_VALID,
         {
-            "num_samples": bad_integers(1),
+            "num_samples": bad_sizes(1),
+            "pool_size": bad_sizes(0),
+            "num_classes": bad_num_classes(),
             "seed": bad_integers(0),
             "confidence": bad_open_unit(),
             "batch_size": bad_integers(1),
@@ -279,14 +312,22 @@ CASES: list[Case] = [
         "Generator",
         genloose.Generator,
         {"fn": torch.nn.Identity(), "latent_dim": 2},
-        {"latent_dim": bad_integers(1), "batch_size": bad_integers(1), "fn": st.sampled_from([3, None, "g"])},
+        {
+            "latent_dim": bad_integers(1),
+            "batch_size": bad_integers(1),
+            "fn": st.sampled_from([3, None, "g", torch.nn.Linear(2, 2, device="meta")]),
+        },
         message_names={"fn": "generator"},
     ),
     Case(
         "Classifier",
         genloose.Classifier,
         {"fn": lambda x: x},
-        {"num_classes": bad_integers(1), "batch_size": bad_integers(1), "fn": st.sampled_from([3, None, "c"])},
+        {
+            "num_classes": bad_num_classes(),
+            "batch_size": bad_integers(1),
+            "fn": st.sampled_from([3, None, "c", torch.nn.Linear(2, 2, device="meta")]),
+        },
         message_names={"fn": "classifier"},
     ),
     # testing factories
@@ -338,7 +379,9 @@ CASES += [
         genloose.evaluate,
         _RADIUS_VALID,
         {
-            "num_samples": bad_integers(1),
+            "num_samples": bad_sizes(1),
+            "pool_size": bad_sizes(0),
+            "num_classes": bad_num_classes(),
             "seed": bad_integers(0),
             "confidence": bad_open_unit(),
             "latent_dim": bad_integers(1),
@@ -385,8 +428,44 @@ CASES += [
             "first": genloose.CollisionAccumulator(3).state_dict(),
             "second": genloose.CollisionAccumulator(3).state_dict(),
         },
-        {"second": st.one_of(st.integers(), st.text(max_size=2), st.just([1, 2]))},
+        {
+            "second": st.one_of(
+                st.integers(),
+                st.text(max_size=2),
+                st.just([1, 2]),
+                st.just({"num_classes": 3, "counts": np.array([-1, 5, 2]), "n": np.array(6)}),  # negative
+                st.just({"num_classes": 3, "counts": np.array([1, 5, 2]), "n": np.array(7)}),  # n != sum
+                st.just({"num_classes": 4, "counts": np.array([1, 5, 2]), "n": np.array(8)}),  # not K entries
+            )
+        },
         message_names={"second": "states"},
+    ),
+    Case(
+        "merge_states(RadiusAccumulator)",
+        lambda **kw: genloose.merge_states(kw["first"], kw["second"]),
+        {"first": genloose.RadiusAccumulator().state_dict(), "second": genloose.RadiusAccumulator().state_dict()},
+        {
+            "second": st.sampled_from(
+                [
+                    {**genloose.RadiusAccumulator().state_dict(), "count": np.array(-3)},
+                    {**genloose.RadiusAccumulator().state_dict(), "sum": np.array(np.nan)},
+                    {**genloose.RadiusAccumulator().state_dict(), "sum_sq": np.array(np.inf)},
+                    {**genloose.RadiusAccumulator().state_dict(), "sum": np.array(-1.0)},
+                ]
+            )
+        },
+        message_names={"second": "states"},
+    ),
+    Case(
+        "Estimate.from_normal",
+        genloose.Estimate.from_normal,
+        {"value": 1.0, "stderr": 0.5, "n": 10, "confidence": 0.95, "method": "mean"},
+        {
+            "stderr": st.one_of(st.floats(max_value=-1e-300), st.just(-math.inf), NOT_NUMERIC),
+            "value": NOT_NUMERIC,
+            "n": bad_integers(0),
+            "confidence": bad_open_unit(),
+        },
     ),
     Case(
         "RadiusAccumulator",
@@ -394,14 +473,20 @@ CASES += [
         {"confidence": 0.95, "radii": [0.5, 1.0]},
         {
             "confidence": bad_open_unit(),
-            "radii": st.one_of(st.just([-1.0, 0.5]), st.just([[0.5]]), st.just([float("nan")]), NOT_NUMERIC),
+            "radii": st.one_of(
+                st.just([-1.0, 0.5]),
+                st.just([[0.5]]),
+                st.just([float("nan")]),
+                st.floats(1e155, 1e308).map(lambda r: [r, 1.0]),  # squares overflow the state's float64 sum
+                NOT_NUMERIC,
+            ),
         },
     ),
     Case(
         "CollisionAccumulator",
         lambda **kw: _accumulate(genloose.CollisionAccumulator(kw["num_classes"]), kw["labels"]),
         {"num_classes": 3, "labels": [0, 2, 1]},
-        {"num_classes": bad_integers(1), "labels": BAD_LABEL_BATCHES},
+        {"num_classes": bad_num_classes(), "labels": BAD_COUNTED_LABELS},
     ),
 ]
 

@@ -12,6 +12,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+import genloose
 from tests.guarantees.registry import (
     MODEL_METRICS,
     STREAMING_STATES,
@@ -77,10 +78,18 @@ class TestModelMetrics:
         np.testing.assert_array_equal(single["labels"], double["labels"])
         assert abs(single["estimate"] - double["estimate"]) <= metric.dtype_rtol * abs(double["estimate"])
 
+    @pytest.mark.parametrize("half", ["generator", "classifier"])
+    def test_bfloat16_models_work_beside_float32_ones(self, metric: ModelMetric, half: str) -> None:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            generator, classifier = torch.nn.Linear(TESTBED.latent_dim, 3), torch.nn.Linear(3, 3)
+        (generator if half == "generator" else classifier).to(torch.bfloat16)
+        outputs = metric.outputs(_run(metric, generator=generator, classifier=classifier))
+        assert np.isfinite(outputs["estimate"])
+        assert outputs["estimate"] > 0
+
     @pytest.mark.gpu
     def test_cuda_agrees_with_cpu(self, metric: ModelMetric) -> None:
-        import genloose
-
         cuda_generator = genloose.Generator(TESTBED.generator, latent_dim=TESTBED.latent_dim, device="cuda")
         cpu, gpu = metric.outputs(_run(metric)), metric.outputs(_run(metric, generator=cuda_generator))
         np.testing.assert_array_equal(cpu["labels"], gpu["labels"])
@@ -143,3 +152,66 @@ class TestStreamingStates:
         _same(state, state.from_state_dict(state.state_dict(a)), a)
         _same(state, pickle.loads(pickle.dumps(a)), a)
         np.testing.assert_array_equal(state.compute(pickle.loads(pickle.dumps(a))), state.compute(a))
+
+
+# ----------------------------------------------------------------------------- models that are not functions
+
+
+def _not_functions() -> dict[str, tuple[object, object, str]]:
+    """(generator, classifier, expected cause) for models whose answer for a latent is not a function of it."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        linear = torch.nn.Linear(2, 3)
+        dropout = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 3)).train()
+        batchnorm = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 3)).train()
+        no_stats = torch.nn.Sequential(
+            torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8, track_running_stats=False), torch.nn.Linear(8, 3)
+        )
+        g_dropout = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5)).train()
+        g_batchnorm = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)).train()
+    identity = torch.nn.Identity()
+    random, batch = "different outputs on two calls", "depends on the other latents of its batch"
+    return {
+        "classifier with dropout, in train mode inside a lambda": (identity, lambda x: dropout(x), random),
+        "label classifier with dropout inside a lambda": (identity, lambda x: dropout(x).argmax(1), random),
+        "classifier with BatchNorm, in train mode inside a lambda": (identity, lambda x: batchnorm(x), batch),
+        "classifier with BatchNorm without running statistics (eval mode)": (identity, no_stats, batch),
+        "generator with dropout, in train mode inside a lambda": (lambda z: g_dropout(z), linear, random),
+        "generator with BatchNorm, in train mode inside a lambda": (lambda z: g_batchnorm(z), linear, batch),
+    }
+
+
+NOT_FUNCTIONS = _not_functions()
+
+
+def _counting(model: object, seen: list[int]) -> object:
+    def counted(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x.shape[0])
+        return model(x)
+
+    return counted
+
+
+ENTRY_POINTS = {
+    "class_radius": lambda g, c, **kw: genloose_module().class_radius(g, c, **kw),
+    "evaluate": lambda g, c, **kw: genloose_module().evaluate(g, c, **kw),
+    "compare": lambda g, c, **kw: genloose_module().compare(g, g, classifier=c, **kw),
+}
+
+
+def genloose_module():
+    import genloose
+
+    return genloose
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("model", NOT_FUNCTIONS)
+def test_models_that_are_not_functions_are_refused_before_the_search_naming_the_cause(entry: str, model: str) -> None:
+    generator, classifier, cause = NOT_FUNCTIONS[model]
+    seen: list[int] = []
+    kwargs = {"latent_dim": 2, "num_samples": 500, "num_classes": 3, "progress": False}
+    with pytest.raises(genloose.NonDeterministicModelError, match=cause) as info:
+        ENTRY_POINTS[entry](generator, _counting(classifier, seen), **kwargs)
+    assert "model.eval()" in str(info.value)
+    assert sum(seen) <= 3 * 128  # the probe's three blocks: no point was labelled, let alone searched

@@ -44,20 +44,38 @@ def fawzi_cap(counts: np.ndarray) -> tuple[float, float]:
 CAP_TEST_LEVEL = 1e-3  # one-sided false-alarm rate of the cap check when E r equals the cap exactly
 
 
-def exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float) -> bool:
+def exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float, *, sampled: bool = True) -> bool:
     """Whether the estimate lies above the cap beyond both their errors (a one-sided z-test at CAP_TEST_LEVEL).
+
+    The cap bounds the mean of r(z) over z ~ N(0, I), so the test applies only to a sample from N(0, I)
+    (``sampled``; not to latents the caller chose) of at least two points with a finite standard error (one
+    point has no error term to test with). Where it does not apply the answer is False: no failure is claimed.
+
+    Parameters
+    ----------
+    estimate : Estimate
+        The class-radius estimate.
+    cap, cap_stderr : float
+        The universal cap at the observed class frequencies, and its standard error.
+    sampled : bool
+        Whether the points were drawn from N(0, I) by the library.
+
+    Returns
+    -------
+    bool
+        True when the test applies and rejects "estimate <= cap".
 
     Examples
     --------
     >>> e = Estimate.from_normal(0.9, 0.01, n=100, confidence=0.95, method="mean")
-    >>> exceeds_cap(e, 0.8, 0.01), exceeds_cap(e, 0.88, 0.01)
-    (True, False)
+    >>> exceeds_cap(e, 0.8, 0.01), exceeds_cap(e, 0.88, 0.01), exceeds_cap(e, 0.8, 0.01, sampled=False)
+    (True, False, False)
     """
+    if not (sampled and estimate.n >= 2 and np.isfinite(estimate.stderr)):
+        return False
     if not (np.isfinite(estimate.value) and np.isfinite(cap)):
         return False
-    spread = math.hypot(
-        estimate.stderr if np.isfinite(estimate.stderr) else 0.0, cap_stderr if np.isfinite(cap_stderr) else 0.0
-    )
+    spread = math.hypot(estimate.stderr, cap_stderr if np.isfinite(cap_stderr) else 0.0)
     critical = float(ndtri(1.0 - CAP_TEST_LEVEL))
     return bool(estimate.value - cap > critical * spread)
 

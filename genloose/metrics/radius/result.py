@@ -55,7 +55,8 @@ class RadiusResult:
     exceeds_cap : bool
         True when the estimate lies above the cap beyond both their errors (a one-sided z-test at level
         1e-3; the cap is attained by two classes split by a hyperplane, so a correct search can sit on it):
-        the search has failed.
+        the search has failed. The test applies to points drawn from N(0, I) (``num_samples``), at least two:
+        for given ``latents`` or a single point it is not made, and this is False.
     lower_bounds : ndarray of shape (n,) or None
         Certified per-point lower bounds (Lipschitz margin), when a Lipschitz constant was given.
     lower_estimate : Estimate or None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genloose._validation import check_int
+from genloose._validation import check_int, check_memory, check_size
 
 __all__ = ["BLOCK_SIZE", "POOL_STREAM", "sample_latents"]
 
@@ -39,9 +39,10 @@ def sample_latents(seed: int, latent_dim: int, stop: int, *, start: int = 0, str
     True
     """
     seed = check_int("seed", seed, min_value=0)
-    latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+    latent_dim = check_size("latent_dim", latent_dim, min_value=1, bytes_each=8 * BLOCK_SIZE, what="a block of latents")
     start = check_int("start", start, min_value=0)
     stop = check_int("stop", stop, min_value=start)
+    check_memory("stop", stop, 8 * (stop - start) * latent_dim, "the float64 latents")
     out = np.empty((stop - start, latent_dim))
     first, last = start // BLOCK_SIZE, (stop - 1) // BLOCK_SIZE if stop > start else -1
     for block in range(first, last + 1):

@@ -16,7 +16,17 @@ from genloose._errors import (
     SearchFailureWarning,
 )
 from genloose._progress import progress_bar
-from genloose._validation import check_choice, check_confidence, check_float, check_int, describe
+from genloose._validation import (
+    as_numpy,
+    check_choice,
+    check_confidence,
+    check_float,
+    check_int,
+    check_memory,
+    check_progress,
+    describe,
+    is_tensor,
+)
 from genloose.estimate import Estimate
 from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, exceeds_cap, fawzi_cap, mean_estimate
 from genloose.metrics.radius.blackbox import SignRefiner
@@ -74,9 +84,9 @@ def _from_sequence(latents: Any) -> Any:
     return latents
 
 
-def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
-    if hasattr(latents, "detach"):
-        latents = latents.detach().cpu().numpy()
+def _check_latents(latents: Any, latent_dim: int, dtype: torch.dtype) -> np.ndarray:
+    if is_tensor(latents):
+        latents = as_numpy(latents, "latents")
     if not isinstance(latents, np.ndarray) or latents.dtype.kind not in "fiu":
         raise InvalidArgumentError(
             f"latents must be a float array or tensor of shape (n, {latent_dim}); got {describe(latents)}"
@@ -89,7 +99,16 @@ def _check_latents(latents: Any, latent_dim: int) -> np.ndarray:
             f"latents must be finite; {int(bad.sum())} row(s) hold NaN or Inf (first at index "
             f"{int(np.flatnonzero(bad)[0])})"
         )
-    return latents.astype(np.float64)
+    latents = latents.astype(np.float64)
+    largest = torch.finfo(dtype).max  # the models see the latents in their dtype: they must not overflow it
+    bad = (np.abs(latents) > largest).any(axis=1)
+    if bad.any():
+        raise InvalidArgumentError(
+            f"latents must be representable in the generator's dtype {str(dtype).removeprefix('torch.')} "
+            f"(|entries| <= {largest:.4g}); {int(bad.sum())} row(s) overflow it (first at index "
+            f"{int(np.flatnonzero(bad)[0])})"
+        )
+    return latents
 
 
 def _label_in_chunks(
@@ -240,6 +259,7 @@ def class_radius(
     >>> bool((err >= -1e-6).all() and (err <= 1e-3 * result.radii).all())
     True
     """
+    progress = check_progress(progress)
     latents = _from_sequence(latents)
     if latent_dim is None and latents is not None and not isinstance(generator, Generator):
         shape = getattr(latents, "shape", None)
@@ -280,19 +300,31 @@ def class_radius(
             f"latents={'None' if latents is None else 'an array'}, num_samples={num_samples!r}"
         )
     if latents is not None:
-        points64 = _check_latents(latents, d)
+        points64 = _check_latents(latents, d, gen.dtype)
         sample_seed: int | None = None
         if sample_offset:
             raise InvalidArgumentError(
                 f"sample_offset applies to sampled points only; got {sample_offset} with latents"
             )
+        head = points64[:FUNCTION_PROBE_ROWS]
     else:
         n = check_int("num_samples", num_samples, min_value=1)
-        points64 = sample_latents(seed, d, sample_offset + n, start=sample_offset)
+        # the latents (float64 and on the device), the witnesses and their copies: about 4 float64 (n, d) arrays
+        check_memory("num_samples", n, 4 * 8 * n * d, f"{n} points of dimension {d}")
+        head = sample_latents(seed, d, sample_offset + min(n, FUNCTION_PROBE_ROWS), start=sample_offset)
         sample_seed = seed
+    check_memory("pool_size", pool_size, 2 * 8 * pool_size * d, f"a seeding pool of {pool_size} points")
 
     labeler = LatentLabeler(gen, clf)
     with labeler.session():
+        # a broken, random or batch-dependent model fails here, before N latents are drawn or labelled
+        labeler.check_is_a_function(labeler.to_latents(head))
+        if lipschitz is not None and clf.gives_scores is False:
+            raise InvalidArgumentError(
+                "lipschitz needs a classifier that returns scores (n, K); this one returns labels"
+            )
+        if latents is None:
+            points64 = sample_latents(seed, d, sample_offset + n, start=sample_offset)
         return _search(
             labeler,
             points64,
@@ -360,7 +392,6 @@ def _search(
     z_all = labeler.to_latents(points64)
     points64 = z_all.detach().cpu().to(torch.float64).numpy()  # exactly what the models see
     y_all = _label_in_chunks(labeler, z_all, batch_size, "latent index")
-    labeler.check_is_a_function(z_all[:FUNCTION_PROBE_ROWS])
     access = _resolve_access(labeler, access, z_all[:2])
     if num_seeds is None:
         num_seeds = 3 if access == "white-box" else 6
@@ -476,7 +507,7 @@ def _search(
     )
     estimate = mean_estimate(radii[~censored], n, confidence)
     cap, cap_stderr = fawzi_cap(counts)
-    exceeds = exceeds_cap(estimate, cap, cap_stderr)
+    exceeds = exceeds_cap(estimate, cap, cap_stderr, sampled=sample_seed is not None)
     if censored.any() and not censored.all():
         warnings.warn(
             f"class_radius: {int(censored.sum())} of {n} points have no witness (censored) "
