@@ -258,16 +258,8 @@ def test_dict_and_json_have_stable_keys(ten_sectors) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::genloose.UndefinedMetricWarning")
-def test_json_encodes_infinity_as_a_string() -> None:
-    report = evaluate(
-        torch.nn.Identity(),
-        lambda x: torch.zeros(x.shape[0], dtype=torch.long),
-        latent_dim=2,
-        num_samples=20,
-        num_classes=3,
-        pool_size=8,
-        progress=False,
-    )
+def test_json_encodes_infinity_as_a_string(single_class_report) -> None:
+    report = single_class_report
     loaded = json.loads(report.to_json())
     assert loaded["fawzi_cap_value"] == "inf"
 
@@ -312,16 +304,8 @@ def test_summary_says_which_bounds_hold_and_which_are_vacuous(ten_sectors, two_s
 
 @pytest.mark.filterwarnings("ignore::genloose.UndefinedMetricWarning")
 @pytest.mark.filterwarnings("ignore::genloose.SearchFailureWarning")
-def test_summary_of_a_single_class_model() -> None:
-    report = evaluate(
-        torch.nn.Identity(),
-        lambda x: torch.zeros(x.shape[0], dtype=torch.long),
-        latent_dim=2,
-        num_samples=20,
-        num_classes=3,
-        pool_size=8,
-        progress=False,
-    )
+def test_summary_of_a_single_class_model(single_class_report) -> None:
+    report = single_class_report
     lines = report.summary().splitlines()
     assert lines[0] == "class radius: undefined (all 20 points censored: no witness found)"
     assert lines[1].startswith("collision entropy 0 nats")  # not -0

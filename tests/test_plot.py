@@ -129,18 +129,8 @@ def test_plot_rejects_bad_kind_and_axes(report: Report) -> None:
         report.radius_result.plot(ax=[1])
 
 
-def test_single_class_report_plots_with_notes_not_errors(tmp_path: Path) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        single = evaluate(
-            torch.nn.Identity(),
-            lambda x: torch.zeros(x.shape[0], dtype=torch.long),
-            latent_dim=2,
-            num_samples=20,
-            num_classes=3,
-            pool_size=8,
-            progress=False,
-        )
+def test_single_class_report_plots_with_notes_not_errors(single_class_report, tmp_path: Path) -> None:
+    single = single_class_report
     fig, axes = single.plot()
     fig.savefig(tmp_path / "single.png", dpi=40)
     note = NO_RADIUS.format(n=20)

@@ -1,0 +1,29 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from genloose import Report, evaluate
+
+
+@pytest.fixture(scope="session")
+def single_class_report() -> Report:
+    """A model whose classifier labels every sample class 0 (of K = 3): no point has a witness.
+
+    NaN radius (every point censored), an infinite Fawzi cap, collision entropy 0 and NaN intervals.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return evaluate(
+            torch.nn.Identity(),
+            lambda x: torch.zeros(x.shape[0], dtype=torch.long),
+            latent_dim=2,
+            num_samples=20,
+            num_classes=3,
+            pool_size=8,
+            progress=False,
+        )
