@@ -316,8 +316,8 @@ class ChunkState:
         labelled in one go), then, if none of those crosses in both layouts, by ``margin·r`` more, and kept at
         the first moved point that crosses in both. Witnesses that already cross are kept exactly: a push would
         only add to their radius. In half precision (float16, bfloat16), whose rounding is as coarse as 10^-3 of
-        a coordinate, every witness is moved: there a crossing that two labellings agree on can still sit on the
-        wrong side of the boundary the model approximates.
+        a coordinate, every witness is moved, and by the full push: there a crossing that two labellings agree
+        on can still sit on the wrong side of the boundary the model approximates.
         """
         # a witness at z itself (only a non-deterministic model gives one) has no ray; re-verification flags it
         rows = rows[torch.isfinite(self.radius[rows]) & (self.radius[rows] > 0)]
@@ -332,7 +332,9 @@ class ChunkState:
         u = (direction / norm[:, None]).to(self.z.dtype)
         unit = 4.0 * torch.finfo(self.z.dtype).eps
         rounding = unit * self.witness[rows].to(torch.float64).abs().amax(dim=1).clamp_min(1.0)
-        pushes = torch.tensor(HARDEN_PUSHES, dtype=torch.float64, device=norm.device)
+        # in half precision the least push two layouts agree on can still be on the wrong side: the full one
+        ladder = HARDEN_PUSHES if torch.finfo(self.z.dtype).eps < COARSE_DTYPE_EPS else HARDEN_PUSHES[-1:]
+        pushes = torch.tensor(ladder, dtype=torch.float64, device=norm.device)
         for relative in (None, margin):
             extra = rounding[:, None] * pushes if relative is None else (rounding + relative * norm)[:, None]
             moved = self.ray_points(rows, u, norm[:, None] + extra)  # (rows, P, d)
