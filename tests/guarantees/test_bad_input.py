@@ -26,17 +26,21 @@ from tests.guarantees.bad_inputs import BED, CASES, EXEMPT, Case
 PAIRS = [(case, argument) for case in CASES for argument in case.bad]
 
 
-@pytest.mark.parametrize(("case", "argument"), PAIRS, ids=[f"{c}-{a}" for c, a in PAIRS])
-@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(data=st.data())
-def test_malformed_argument_is_refused_with_a_named_error(case: Case, argument: str, data: st.DataObject) -> None:
-    value = data.draw(case.bad[argument], label=argument)
+def _assert_refused_naming(case: Case, argument: str, value: object) -> None:
+    """``case`` called with ``argument=value`` raises a GenlooseError that is a ValueError and names the argument."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GenlooseWarning)
         with pytest.raises(GenlooseError) as info:
             case.call(**{argument: value})
     assert isinstance(info.value, ValueError)
     assert case.message_names.get(argument, argument) in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(("case", "argument"), PAIRS, ids=[f"{c}-{a}" for c, a in PAIRS])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_malformed_argument_is_refused_with_a_named_error(case: Case, argument: str, data: st.DataObject) -> None:
+    _assert_refused_naming(case, argument, data.draw(case.bad[argument], label=argument))
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if case.baseline], ids=str)
@@ -116,13 +120,7 @@ TENSOR_FORMS = {
 @pytest.mark.parametrize("form", TENSOR_FORMS)
 @pytest.mark.parametrize(("case", "argument"), TENSOR_ARGUMENTS, ids=[f"{c}-{a}" for c, a in TENSOR_ARGUMENTS])
 def test_meta_and_sparse_tensors_are_refused_by_name(case: Case, argument: str, form: str) -> None:
-    value = TENSOR_FORMS[form](_as_tensor(case.valid[argument]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GenlooseWarning)
-        with pytest.raises(GenlooseError) as info:
-            case.call(**{argument: value})
-    assert isinstance(info.value, ValueError)
-    assert case.message_names.get(argument, argument) in str(info.value), str(info.value)
+    _assert_refused_naming(case, argument, TENSOR_FORMS[form](_as_tensor(case.valid[argument])))
 
 
 @pytest.mark.parametrize(("case", "argument"), FLOAT_ARGUMENTS, ids=[f"{c}-{a}" for c, a in FLOAT_ARGUMENTS])
