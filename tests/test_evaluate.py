@@ -342,18 +342,10 @@ def test_report_does_not_depend_on_batch_size_and_leaves_rng_alone() -> None:
     assert np.random.get_state()[1].tolist() == np_state[1].tolist()
 
 
-def test_single_class_model_is_documented_not_an_error() -> None:
+def test_single_class_model_is_documented_not_an_error(single_class_model) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        report = evaluate(
-            torch.nn.Identity(),
-            lambda x: torch.zeros(x.shape[0], dtype=torch.long),
-            latent_dim=2,
-            num_samples=20,
-            num_classes=3,
-            pool_size=8,
-            progress=False,
-        )
+        report = evaluate(**single_class_model)
     assert any(issubclass(w.category, UndefinedMetricWarning) for w in caught)
     assert math.isnan(report.class_radius.value)
     assert report.diagnostics.num_censored == 20
