@@ -68,8 +68,7 @@ def test_search_on_the_digit_dcgan_is_verified_and_at_least_as_tight_as_fmn(digi
     assert_radii_are_upper_bounds(result, generator, classifier)
     assert (result.queries <= 960 + 100).all()  # the budget, overrun by at most one ray search
     z = torch.as_tensor(result.latents, dtype=torch.float32)
-    with torch.random.fork_rng():
-        reference = _fmn(lambda x: classifier(generator(x)), z, torch.as_tensor(result.labels), steps=1000)
+    reference = _fmn(lambda x: classifier(generator(x)), z, torch.as_tensor(result.labels), steps=1000)
     assert np.isfinite(reference).all()
     ratio = result.radii / reference
     # measured: 0.9999996, 0.99993, 1.0000006, 1.00000001, 0.927, 0.9991 (within float32 resolution or closer)
