@@ -1,5 +1,5 @@
-"""Tests of the :class:`Testbed` contract on every family: closed forms against Monte Carlo, brute force and the
-torch models.
+"""Tests of the :class:`Testbed` contract on every family: closed forms against references, Monte Carlo, brute
+force and the torch models; the argument checks of every factory.
 
 Statistical tests are seeded; each compares at 4 standard errors (false-failure rate about 6e-5
 per comparison for a correct formula), so with the fixed seeds they are deterministic.
@@ -16,12 +16,35 @@ import torch
 from genloose._errors import InvalidArgumentError
 from genloose.testing import (
     Testbed,
+    all_testbeds,
     grid_voronoi,
     halfspace,
+    invertible_wrapper,
     sectors,
     spheres,
+    with_logit_scale,
 )
 from tests.testing.testbeds._cases import ALL, D2, D7, EXTRA, _ids, _latents, _torch_labels, _universal_cap
+
+
+@pytest.mark.parametrize(
+    ("testbed", "expected", "tol"),
+    [
+        # values from research/min-norm-attacks.md §9, each checked there against MC or brute force
+        (halfspace(16), math.sqrt(2 / math.pi), 1e-15),
+        (sectors(2, 2), 0.79788, 5e-6),
+        (sectors(9, 3), 0.59841, 5e-6),
+        (sectors(3, 10), 0.19526, 5e-6),
+        (sectors(2, 1000), 0.001969, 5e-7),
+        (spheres(2, 1.0), 0.5421, 5e-5),
+        (spheres(10, 3.0), 0.5593, 5e-5),
+        (spheres(128, 11.0), 0.6088, 5e-5),
+        (spheres(512, 22.6), 0.5642, 5e-5),
+    ],
+    ids=lambda v: v.name if isinstance(v, Testbed) else "",
+)
+def test_reference_mean_radii(testbed: Testbed, expected: float, tol: float) -> None:
+    assert abs(testbed.exact_mean_radius() - expected) <= tol
 
 
 @pytest.mark.parametrize("testbed", ALL, ids=_ids(ALL))
@@ -184,6 +207,42 @@ def test_exact_methods_accept_tensors_and_lists() -> None:
 def test_exact_methods_reject_bad_latents(bad_z: object, method: str) -> None:
     with pytest.raises(InvalidArgumentError, match="z must"):
         getattr(spheres(3, 1.0), method)(bad_z)
+
+
+@pytest.mark.parametrize(
+    ("factory", "match"),
+    [
+        (lambda: halfspace(0), "latent_dim"),
+        (lambda: halfspace(2.5), "latent_dim"),  # type: ignore[arg-type]
+        (lambda: halfspace(2, offset=np.nan), "offset"),
+        (lambda: halfspace(2, normal=[0.0, 0.0]), "normal"),
+        (lambda: halfspace(2, normal=[1.0, 2.0, 3.0]), "normal"),
+        (lambda: halfspace(2, seed=-1), "seed"),
+        (lambda: sectors(1, 3), "latent_dim"),
+        (lambda: sectors(3, 1), "num_classes"),
+        (lambda: sectors(3, 3, plane=(0, 0)), "plane"),
+        (lambda: sectors(3, 3, plane=(0, 3)), "plane"),
+        (lambda: sectors(3, 3, plane=(0,)), "plane"),
+        (lambda: spheres(3, []), "radii"),
+        (lambda: spheres(3, [2.0, 1.0]), "radii"),
+        (lambda: spheres(3, [1.0, 1.0]), "radii"),
+        (lambda: spheres(3, [0.0, 1.0]), "radii"),
+        (lambda: spheres(3, [[1.0]]), "radii"),
+        (lambda: spheres(3, [1.0, np.inf]), "radii"),
+        (lambda: grid_voronoi(1), "latent_dim"),
+        (lambda: grid_voronoi(2, n=0), "n"),
+        (lambda: grid_voronoi(2, scale=0.0), "scale"),
+        (lambda: invertible_wrapper("not a testbed"), "testbed"),  # type: ignore[arg-type]
+        (lambda: invertible_wrapper(halfspace(4), image_shape=3), "image_shape"),
+        (lambda: invertible_wrapper(halfspace(4), image_shape=(2, 0, 4)), "image_shape"),
+        (lambda: with_logit_scale(halfspace(4), -1.0), "scale"),
+        (lambda: with_logit_scale(halfspace(4), np.inf), "scale"),
+        (lambda: all_testbeds(1), "latent_dim"),
+    ],
+)
+def test_factories_validate_arguments(factory: object, match: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=match):
+        factory()  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("testbed", [D2[0], D2[5], D2[6]], ids=_ids([D2[0], D2[5], D2[6]]))

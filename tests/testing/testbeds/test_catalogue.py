@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
-from genloose._errors import InvalidArgumentError
 from genloose.testing import (
     GridVoronoiTestbed,
     HalfspaceTestbed,
@@ -37,14 +35,3 @@ def test_construction_leaves_global_rng_alone() -> None:
     invertible_wrapper(halfspace(3), seed=7)
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state, strict=True))
-
-
-@pytest.mark.parametrize(
-    ("factory", "match"),
-    [
-        (lambda: all_testbeds(1), "latent_dim"),
-    ],
-)
-def test_factories_validate_arguments(factory: object, match: str) -> None:
-    with pytest.raises(InvalidArgumentError, match=match):
-        factory()  # type: ignore[operator]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genloose._errors import InvalidArgumentError
 from genloose.testing import (
     grid_voronoi,
 )
@@ -25,16 +24,3 @@ def test_grid_mean_radius_matches_2d_riemann_sum(scale: float) -> None:
     assert float(weight @ tb.exact_radius(z)) == pytest.approx(tb.exact_mean_radius(), abs=2e-6)
     counts = np.bincount(tb.label(z), weights=weight, minlength=tb.num_classes)
     np.testing.assert_allclose(counts, tb.class_probabilities(), atol=5e-4)
-
-
-@pytest.mark.parametrize(
-    ("factory", "match"),
-    [
-        (lambda: grid_voronoi(1), "latent_dim"),
-        (lambda: grid_voronoi(2, n=0), "n"),
-        (lambda: grid_voronoi(2, scale=0.0), "scale"),
-    ],
-)
-def test_factories_validate_arguments(factory: object, match: str) -> None:
-    with pytest.raises(InvalidArgumentError, match=match):
-        factory()  # type: ignore[operator]

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from genloose._errors import InvalidArgumentError
 from genloose.testing import (
     SectorsTestbed,
     Testbed,
@@ -79,18 +78,3 @@ def test_logit_scale_multiplies_scores(scale: float) -> None:
     z = torch.as_tensor(_latents(base, 100, seed=19))
     torch.testing.assert_close(scaled.classifier(scaled.generator(z)), scale * base.classifier(base.generator(z)))
     assert scaled.exact_mean_radius() == base.exact_mean_radius()
-
-
-@pytest.mark.parametrize(
-    ("factory", "match"),
-    [
-        (lambda: invertible_wrapper("not a testbed"), "testbed"),  # type: ignore[arg-type],
-        (lambda: invertible_wrapper(halfspace(4), image_shape=3), "image_shape"),
-        (lambda: invertible_wrapper(halfspace(4), image_shape=(2, 0, 4)), "image_shape"),
-        (lambda: with_logit_scale(halfspace(4), -1.0), "scale"),
-        (lambda: with_logit_scale(halfspace(4), np.inf), "scale"),
-    ],
-)
-def test_factories_validate_arguments(factory: object, match: str) -> None:
-    with pytest.raises(InvalidArgumentError, match=match):
-        factory()  # type: ignore[operator]
