@@ -32,7 +32,7 @@ import torch
 import genloose
 import genloose.metrics.radius.state as state_module
 from genloose import reference_models
-from genloose.models import LatentLabeler
+from genloose.metrics.radius.labeler import LatentLabeler, QueryCounter
 
 
 @dataclass
@@ -79,14 +79,14 @@ def run(n: int, enabled: bool, seed: int) -> tuple[genloose.RadiusResult, Rows, 
     generator = reference_models.load_digit_dcgan(64)
     classifier = reference_models.load_digit_cnn()
     speculative = 0
-    original_set_aside = genloose.models.QueryCounter.set_aside
+    original_set_aside = QueryCounter.set_aside
 
-    def set_aside(self: genloose.models.QueryCounter, points: int) -> None:
+    def set_aside(self: QueryCounter, points: int) -> None:
         nonlocal speculative
         speculative += points
         original_set_aside(self, points)
 
-    genloose.models.QueryCounter.set_aside = set_aside  # type: ignore[method-assign]
+    QueryCounter.set_aside = set_aside  # type: ignore[method-assign]
     try:
         with lookahead(enabled), counting_rows() as rows:
             start = time.perf_counter()
@@ -95,7 +95,7 @@ def run(n: int, enabled: bool, seed: int) -> tuple[genloose.RadiusResult, Rows, 
             )
             seconds = time.perf_counter() - start
     finally:
-        genloose.models.QueryCounter.set_aside = original_set_aside  # type: ignore[method-assign]
+        QueryCounter.set_aside = original_set_aside  # type: ignore[method-assign]
     return result, rows, seconds, speculative
 
 

@@ -1,13 +1,14 @@
 """Adapters that put any generator and classifier behind one checked, counted interface.
 
 A user hands genloose a ``torch.nn.Module``, a function on torch tensors, or (with ``backend="numpy"``) a function on
-numpy arrays. :class:`Generator` and :class:`Classifier` wrap them; :class:`LatentLabeler` composes them into the
-map z -> c(g(z)) that every metric queries. Each call:
+numpy arrays. :class:`Generator` and :class:`Classifier` wrap them; the search's
+:class:`~genloose.metrics.radius.labeler.LatentLabeler` composes them into the map z -> c(g(z)), calling each adapter
+one block at a time through :meth:`Generator.call_block` and :meth:`Classifier.call_block`. Each call:
 
 * runs the user's code in eval mode and without autograd unless a gradient is asked for;
 * leaves the global torch, numpy and Python RNG states as they were (the user's code may draw from them);
 * checks every output: shape, finiteness, label range, and for scores a consistent number of classes;
-* is counted, so that search budgets are reported in calls of c∘g.
+* is counted by the labeler, so that search budgets are reported in calls of c∘g.
 """
 
 from __future__ import annotations
@@ -18,18 +19,16 @@ import math
 import random
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from genloose._errors import GenlooseError, InvalidArgumentError, ModelOutputError, NonDeterministicModelError
+from genloose._errors import GenlooseError, InvalidArgumentError, ModelOutputError
 from genloose._validation import (
     MAX_NUM_CLASSES,
     check_choice,
     check_int,
-    check_memory,
     check_num_classes,
     check_size,
     describe,
@@ -38,8 +37,6 @@ from genloose._validation import (
 __all__ = [
     "Classifier",
     "Generator",
-    "LatentLabeler",
-    "QueryCounter",
     "as_classifier",
     "as_generator",
 ]
@@ -347,38 +344,27 @@ def _batch_row(row: int) -> str:
     return f"row {row} of the batch"
 
 
-def _search_row(row: int) -> str:
-    return f"row {row} of a batch of search probes, not one of the sampled latents"
+def indexed_rows(name: str, offset: int) -> RowPlace:
+    """Names rows as entries ``offset, offset + 1, ...`` of an array the user knows by ``name``.
 
+    Parameters
+    ----------
+    name : str
+        What the user calls the array, e.g. ``"latent index"``.
+    offset : int
+        The index of the block's first row in that array.
 
-def _indexed(name: str, offset: int) -> RowPlace:
-    """Rows that are entries ``offset, offset + 1, ...`` of an array the user knows by ``name``."""
-    return lambda row: f"{name} {offset + row}"
+    Returns
+    -------
+    RowPlace
+        A function of a row of the block that names it in error messages.
 
-
-@dataclass
-class QueryCounter:
-    """Calls of c∘g made so far, counted in points (a batch of n points counts n).
-
-    ``forward`` counts points labelled or scored without a gradient; ``backward`` counts points whose score
-    gradient was taken (each also costs a forward pass, counted there too).
+    Examples
+    --------
+    >>> indexed_rows("latent index", 10)(2)
+    'latent index 12'
     """
-
-    forward: int = 0
-    backward: int = 0
-    #: Points labelled ahead of need (to fill a block that would otherwise be padded) that the search did not use;
-    #: not part of ``forward`` or ``total``, which count the same for every batch layout.
-    speculative: int = 0
-
-    @property
-    def total(self) -> int:
-        """Forward plus backward point-evaluations."""
-        return self.forward + self.backward
-
-    def set_aside(self, points: int) -> None:
-        """Move ``points`` forward evaluations that were labelled ahead and not used to ``speculative``."""
-        self.forward -= points
-        self.speculative += points
+    return lambda row: f"{name} {offset + row}"
 
 
 class Generator:
@@ -476,13 +462,46 @@ class Generator:
         step = self.batch_size or max(1, latents.shape[0])
         for start in range(0, latents.shape[0], step):
             block = latents[start : start + step]
-            outputs.append(self._call_once(block, grad=grad, place=_indexed("latent index", offset + start)))
+            outputs.append(self.call_block(block, grad=grad, place=indexed_rows("latent index", offset + start)))
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
-    def _call_once(
+    def call_block(
         self, latents: torch.Tensor, *, grad: bool, place: RowPlace, real: int | None = None
     ) -> torch.Tensor:
-        """One call of ``fn``; only the first ``real`` rows (default: all) are checked (the rest are padding)."""
+        """One call of ``fn`` on one block of latents, unsplit, with its output checked.
+
+        This is the interface a caller that lays out its own blocks (the class-radius search's
+        :class:`~genloose.metrics.radius.labeler.LatentLabeler`) uses; :meth:`__call__` splits a batch by
+        ``batch_size`` and calls it per block.
+
+        Parameters
+        ----------
+        latents : torch.Tensor of shape (n, latent_dim)
+            On :attr:`device`, of :attr:`dtype`.
+        grad : bool
+            Whether autograd records the call (for a gradient with respect to ``latents``).
+        place : RowPlace
+            Names row ``i`` of the block in error messages (see :func:`indexed_rows`).
+        real : int, optional
+            Only the first ``real`` rows (default: all) are checked; the rest are padding.
+
+        Returns
+        -------
+        torch.Tensor
+            The samples, one per latent, on :attr:`device`.
+
+        Raises
+        ------
+        ModelOutputError
+            ``fn`` raised, returned the wrong number of rows, or NaN or Inf in a real row.
+
+        Examples
+        --------
+        >>> import torch
+        >>> g = Generator(torch.nn.Identity(), latent_dim=2)
+        >>> g.call_block(torch.ones(3, 2), grad=False, place=indexed_rows("latent index", 0), real=2).shape
+        torch.Size([3, 2])
+        """
         n = latents.shape[0]
         real = n if real is None else real
         to_numpy = _generator_numpy_input if self.backend == "numpy" else None
@@ -555,7 +574,7 @@ class Classifier:
         chunks = []
         step = self.batch_size or max(1, samples.shape[0])
         for start in range(0, samples.shape[0], step):
-            chunks.append(self._call_once(samples[start : start + step], grad=grad, place=_batch_row))
+            chunks.append(self.call_block(samples[start : start + step], grad=grad, place=_batch_row))
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
     def labels(self, samples: torch.Tensor) -> torch.Tensor:
@@ -563,10 +582,44 @@ class Classifier:
         out = self.outputs(samples)
         return out if out.ndim == 1 else out.argmax(dim=1)
 
-    def _call_once(
+    def call_block(
         self, samples: torch.Tensor, *, grad: bool, place: RowPlace, real: int | None = None
     ) -> torch.Tensor:
-        """One call of ``fn``; only the first ``real`` rows (default: all) are checked (the rest are padding)."""
+        """One call of ``fn`` on one block of samples, unsplit, with its output checked.
+
+        The interface a caller that lays out its own blocks uses (see :meth:`Generator.call_block`);
+        :meth:`outputs` splits a batch by ``batch_size`` and calls it per block. The first call with scores fixes
+        ``num_classes`` (when not given) and :attr:`gives_scores`.
+
+        Parameters
+        ----------
+        samples : torch.Tensor
+            One block of samples (as the generator returns them); cast to the module's float dtype if it has one.
+        grad : bool
+            Whether autograd records the call.
+        place : RowPlace
+            Names row ``i`` of the block in error messages.
+        real : int, optional
+            Only the first ``real`` rows (default: all) are checked; the rest are padding.
+
+        Returns
+        -------
+        torch.Tensor
+            int64 labels of shape (n,) or float scores of shape (n, K), on the samples' device.
+
+        Raises
+        ------
+        ModelOutputError
+            ``fn`` raised, returned a wrong shape, switched between labels and scores, labels out of range, or
+            NaN or Inf scores in a real row.
+
+        Examples
+        --------
+        >>> import torch
+        >>> c = Classifier(lambda x: x)
+        >>> c.call_block(torch.tensor([[0.0, 1.0]]), grad=False, place=lambda row: f"row {row}")
+        tensor([[0., 1.]])
+        """
         n = samples.shape[0]
         real = n if real is None else real
         device = samples.device
@@ -658,246 +711,3 @@ def as_classifier(classifier: Any, *, num_classes: int | None = None) -> Classif
     if isinstance(classifier, Classifier):
         return classifier
     return Classifier(classifier, num_classes=num_classes)
-
-
-def _disagreeing_rows(first: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """Indices of rows whose outputs (scores (n, K) or labels (n,)) differ beyond rounding."""
-    if first.ndim == 1:
-        return torch.nonzero(first != other)[:, 0]
-    a, b = first.to(torch.float64), other.to(torch.float64)
-    scale = a.abs().amax().clamp_min(1e-12)
-    return torch.nonzero((a - b).abs().amax(dim=1) > 1e-3 * scale)[:, 0]
-
-
-class LatentLabeler:
-    """The composite z -> c(g(z)), counted, with labels, scores and score gradients.
-
-    The models are always called on blocks of exactly ``block_size`` latents (the last block padded with
-    copies of its last row, whose outputs are dropped and not counted as queries). Kernels such as CPU matrix
-    products round differently for different batch sizes, so fixed blocks are what make every point's result
-    independent of how many points are searched together: the same (seed, N) gives bit-identical results
-    for any search batch size on CPU.
-
-    Parameters
-    ----------
-    generator, classifier
-        The adapters.
-    block_size : int, optional
-        Rows per model call. Default: the generator's ``batch_size``, else the classifier's, else 128.
-
-    Examples
-    --------
-    >>> import torch
-    >>> labeler = LatentLabeler(Generator(torch.nn.Identity(), latent_dim=2),
-    ...                         Classifier(lambda x: x, num_classes=2))
-    >>> labeler.labels(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
-    tensor([0, 1])
-    >>> labeler.queries.forward
-    2
-    """
-
-    def __init__(self, generator: Generator, classifier: Classifier, *, block_size: int | None = None) -> None:
-        self.generator = generator
-        self.classifier = classifier
-        self.queries = QueryCounter()
-        default = generator.batch_size or classifier.batch_size or 128
-        self.block_size = default if block_size is None else check_int("block_size", block_size, min_value=1)
-        # every model call gets a full block (padded): a block no memory holds is refused before any call
-        check_memory("batch_size", self.block_size, 16 * self.block_size * generator.latent_dim, "one block of latents")
-
-    @property
-    def device(self) -> torch.device:
-        """The device latents are placed on."""
-        return self.generator.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """The float dtype of latents passed to the generator."""
-        return self.generator.dtype
-
-    @property
-    def num_classes(self) -> int | None:
-        """K, once known."""
-        return self.classifier.num_classes
-
-    @contextlib.contextmanager
-    def session(self) -> Iterator[LatentLabeler]:
-        """Hold both models in eval mode and isolate the global RNG states for a whole computation.
-
-        Saving and restoring RNG states once per computation instead of once per model call removes most of
-        the adapters' overhead; the states are still exactly as they were when the session ends.
-        """
-        with isolated_rng(self.device), eval_mode(self.generator.fn), eval_mode(self.classifier.fn):
-            yield self
-
-    def to_latents(self, latents: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Latents as a tensor on the model's device and dtype."""
-        return torch.as_tensor(latents).to(device=self.device, dtype=self.dtype)
-
-    def _blocks(self, latents: torch.Tensor, size: int | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
-        """(start, real rows, block of exactly ``size`` rows, default ``block_size``) over ``latents``."""
-        size = self.block_size if size is None else size
-        for start in range(0, latents.shape[0], size):
-            block = latents[start : start + size]
-            real = block.shape[0]
-            if real < size:
-                block = torch.cat([block, block[-1:].expand(size - real, -1)])
-            yield start, real, block
-
-    @staticmethod
-    def _places(where: str | RowPlace | None, offset: int, start: int) -> RowPlace:
-        """Names of the rows of the block that starts at row ``start`` of a call."""
-        if isinstance(where, str):
-            return _indexed(where, offset + start)
-        name = _search_row if where is None else where
-        return lambda row: name(offset + start + row)
-
-    def _outputs(
-        self,
-        latents: torch.Tensor,
-        *,
-        grad: bool,
-        where: str | RowPlace | None,
-        offset: int,
-        block_size: int | None = None,
-    ) -> torch.Tensor:
-        chunks = []
-        for start, real, block in self._blocks(latents, block_size):
-            place = self._places(where, offset, start)
-            samples = self.generator._call_once(block, grad=grad, place=place, real=real)
-            chunks.append(self.classifier._call_once(samples, grad=grad, place=place, real=real)[:real])
-        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
-
-    def labels(
-        self,
-        latents: torch.Tensor,
-        *,
-        where: str | RowPlace | None = None,
-        offset: int = 0,
-        block_size: int | None = None,
-    ) -> torch.Tensor:
-        """Labels c(g(z)) as int64 on the model device; counts ``len(latents)`` forward queries.
-
-        ``where`` names the rows in error messages: a name (row i is ``where`` number ``offset + i``, as in
-        ``"latent index"``) or a function of ``offset + i``; by default they are search probes. ``block_size``
-        overrides the rows per model call (1: every row alone, another batch layout for a robustness check).
-        """
-        if latents.shape[0] == 0:
-            return torch.zeros(0, dtype=torch.long, device=self.device)
-        self.queries.forward += latents.shape[0]
-        with torch.no_grad():
-            out = self._outputs(latents, grad=False, where=where, offset=offset, block_size=block_size)
-        return (out if out.ndim == 1 else out.argmax(dim=1)).to(self.device)
-
-    def scores(
-        self, latents: torch.Tensor, *, where: str | RowPlace | None = None, offset: int = 0
-    ) -> torch.Tensor | None:
-        """Scores (n, K) without gradient, or None for a label-only classifier (``where`` as in :meth:`labels`)."""
-        self.queries.forward += latents.shape[0]
-        with torch.no_grad():
-            out = self._outputs(latents, grad=False, where=where, offset=offset)
-        return out if out.ndim == 2 else None
-
-    def check_is_a_function(self, probe: torch.Tensor) -> None:
-        """Raise :class:`NonDeterministicModelError` unless c∘g gives each row of ``probe`` one answer.
-
-        The rows are evaluated three times: twice in the usual blocks, and once in a block whose other rows
-        are other latents (the probe's rows negated). Outputs (scores, or labels for a label classifier) that
-        change between the two usual calls mean a random model (dropout or sampling left on); outputs that
-        change with the batch mean a model whose answer for one row depends on the other rows (BatchNorm using
-        batch statistics, as in train mode or with ``track_running_stats=False``). Either would make every
-        radius meaningless, so this runs before any search. Scores may differ by rounding between batch
-        layouts: a difference counts when it exceeds ``1e-3`` of the largest score.
-        """
-        n = probe.shape[0]
-        if n == 0:
-            return
-        m = min(n, self.block_size - 1)  # rows that share a block with other latents (none if blocks hold one row)
-        self.queries.forward += 2 * n + m
-        with torch.no_grad():
-            first = self._outputs(probe, grad=False, where="latent index", offset=0)
-            again = self._outputs(probe, grad=False, where="latent index", offset=0)
-            mixed = torch.cat([probe[:m], (-probe).repeat(self.block_size // n + 1, 1)])[: self.block_size]
-            among_others = self._outputs(mixed, grad=False, where="latent index", offset=0)[:m]
-        checks = (
-            (again, "the same latents got different outputs on two calls (dropout or sampling left on?)"),
-            (
-                among_others,
-                "a latent's output depends on the other latents of its batch (BatchNorm using batch "
-                "statistics: a model in train mode, inside a lambda or a function, or BatchNorm with "
-                "track_running_stats=False?)",
-            ),
-        )
-        for other, cause in checks:
-            bad = _disagreeing_rows(first[: other.shape[0]], other)
-            if bad.numel():
-                raise NonDeterministicModelError(
-                    f"c∘g is not a function of each latent: {cause}; {bad.numel()} of {other.shape[0]} probe "
-                    f"rows differ (first: latent index {int(bad[0])}). Call model.eval() before wrapping a model "
-                    "in a function, and turn off dropout and sampling."
-                )
-
-    def supports_gradients(self, probe: torch.Tensor) -> bool:
-        """Whether scores are differentiable with respect to the latents (probes with the first sampled latents).
-
-        The test is on the latents themselves: scores that require grad only because of the classifier's
-        parameters (a generator that detaches or runs under ``torch.no_grad()``) are not differentiable with
-        respect to the latents. A model that fails when its input requires grad (a classifier calling
-        ``.numpy()``) does not support gradients either; it has already answered once without them.
-        """
-        if not (self.generator.differentiable and self.classifier.backend == "torch"):
-            return False
-        latents = probe.detach().clone().requires_grad_(True)
-        self.queries.forward += latents.shape[0]
-        try:
-            with torch.enable_grad():
-                out = self._outputs(latents, grad=True, where="latent index", offset=0)
-                if out.ndim != 2 or not out.requires_grad:
-                    return False
-                (grad,) = torch.autograd.grad(out.sum(), latents, allow_unused=True)
-        except (ModelOutputError, RuntimeError):
-            return False
-        return grad is not None
-
-    def margin_gradients(
-        self, latents: torch.Tensor, source: torch.Tensor, target: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Margin m = f_target - f_source at ``latents``, its gradient, and the labels there.
-
-        ``source`` and ``target`` are int64 class indices, one per row; ``target=None`` takes, row by row, the
-        highest-scoring class other than ``source``. Counts one backward query per row.
-        """
-        n = latents.shape[0]
-        self.queries.forward += n
-        self.queries.backward += n
-        margins, grads, labels = [], [], []
-        for start, real, block in self._blocks(latents):
-            chunk = block.detach().clone().requires_grad_(True)
-            with torch.enable_grad():
-                place = self._places(None, 0, start)
-                samples = self.generator._call_once(chunk, grad=True, place=place, real=real)
-                scores = self.classifier._call_once(samples, grad=True, place=place, real=real)
-                if scores.ndim != 2 or not scores.requires_grad:
-                    raise ModelOutputError(
-                        "classifier scores are not differentiable with respect to the latents; use access='black-box'"
-                    )
-                scores = scores[:real]
-                rows = torch.arange(real, device=chunk.device)
-                src = source[start : start + real]
-                if target is None:
-                    others = scores.detach().clone()
-                    others[rows, src] = -math.inf
-                    tgt = others.argmax(dim=1)
-                else:
-                    tgt = target[start : start + real]
-                margin = scores[rows, tgt] - scores[rows, src]
-                (grad,) = torch.autograd.grad(margin.sum(), chunk, allow_unused=True)
-                if grad is None:
-                    raise ModelOutputError(
-                        "classifier scores are not differentiable with respect to the latents (a generator that "
-                        "detaches or runs under torch.no_grad()?); use access='black-box'"
-                    )
-            margins.append(margin.detach())
-            grads.append(grad[:real].detach())
-            labels.append(scores.detach().argmax(dim=1))
-        return torch.cat(margins), torch.cat(grads), torch.cat(labels)

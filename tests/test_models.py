@@ -13,14 +13,8 @@ import torch
 
 import genloose
 from genloose import Classifier, Generator, InvalidArgumentError, ModelOutputError
-from genloose.models import LatentLabeler, as_classifier, as_generator
-
-
-def _linear_labeler(d: int = 3, k: int = 4) -> tuple[LatentLabeler, torch.Tensor]:
-    weight = torch.randn(k, d, generator=torch.Generator().manual_seed(0))
-    gen = Generator(torch.nn.Identity(), latent_dim=d)
-    clf = Classifier(lambda x: x @ weight.T)
-    return LatentLabeler(gen, clf), weight
+from genloose.metrics.radius.labeler import LatentLabeler
+from genloose.models import as_classifier, as_generator, indexed_rows
 
 
 class TestGenerator:
@@ -196,24 +190,6 @@ class TestIsolationAndModes:
         assert np.array_equal(np.random.get_state()[1], numpy_state)
         assert random.getstate() == python_state
 
-    def test_session_holds_eval_mode_and_restores_training_flags(self) -> None:
-        net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
-        net.train()
-        net[0].eval()  # mixed flags must come back exactly
-        seen = []
-
-        def clf(x: torch.Tensor) -> torch.Tensor:
-            seen.append(net.training)
-            return x
-
-        labeler = LatentLabeler(Generator(net, latent_dim=2), Classifier(clf))
-        with labeler.session():
-            labeler.labels(torch.ones(3, 2))
-        assert seen == [False]
-        assert net.training
-        assert not net[0].training
-        assert net[1].training
-
     def test_no_autograd_graph_for_labels(self) -> None:
         seen = []
 
@@ -225,57 +201,43 @@ class TestIsolationAndModes:
         assert seen == [False]
 
 
-class TestLatentLabeler:
-    def test_fixed_blocks_make_each_row_independent_of_its_batch(self) -> None:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            net = torch.nn.Sequential(torch.nn.Linear(8, 256), torch.nn.ReLU(), torch.nn.Linear(256, 5))
-        labeler = LatentLabeler(Generator(net, latent_dim=8), Classifier(lambda x: x), block_size=32)
-        z = torch.randn(70, 8, generator=torch.Generator().manual_seed(4))
-        whole = labeler.scores(z)
-        for rows in ([0], [3, 69], list(range(5, 40))):
-            assert torch.equal(labeler.scores(z[rows]), whole[rows])
+class TestCallBlock:
+    """The block interface the search's labeler uses: one unsplit call, padding rows left unchecked."""
 
-    def test_padding_rows_are_not_counted(self) -> None:
-        labeler, _ = _linear_labeler()
-        labeler.block_size = 8
-        labeler.labels(torch.zeros(3, 3))
-        assert labeler.queries.forward == 3
+    def test_generator_block_is_one_call_whatever_the_batch_size(self) -> None:
+        sizes = []
 
-    def test_counts_queries_in_points(self) -> None:
-        labeler, _ = _linear_labeler()
-        labeler.labels(torch.zeros(5, 3))
-        labeler.scores(torch.zeros(2, 3))
-        labeler.margin_gradients(torch.zeros(4, 3), torch.zeros(4, dtype=torch.long), None)
-        assert (labeler.queries.forward, labeler.queries.backward, labeler.queries.total) == (11, 4, 15)
+        def fn(z: torch.Tensor) -> torch.Tensor:
+            sizes.append(z.shape[0])
+            return 2 * z
 
-    def test_margin_gradient_of_a_linear_model_is_exact(self) -> None:
-        labeler, weight = _linear_labeler()
-        z = torch.randn(6, 3, generator=torch.Generator().manual_seed(2))
-        source = torch.zeros(6, dtype=torch.long)
-        target = torch.full((6,), 2, dtype=torch.long)
-        margin, grad, labels = labeler.margin_gradients(z, source, target)
-        torch.testing.assert_close(grad, (weight[2] - weight[0]).expand(6, 3))
-        torch.testing.assert_close(margin, z @ (weight[2] - weight[0]))
-        assert torch.equal(labels, (z @ weight.T).argmax(1))
+        gen = Generator(fn, latent_dim=2, batch_size=2)
+        out = gen.call_block(torch.ones(5, 2), grad=False, place=indexed_rows("latent index", 0))
+        assert sizes == [5]
+        assert torch.equal(out, torch.full((5, 2), 2.0))
 
-    def test_untargeted_margin_uses_the_best_other_class(self) -> None:
-        labeler, weight = _linear_labeler()
-        z = torch.randn(6, 3, generator=torch.Generator().manual_seed(3))
-        scores = z @ weight.T
-        source = scores.argmax(1)
-        others = scores.clone()
-        others[torch.arange(6), source] = -torch.inf
-        margin, _, _ = labeler.margin_gradients(z, source, None)
-        torch.testing.assert_close(margin, others.max(1).values - scores.max(1).values)
+    @pytest.mark.parametrize("which", ["generator", "classifier"])
+    def test_only_the_real_rows_are_checked_and_named_by_place(self, which: str) -> None:
+        def nan_after_two(x: torch.Tensor) -> torch.Tensor:
+            out = x.clone()
+            out[2:] = float("nan")
+            return out
 
-    def test_gradients_through_a_label_only_classifier_are_refused(self) -> None:
-        labeler = LatentLabeler(
-            Generator(torch.nn.Identity(), latent_dim=2), Classifier(lambda x: (x[:, 0] > 0).long(), num_classes=2)
-        )
-        assert not labeler.supports_gradients(torch.zeros(2, 2))
-        with pytest.raises(ModelOutputError, match="not differentiable"):
-            labeler.margin_gradients(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), None)
+        adapter = Generator(nan_after_two, latent_dim=2) if which == "generator" else Classifier(nan_after_two)
+        block = torch.ones(4, 2)
+        out = adapter.call_block(block, grad=False, place=indexed_rows("latent index", 7), real=2)
+        assert out.shape == (4, 2)
+        assert bool(torch.isnan(out[2:]).all())
+        with pytest.raises(ModelOutputError, match=r"for 1 of 3 .*\(first at latent index 9\)"):
+            adapter.call_block(block, grad=False, place=indexed_rows("latent index", 7), real=3)
+
+    def test_grad_flows_through_a_block_only_when_asked(self) -> None:
+        gen = Generator(torch.nn.Identity(), latent_dim=2)
+        clf = Classifier(lambda x: torch.cat([x, -x], dim=1))
+        z = torch.ones(3, 2, requires_grad=True)
+        place = indexed_rows("latent index", 0)
+        assert clf.call_block(gen.call_block(z, grad=True, place=place), grad=True, place=place).requires_grad
+        assert not clf.call_block(gen.call_block(z, grad=False, place=place), grad=False, place=place).requires_grad
 
 
 def test_as_generator_and_as_classifier() -> None:
@@ -304,24 +266,6 @@ def test_an_exception_inside_a_model_becomes_a_model_output_error(which: str, in
         with pytest.raises(ModelOutputError, match=f"{which} raised RuntimeError: mat1 and mat2") as info:
             labeler.labels(torch.zeros(3, 2))
     assert isinstance(info.value.__cause__, RuntimeError)
-
-
-def test_grad_mode_inside_a_session_is_set_per_call_and_restored() -> None:
-    seen = []
-
-    def clf(x: torch.Tensor) -> torch.Tensor:
-        seen.append(torch.is_grad_enabled())
-        return torch.cat([x, -x], dim=1)
-
-    labeler = LatentLabeler(Generator(torch.nn.Linear(1, 1), latent_dim=1), Classifier(clf))
-    with torch.enable_grad(), labeler.session():
-        labeler.labels(torch.ones(2, 1))
-        labeler.margin_gradients(torch.ones(2, 1), torch.zeros(2, dtype=torch.long), None)
-        assert torch.is_grad_enabled()
-    with torch.no_grad(), labeler.session():
-        labeler.margin_gradients(torch.ones(2, 1), torch.zeros(2, dtype=torch.long), None)
-        assert not torch.is_grad_enabled()
-    assert seen == [False, True, True]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from torch import nn
 
 from genloose._errors import InvalidArgumentError
 from genloose._progress import progress_bar
-from genloose._validation import check_dense_tensor, check_float, check_int, check_progress, fail
+from genloose._validation import check_dense_tensor, check_int, check_progress, fail
 from genloose.estimate import Estimate, normal_quantile
+from genloose.reference_models._training import check_recipe, classification_epoch, evaluating
 from genloose.reference_models.vae import IMAGE_SHAPE, TrainingLog, _isolated_init
 
 __all__ = [
@@ -110,11 +111,7 @@ class ClassifierConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, min_value=1)
-        check_int("batch_size", self.batch_size, min_value=1)
-        check_float("learning_rate", self.learning_rate, min_value=0.0, min_inclusive=False)
-        check_float("weight_decay", self.weight_decay, min_value=0.0)
-        check_int("max_shift", self.max_shift, min_value=0, max_value=13)
+        check_recipe(self)
         check_int("seed", self.seed, min_value=0)
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,29 +206,23 @@ def train_digit_classifier(
     model = DigitClassifier(seed=config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    count = images.shape[0]
-    num_batches = math.ceil(count / config.batch_size)
+    num_batches = math.ceil(images.shape[0] / config.batch_size)
     records: list[dict[str, float]] = []
     steps = 0
+
+    def augment(batch: torch.Tensor) -> torch.Tensor:
+        if not config.max_shift:
+            return batch
+        dy, dx = torch.randint(-config.max_shift, config.max_shift + 1, (2,), generator=generator).tolist()
+        return _shift(batch, dy, dx)
+
     model.train()
     for epoch in progress_bar(range(config.epochs), progress=progress, desc="training classifier"):
-        total_loss = 0.0
-        correct = 0
-        order = torch.randperm(count, generator=generator)
-        for batch_index in torch.tensor_split(order, num_batches):
-            batch, target = images[batch_index], labels[batch_index]
-            if config.max_shift:
-                dy, dx = torch.randint(-config.max_shift, config.max_shift + 1, (2,), generator=generator).tolist()
-                batch = _shift(batch, dy, dx)
-            logits = model(batch)
-            loss = nn.functional.cross_entropy(logits, target, reduction="sum")
-            optimizer.zero_grad(set_to_none=True)
-            (loss / batch.shape[0]).backward()
-            optimizer.step()
-            steps += 1
-            total_loss += float(loss.detach())
-            correct += int((logits.detach().argmax(dim=1) == target).sum())
-        records.append({"epoch": float(epoch + 1), "loss": total_loss / count, "accuracy": correct / count})
+        record, epoch_steps = classification_epoch(
+            model, images, labels, optimizer=optimizer, generator=generator, num_batches=num_batches, augment=augment
+        )
+        steps += epoch_steps
+        records.append({"epoch": float(epoch + 1), **record})
     model.eval()
     return TrainedClassifier(model, TrainingLog(records=tuple(records), steps=steps))
 
@@ -280,12 +271,8 @@ def classifier_accuracy(
     images, labels = _check_labelled(images, labels)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     z = normal_quantile(confidence)
-    was_training = classifier.training
-    classifier.eval()
-    try:
+    with evaluating(classifier):
         predictions = torch.cat([classifier(chunk).argmax(dim=1) for chunk in images.split(batch_size)])
-    finally:
-        classifier.train(was_training)
     n = labels.numel()
     accuracy = float((predictions == labels).double().mean())
     centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from genloose._validation import check_int, check_progress, fail
 from genloose.metrics.modes import ModeMetrics, mode_metrics
+from genloose.reference_models._training import prepare_out_dir, training_environment
 from genloose.reference_models.gan import GANConfig, GridGenerator, _one_thread, train_gan
 from genloose.reference_models.grid import GRID_STD, grid_means
 from genloose.reference_models.weights_io import (
@@ -423,17 +422,7 @@ def retrain_family(
         if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
             raise fail("names", "a non-empty list of member names or None", names)
         recipes = [get_recipe(name) for name in names]
-    if not isinstance(overwrite, bool):
-        raise fail("overwrite", "a bool", overwrite)
-    directory.mkdir(parents=True, exist_ok=True)
-    if not overwrite:
-        existing = [r.filename for r in recipes if (directory / r.filename).exists()]
-        if existing:
-            raise fail(
-                "out_dir",
-                f"a directory without these members' weights (or pass overwrite=True); it already holds {existing}",
-                str(directory),
-            )
+    prepare_out_dir(directory, [r.filename for r in recipes], overwrite=overwrite, what="members")
     try:
         manifest = read_manifest(directory)
     except WeightsFileError:
@@ -485,12 +474,7 @@ def retrain_family(
                 "min_count": 1,
                 "support_min_fraction": 0.01,
             },
-            "environment": {
-                "torch": torch.__version__,
-                "numpy": np.__version__,
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-            },
+            "environment": training_environment(),
             "members": members,
         },
     )

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -54,6 +53,12 @@ from genloose._validation import (
     check_progress,
     check_size,
     fail,
+)
+from genloose.reference_models._training import (
+    check_recipe,
+    classification_epoch,
+    prepare_out_dir,
+    training_environment,
 )
 from genloose.reference_models.digit_classifier import (
     NUM_CLASSES,
@@ -368,11 +373,7 @@ class DigitCNNConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, min_value=1)
-        check_int("batch_size", self.batch_size, min_value=1)
-        check_float("learning_rate", self.learning_rate, min_value=0.0, min_inclusive=False)
-        check_float("weight_decay", self.weight_decay, min_value=0.0)
-        check_int("max_shift", self.max_shift, min_value=0, max_value=13)
+        check_recipe(self)
         check_float("dropout", self.dropout, min_value=0.0, max_value=1.0, max_inclusive=False)
         check_int("seed", self.seed, min_value=0)
 
@@ -447,22 +448,18 @@ def train_digit_cnn(
         torch.manual_seed(dropout_seed)  # dropout draws from the (forked) global RNG
         model.train()
         for epoch in progress_bar(range(config.epochs), progress=progress, desc="training digit CNN"):
-            total_loss = 0.0
-            correct = 0
-            order = torch.randperm(count, generator=generator)
-            for batch_index in torch.tensor_split(order, num_batches):
-                batch = _shift_each(images[batch_index], config.max_shift, generator)
-                target = labels[batch_index]
-                logits = model(batch)
-                loss = nn.functional.cross_entropy(logits, target, reduction="sum")
-                optimizer.zero_grad(set_to_none=True)
-                (loss / batch.shape[0]).backward()
-                optimizer.step()
-                scheduler.step()
-                steps += 1
-                total_loss += float(loss.detach())
-                correct += int((logits.detach().argmax(dim=1) == target).sum())
-            records.append({"epoch": float(epoch + 1), "loss": total_loss / count, "accuracy": correct / count})
+            record, epoch_steps = classification_epoch(
+                model,
+                images,
+                labels,
+                optimizer=optimizer,
+                generator=generator,
+                num_batches=num_batches,
+                augment=lambda batch: _shift_each(batch, config.max_shift, generator),
+                scheduler=scheduler,
+            )
+            steps += epoch_steps
+            records.append({"epoch": float(epoch + 1), **record})
     model.eval()
     return TrainedCNN(model, TrainingLog(records=tuple(records), steps=steps))
 
@@ -1055,17 +1052,7 @@ def retrain_image_models(
     progress = check_progress(progress)
     directory = _directory(out_dir, "out_dir")
     chosen = _check_names(names)
-    if not isinstance(overwrite, bool):
-        raise fail("overwrite", "a bool", overwrite)
-    directory.mkdir(parents=True, exist_ok=True)
-    if not overwrite:
-        existing = [f"{name}.safetensors" for name in chosen if (directory / f"{name}.safetensors").exists()]
-        if existing:
-            raise fail(
-                "out_dir",
-                f"a directory without these models' weights (or pass overwrite=True); it already holds {existing}",
-                str(directory),
-            )
+    prepare_out_dir(directory, [f"{name}.safetensors" for name in chosen], overwrite=overwrite, what="models")
     try:
         models: dict[str, Any] = dict(read_image_manifest(directory)["models"])
     except WeightsFileError:
@@ -1128,13 +1115,7 @@ def retrain_image_models(
             "latents": "torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))",
             "classifier": "digit_cnn (arg-max of its logits)",
         },
-        "environment": {
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "torch_num_threads": 1,
-        },
+        "environment": {**training_environment(), "torch_num_threads": 1},
         "models": {name: models[name] for name in IMAGE_MODEL_NAMES if name in models},  # written sorted by name
     }
     from genloose._io import atomic_write_text

@@ -39,6 +39,7 @@ from genloose._validation import (
     fail,
 )
 from genloose.estimate import Estimate
+from genloose.reference_models._training import evaluating
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -683,17 +684,13 @@ def reconstruction_error(
     if images.shape[0] < 1:
         raise fail("images", "at least 1 image", images)
     batch_size = check_int("batch_size", batch_size, min_value=1)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         errors = torch.cat(
             [
                 (model(chunk.to(torch.float32)) - chunk).square().flatten(1).sum(dim=1)
                 for chunk in images.split(batch_size)
             ]
         ).double()
-    finally:
-        model.train(was_training)
     n = errors.numel()
     stderr = float(errors.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.nan
     return Estimate.from_normal(

@@ -712,6 +712,6 @@ EXEMPT: dict[str, str] = {
         for name in ("class_distributions", "label_arrays", "latent_batches", "testbeds")
     },
     "all_testbeds": "takes one latent_dim, checked like the factories it calls",
-    "invertible_wrapper": "wraps a Testbed; argument errors tested in tests/testing/test_testbeds.py",
-    "with_logit_scale": "wraps a Testbed; argument errors tested in tests/testing/test_testbeds.py",
+    "invertible_wrapper": "wraps a Testbed; argument errors tested in tests/testing/testbeds/test_base.py",
+    "with_logit_scale": "wraps a Testbed; argument errors tested in tests/testing/testbeds/test_base.py",
 }

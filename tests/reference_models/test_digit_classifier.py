@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -17,15 +15,7 @@ from genloose.reference_models.digit_classifier import (
     classifier_accuracy,
     train_digit_classifier,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, loaded machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from tests.reference_models._fixtures import one_torch_thread  # noqa: F401 (autouse)
 
 
 def _data(count: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

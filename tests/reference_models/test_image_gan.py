@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,17 +34,9 @@ from genloose.reference_models.image_gan import (
     train_digit_dcgan,
 )
 from genloose.reference_models.weights_io import WeightsFileError
+from tests.reference_models._fixtures import copy_bundle, one_torch_thread  # noqa: F401 (autouse)
 
 _BUNDLED = Path(image_gan.__file__).resolve().parent / "weights"
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Small models: one intra-op thread is faster, and far faster on a shared, loaded machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +46,7 @@ def classifier() -> DigitCNN:
 
 @pytest.fixture
 def weights_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "weights"
-    target.mkdir()
-    for name in IMAGE_MODEL_NAMES:
-        shutil.copy(_BUNDLED / f"{name}.safetensors", target)
-    shutil.copy(_BUNDLED / IMAGE_MANIFEST_NAME, target)
-    return target
+    return copy_bundle(_BUNDLED, tmp_path / "weights", IMAGE_MODEL_NAMES, IMAGE_MANIFEST_NAME)
 
 
 def _latents(count: int, latent_dim: int, seed: int = EVAL_SEED) -> torch.Tensor:

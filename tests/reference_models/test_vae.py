@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -27,15 +26,7 @@ from genloose.reference_models.vae import (
     reconstruction_error,
     train_vae,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, loaded machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from tests.reference_models._fixtures import one_torch_thread  # noqa: F401 (autouse)
 
 
 def _images(count: int, seed: int = 0) -> torch.Tensor:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,17 +27,9 @@ from genloose.reference_models.vae_family import (
     vae_recipe,
 )
 from genloose.reference_models.weights_io import WeightsFileError
+from tests.reference_models._fixtures import copy_bundle, one_torch_thread  # noqa: F401 (autouse)
 
 _BUNDLED = Path(vae_family.__file__).resolve().parent / "weights"
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, loaded machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _sha(path: Path) -> str:
@@ -48,12 +38,7 @@ def _sha(path: Path) -> str:
 
 @pytest.fixture
 def weights_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "weights"
-    target.mkdir()
-    for name in FAMILY_NAMES:
-        shutil.copy(_BUNDLED / f"{name}.safetensors", target)
-    shutil.copy(_BUNDLED / MANIFEST_NAME, target)
-    return target
+    return copy_bundle(_BUNDLED, tmp_path / "weights", FAMILY_NAMES, MANIFEST_NAME)
 
 
 def _rehash(directory: Path, name: str) -> None:

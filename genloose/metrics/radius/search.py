@@ -32,13 +32,14 @@ from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, exceeds_cap, fawzi
 from genloose.metrics.radius.blackbox import SignRefiner
 from genloose.metrics.radius.class_directions import ClassDirections
 from genloose.metrics.radius.descent import boundary_descent
+from genloose.metrics.radius.labeler import LatentLabeler
 from genloose.metrics.radius.restarts import successive_halving
 from genloose.metrics.radius.result import RadiusResult
 from genloose.metrics.radius.sampling import POOL_STREAM, sample_latents
 from genloose.metrics.radius.seeding import ClassPool, pool_candidates, random_ray_seeds
 from genloose.metrics.radius.state import POLISH_RTOL, ChunkState
 from genloose.metrics.radius.whitebox import NormalRayRefiner, linearized_candidates, normal_ray_iteration
-from genloose.models import Generator, LatentLabeler, as_classifier, as_generator
+from genloose.models import Generator, as_classifier, as_generator
 
 __all__ = ["class_radius"]
 

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from genloose.models import LatentLabeler
+from genloose.metrics.radius.labeler import LatentLabeler
 
 __all__ = ["CANDIDATE_CEILING", "POLISH_RTOL", "ChunkState"]
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from genloose.metrics.radius.class_directions import ClassDirections
+from genloose.metrics.radius.labeler import LatentLabeler
 from genloose.metrics.radius.state import ChunkState
-from genloose.models import LatentLabeler, as_classifier, as_generator
+from genloose.models import as_classifier, as_generator
 from genloose.testing.testbeds import grid_voronoi, halfspace, spheres
 
 

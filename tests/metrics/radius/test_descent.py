@@ -8,9 +8,10 @@ import numpy as np
 import torch
 
 from genloose.metrics.radius.descent import boundary_descent
+from genloose.metrics.radius.labeler import LatentLabeler
 from genloose.metrics.radius.sampling import sample_latents
 from genloose.metrics.radius.state import ChunkState
-from genloose.models import LatentLabeler, as_classifier, as_generator
+from genloose.models import as_classifier, as_generator
 from genloose.testing import grid_voronoi, spheres
 
 

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 import genloose.metrics.radius.state as state_module
+from genloose.metrics.radius.labeler import LatentLabeler
 from genloose.metrics.radius.sampling import sample_latents
 from genloose.metrics.radius.state import HARDEN_PUSHES, ChunkState, _lookahead_levels
-from genloose.models import LatentLabeler, as_classifier, as_generator
+from genloose.models import as_classifier, as_generator
 from genloose.testing import spheres
 
 
