@@ -13,32 +13,9 @@ from scipy.special import ndtri
 
 from genloose._errors import UndefinedMetricWarning
 from genloose.estimate import Estimate
+from genloose.metrics.bounds import fawzi_cap
 
 __all__ = ["CAP_TEST_LEVEL", "exceeds_cap", "fawzi_cap", "mean_estimate"]
-
-
-def fawzi_cap(counts: np.ndarray) -> tuple[float, float]:
-    """The universal cap at the observed class frequencies, and its delta-method standard error.
-
-    With a_k = Φ⁻¹(p_k), dU/dp_k = p_k / φ(a_k); under multinomial sampling of the n labels,
-    Var(Û) ≈ (Σ g_k² p_k - (Σ g_k p_k)²) / n.
-
-    Examples
-    --------
-    >>> cap, stderr = fawzi_cap(np.array([500, 500]))
-    >>> round(cap, 4), stderr  # two equal classes: sqrt(2/pi), at its maximum in p, so zero slope
-    (0.7979, 0.0)
-    """
-    from genloose.theory import fawzi_bound, normal_logpdf, normal_ppf
-
-    total = counts.sum()
-    p = counts[counts > 0] / total
-    cap = float(fawzi_bound(p))
-    if not np.isfinite(cap):
-        return cap, math.nan
-    grad = np.exp(np.log(p) - normal_logpdf(normal_ppf(p)))
-    variance = max(float((grad**2 * p).sum() - (grad * p).sum() ** 2), 0.0) / total
-    return cap, math.sqrt(variance)
 
 
 CAP_TEST_LEVEL = 1e-3  # one-sided false-alarm rate of the cap check when E r equals the cap exactly
