@@ -26,7 +26,6 @@ failure does not leave the other ranks waiting.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -284,7 +283,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     """
     from dataclasses import replace
 
-    from genloose.metrics.radius.aggregate import exceeds_cap, fawzi_cap, mean_estimate
+    from genloose.metrics.radius.aggregate import aggregate_radii, lower_bound_estimate
     from genloose.metrics.radius.result import RadiusResult
 
     if not results or not all(isinstance(r, RadiusResult) for r in results):
@@ -305,23 +304,12 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     counts = (np.bincount(labels, minlength=width) + pool_counts).astype(np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        estimate = mean_estimate(radii[~censored], radii.shape[0], confidence)
-        cap, cap_stderr = fawzi_cap(counts)
-    exceeds = exceeds_cap(estimate, cap, cap_stderr, sampled=all(r.seed is not None for r in results))
-    lower = None
-    lower_estimate = None
-    if all(r.lower_bounds is not None for r in results):
-        from genloose.estimate import Estimate
-
-        lower = cat("lower_bounds")
-        n = lower.shape[0]
-        lower_estimate = Estimate.from_normal(
-            float(lower.mean()),
-            float(lower.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-            n=n,
-            confidence=confidence,
-            method=first.lower_estimate.method if first.lower_estimate is not None else "lower bounds",
+        estimate, cap, cap_stderr, exceeds = aggregate_radii(
+            radii, censored, counts, confidence, sampled=all(r.seed is not None for r in results)
         )
+    with_lower = all(r.lower_bounds is not None for r in results)
+    lower = cat("lower_bounds") if with_lower else None
+    lower_mean = lower_bound_estimate(lower, confidence) if lower is not None else None
     metadata = dict(first.metadata)
     for key in ("forward_queries", "backward_queries"):
         if all(key in r.metadata for r in results):
@@ -341,7 +329,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
         fawzi_cap_stderr=cap_stderr,
         exceeds_cap=exceeds,
         lower_bounds=lower,
-        lower_estimate=lower_estimate,
+        lower_estimate=lower_mean,
         still_improving=cat("still_improving") if all(r.still_improving is not None for r in results) else None,
         metadata=metadata,
     )
