@@ -263,7 +263,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     cap check are recomputed exactly as one process computes them, so the merged result equals the
     one-process result (bit for bit on the per-point arrays and the estimate), using the search's own
     aggregation (:mod:`genloose.metrics.radius.aggregate`). The seeding pool is the same
-    on every rank (it depends only on the seed): it is counted once in ``class_counts`` and
+    on every rank (it depends only on the seed): it is counted once in ``class_counts_with_pool`` and
     ``pool_queries``; ``metadata["forward_queries"]`` and ``["backward_queries"]`` are the work actually
     done, summed over ranks (the pool is labelled on every rank).
 
@@ -298,9 +298,10 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     labels = cat("labels")
     radii = cat("radii")
     censored = cat("censored")
-    width = max(r.class_counts.shape[0] for r in results)
+    width = max(r.class_counts_with_pool.shape[0] for r in results)
     first_sample = np.bincount(first.labels, minlength=width)
-    pool_counts = np.pad(first.class_counts, (0, width - first.class_counts.shape[0])) - first_sample
+    with_pool = first.class_counts_with_pool
+    pool_counts = np.pad(with_pool, (0, width - with_pool.shape[0])) - first_sample
     counts = (np.bincount(labels, minlength=width) + pool_counts).astype(np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -324,7 +325,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
         censored=censored,
         queries=cat("queries"),
         estimate=estimate,
-        class_counts=counts,
+        class_counts_with_pool=counts,
         fawzi_cap=cap,
         fawzi_cap_stderr=cap_stderr,
         exceeds_cap=exceeds,

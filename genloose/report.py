@@ -422,7 +422,7 @@ class Report:
         ...                       progress=False)
         >>> data = json.loads(r.to_json())
         >>> data["num_samples"], data["format"], data["schema_version"]
-        (50, 'genloose.Report', 1)
+        (50, 'genloose.Report', 2)
         """
         from genloose._serialize import document, encode_object
 
@@ -821,7 +821,7 @@ def build_report(
     p_hat = counts / n
     max_p = float(p_hat.max())
     observed = int(np.count_nonzero(counts))
-    fawzi = fawzi_cap_estimate(counts, confidence)
+    fawzi = fawzi_cap_estimate(result.class_counts_with_pool, confidence)
     bounds = Bounds(
         fawzi_cap=fawzi,
         theorem_3_1_bound=theorem_3_1_estimate(collision, max_p),

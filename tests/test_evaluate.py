@@ -103,9 +103,13 @@ def test_each_model_call_is_made_once() -> None:
 def test_bounds_are_the_theory_functions_at_the_estimates(ten_sectors) -> None:
     tb, report = ten_sectors
     b = report.bounds
-    p_hat = report.class_probabilities
     q = report.collision_probability
-    assert b.fawzi_cap.value == pytest.approx(fawzi_bound(p_hat[p_hat > 0] / p_hat.sum()), rel=1e-12)
+    # the cap is at the frequencies of the sample and the seeding pool: the search's own cap, the same number
+    with_pool = report.radius_result.class_counts_with_pool
+    assert b.fawzi_cap.value == pytest.approx(fawzi_bound(with_pool[with_pool > 0] / with_pool.sum()), rel=1e-12)
+    assert b.fawzi_cap.value == report.radius_result.fawzi_cap
+    assert b.fawzi_cap.stderr == report.radius_result.fawzi_cap_stderr
+    assert b.fawzi_cap.n == int(with_pool.sum())
     assert b.fawzi_cap.hypothesis_holds
     assert b.theorem_3_1_bound.hypothesis_holds  # max p̂ <= 1/5 for 10 equal classes and n = 300
     assert b.theorem_3_1_bound.value == pytest.approx(theorem_3_1_bound(q.value), rel=1e-12)

@@ -165,12 +165,12 @@ PINNED: dict[str, dict[str, Any]] = {
         "effective_number_of_classes.n": 60,
         "effective_number_of_classes.stderr": "0x1.e1613f7e842f0p-2",
         "effective_number_of_classes.value": "0x1.ea63bd81a98f0p+2",
-        "fawzi_cap.ci_high": "0x1.0e3aa7eccf817p-1",
-        "fawzi_cap.ci_low": "0x1.fb49e01201b52p-2",
+        "fawzi_cap.ci_high": "0x1.fd0de561c4567p-2",
+        "fawzi_cap.ci_low": "0x1.fc3ad28817a73p-2",
         "fawzi_cap.hypothesis_holds": True,
-        "fawzi_cap.n": 60,
-        "fawzi_cap.stderr": "0x1.0ec71fb63e2fbp-7",
-        "fawzi_cap.value": "0x1.05efcbfae82e0p-1",
+        "fawzi_cap.n": 2108,
+        "fawzi_cap.stderr": "0x1.aec53b25d37a9p-13",
+        "fawzi_cap.value": "0x1.fca45bf4edfedp-2",
         "max_class_probability": "0x1.999999999999ap-3",
         "num_censored": 0,
         "search_exceeds_cap": False,
@@ -203,7 +203,11 @@ def _check(name: str, actual: dict[str, Any]) -> None:
 def test_report_numbers_are_pinned() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _check("report", fingerprint_report())
+        numbers = fingerprint_report()
+    _check("report", numbers)
+    # one Fawzi cap: the report's is the search's (sample and seeding-pool counts), error included
+    assert numbers["fawzi_cap.value"] == numbers["search_fawzi_cap"]
+    assert numbers["fawzi_cap.stderr"] == numbers["search_fawzi_cap_stderr"]
 
 
 def test_merge_numbers_are_pinned() -> None:

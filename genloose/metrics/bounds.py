@@ -60,8 +60,10 @@ class Bounds:
     Attributes
     ----------
     fawzi_cap : BoundEstimate
-        :math:`U(\\hat p) = \\sum_k \\psi(\\Phi^{-1}(\\hat p_k))` at the sample's class frequencies, with a
-        delta-method interval. Holds for every classifier (no hypothesis); the class radius cannot exceed
+        :math:`U(\\hat p) = \\sum_k \\psi(\\Phi^{-1}(\\hat p_k))` at the class frequencies of the sample and
+        the seeding pool (both drawn from N(0, I)), with a delta-method interval: the same estimate as
+        ``RadiusResult.fawzi_cap``, which the search's cap check uses. Holds for every classifier (no
+        hypothesis); the class radius cannot exceed
         the cap at the true :math:`p`.
     theorem_3_1_bound : BoundEstimate
         :math:`g(q)` at the collision-probability estimate; its interval is the collision probability's
@@ -137,14 +139,11 @@ def _nan_bound(n: int, confidence: float, method: str, hypothesis: str, holds: b
 
 
 def fawzi_cap_estimate(counts: np.ndarray, confidence: float) -> BoundEstimate:
-    """The Fawzi cap at the sample frequencies with a delta-method Wald interval.
+    """The Fawzi cap at the class frequencies of ``counts``, with its delta-method Wald interval.
 
-    .. math:: \\widehat{U} = \\sum_k \\psi(\\Phi^{-1}(\\hat p_k)), \\quad
-              \\partial U / \\partial p_k = p_k / \\varphi(\\Phi^{-1}(p_k)), \\quad
-              \\operatorname{Var} \\widehat U \\approx \\frac{1}{n}\\Big(\\sum_k p_k u_k^2 -
-              \\big(\\sum_k p_k u_k\\big)^2\\Big)
-
-    (multinomial covariance of :math:`\\hat p`). One observed class gives ``inf`` (no boundary) with NaN
+    :func:`fawzi_cap` as a :class:`BoundEstimate`. :func:`genloose.evaluate` gives it the counts of the
+    sample and the seeding pool (``RadiusResult.class_counts_with_pool``), so the report's cap is the
+    search's cap, the one its cap check uses. One observed class gives ``inf`` (no boundary) with NaN
     error and interval.
 
     Examples
@@ -153,15 +152,13 @@ def fawzi_cap_estimate(counts: np.ndarray, confidence: float) -> BoundEstimate:
     >>> round(fawzi_cap_estimate(np.array([500, 500]), 0.95).value, 6)  # sqrt(2/pi)
     0.797885
     """
-    from genloose.theory import fawzi_bound, normal_pdf, normal_ppf
-
     n = int(counts.sum())
-    p = counts[counts > 0] / n
-    method = "plug-in at the sample frequencies, delta-method Wald CI"
+    method = "plug-in at the sample and seeding-pool frequencies, delta-method Wald CI"
     hypothesis = "none (holds for every classifier)"
-    if p.size <= 1:
+    value, stderr = fawzi_cap(counts)
+    if not math.isfinite(value):
         return BoundEstimate(
-            math.inf,
+            value,
             math.nan,
             math.nan,
             math.nan,
@@ -171,10 +168,7 @@ def fawzi_cap_estimate(counts: np.ndarray, confidence: float) -> BoundEstimate:
             hypothesis_holds=True,
             hypothesis=hypothesis,
         )
-    value = float(fawzi_bound(p / p.sum()))
-    u = p / np.asarray(normal_pdf(np.asarray(normal_ppf(p))), dtype=np.float64)
-    variance = max(0.0, float(np.sum(p * u * u) - np.sum(p * u) ** 2)) / n
-    e = Estimate.from_normal(value, math.sqrt(variance), n=n, confidence=confidence, method=method)
+    e = Estimate.from_normal(value, stderr, n=n, confidence=confidence, method=method)
     return BoundEstimate(
         e.value,
         e.stderr,

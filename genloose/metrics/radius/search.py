@@ -547,7 +547,7 @@ def _search(
         estimate=estimate,
         access=access,
         seed=sample_seed,
-        class_counts=counts,
+        class_counts_with_pool=counts,
         fawzi_cap=cap,
         fawzi_cap_stderr=cap_stderr,
         exceeds_cap=exceeds,
