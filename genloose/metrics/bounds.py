@@ -124,9 +124,12 @@ def _inverse_g_derivative(r: float, h: float) -> float:
     return 1.0 / dg_dh if dg_dh != 0 else math.nan
 
 
-def _nan_bound(n: int, confidence: float, method: str, hypothesis: str, holds: bool) -> BoundEstimate:
+def _point_bound(
+    value: float, n: int, confidence: float, method: str, hypothesis: str, *, holds: bool = True
+) -> BoundEstimate:
+    """A bound with a value but no sampling error or interval (NaN value where the hypothesis fails)."""
     return BoundEstimate(
-        math.nan,
+        value,
         math.nan,
         math.nan,
         math.nan,
@@ -136,6 +139,10 @@ def _nan_bound(n: int, confidence: float, method: str, hypothesis: str, holds: b
         hypothesis_holds=holds,
         hypothesis=hypothesis,
     )
+
+
+def _nan_bound(n: int, confidence: float, method: str, hypothesis: str, holds: bool) -> BoundEstimate:
+    return _point_bound(math.nan, n, confidence, method, hypothesis, holds=holds)
 
 
 def fawzi_cap_estimate(counts: np.ndarray, confidence: float) -> BoundEstimate:
@@ -157,17 +164,7 @@ def fawzi_cap_estimate(counts: np.ndarray, confidence: float) -> BoundEstimate:
     hypothesis = "none (holds for every classifier)"
     value, stderr = fawzi_cap(counts)
     if not math.isfinite(value):
-        return BoundEstimate(
-            value,
-            math.nan,
-            math.nan,
-            math.nan,
-            confidence,
-            n,
-            method + " (one class: no boundary)",
-            hypothesis_holds=True,
-            hypothesis=hypothesis,
-        )
+        return _point_bound(value, n, confidence, method + " (one class: no boundary)", hypothesis)
     e = Estimate.from_normal(value, stderr, n=n, confidence=confidence, method=method)
     return BoundEstimate(
         e.value,
@@ -241,18 +238,7 @@ def theorem_3_2_estimate(num_observed: int, n: int, confidence: float) -> BoundE
     hypothesis = f"K >= 5 (K = {num_observed} observed)"
     if num_observed < 5:
         return _nan_bound(n, confidence, method, hypothesis, False)
-    value = float(theorem_3_2_bound(num_observed))
-    return BoundEstimate(
-        value,
-        math.nan,
-        math.nan,
-        math.nan,
-        confidence,
-        n,
-        method,
-        hypothesis_holds=True,
-        hypothesis=hypothesis,
-    )
+    return _point_bound(float(theorem_3_2_bound(num_observed)), n, confidence, method, hypothesis)
 
 
 def entropy_upper_bound_estimate(radius: Estimate, max_probability: float) -> BoundEstimate:
