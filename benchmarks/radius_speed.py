@@ -229,7 +229,7 @@ def run_case(
         "rows_per_call": clock.generator_rows / max(1, len(clock.calls)),
         "estimate": result.estimate.value,
         "censored": result.num_censored,
-        "classes": int((result.class_counts > 0).sum()),
+        "classes": int((result.class_counts_with_pool > 0).sum()),
         "warnings": caught_names,
     }
 

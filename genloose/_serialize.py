@@ -33,8 +33,15 @@ from genloose._validation import describe
 
 __all__ = ["SCHEMA_VERSION", "decode_object", "encode_object", "read_document"]
 
-SCHEMA_VERSION = 1
-"""The version of the ``exact`` section; a reader refuses files with a larger one."""
+SCHEMA_VERSION = 2
+"""The version of the ``exact`` section; a reader refuses files with a larger one.
+
+1: the first. 2: ``RadiusResult.class_counts`` renamed ``class_counts_with_pool`` (the counts hold the
+seeding pool too). Files of version 1 are read with their old names mapped (:data:`_RENAMED`).
+"""
+
+_RENAMED: dict[str, dict[str, str]] = {"RadiusResult": {"class_counts": "class_counts_with_pool"}}
+"""Old field name -> new field name, per class, for files written before a rename."""
 
 
 class _BrokenFieldError(Exception):
@@ -204,6 +211,12 @@ def _decode(annotation: str, value: Any, where: str) -> Any:
     return _decode_dataclass(annotation, value, where)
 
 
+def _renamed_fields(name: str, value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` with the fields an older genloose wrote under another name given their current names."""
+    renamed = {old: new for old, new in _RENAMED.get(name, {}).items() if old in value and new not in value}
+    return {renamed.get(key, key): item for key, item in value.items()} if renamed else value
+
+
 def _decode_dataclass(expected: str, value: Any, where: str) -> Any:
     registry = _registry()
     if expected not in registry:  # pragma: no cover - a field type this module does not know yet
@@ -214,6 +227,7 @@ def _decode_dataclass(expected: str, value: Any, where: str) -> Any:
     cls = registry.get(name) if isinstance(name, str) else None
     if cls is None or not issubclass(cls, registry[expected]):
         raise _BrokenFieldError(f"{where} must be an encoded {expected}; got __type__ {name!r}")
+    value = _renamed_fields(name, value)
     kwargs = {}
     for field in dataclasses.fields(cls):
         if field.name not in value:

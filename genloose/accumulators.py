@@ -17,13 +17,12 @@ So shards merge by addition, in any order and grouping, with the empty state as 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from genloose._errors import InvalidArgumentError, UndefinedMetricWarning
+from genloose._errors import InvalidArgumentError
 from genloose._validation import as_numpy, check_confidence, describe, is_tensor
 from genloose.estimate import Estimate
 from genloose.metrics._state import SumState
@@ -33,6 +32,7 @@ from genloose.metrics.collision import (
     collision_entropy_from_counts,
     effective_number_of_classes_from_counts,
 )
+from genloose.metrics.radius.aggregate import censored_mean
 
 __all__ = ["CollisionAccumulator", "RadiusAccumulator", "merge_states"]
 
@@ -289,21 +289,21 @@ class RadiusAccumulator(SumState):
             raise InvalidArgumentError(
                 "RadiusAccumulator must have seen at least one radius before compute(); got 0 sample(s)"
             )
-        note = f"; {censored} of {m + censored} censored points excluded" if censored else ""
-        method = "mean of per-point upper bounds (witness distances), Monte Carlo Wald CI" + note
-        if m == 0:
-            warnings.warn(
-                "RadiusAccumulator: every radius is censored; the estimate is NaN",
-                UndefinedMetricWarning,
-                stacklevel=2,
-            )
-            return Estimate(math.nan, math.nan, math.nan, math.nan, self.confidence, 0, method)
         total, total_sq = float(self._state["sum"]), float(self._state["sum_sq"])
-        mean = total / m
-        if m == 1:
-            return Estimate(mean, math.nan, math.nan, math.nan, self.confidence, 1, method)
-        variance = max(0.0, (total_sq - total * mean) / (m - 1))
-        return Estimate.from_normal(mean, math.sqrt(variance / m), n=m, confidence=self.confidence, method=method)
+
+        def moments() -> tuple[float, float]:
+            mean = total / m
+            variance = max(0.0, (total_sq - total * mean) / (m - 1)) if m > 1 else math.nan
+            return mean, math.sqrt(variance / m)
+
+        return censored_mean(
+            m,
+            m + censored,
+            self.confidence,
+            moments,
+            undefined="RadiusAccumulator: every radius is censored; the estimate is NaN",
+            stacklevel=2,
+        )
 
 
 class CollisionAccumulator(CollisionCounter):

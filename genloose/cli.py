@@ -389,8 +389,8 @@ def experiment_summary(frame: Any) -> list[str]:
     >>> import pandas as pd
     >>> frame = pd.DataFrame({"name": ["w12d1"], "class_radius": [0.2], "class_radius_ci_low": [0.18],
     ...     "class_radius_ci_high": [0.22], "collision_entropy": [2.2], "collision_entropy_ci_low": [2.1],
-    ...     "collision_entropy_ci_high": [2.3], "num_classes_observed": [10], "theorem_3_1_applies": [True],
-    ...     "theorem_3_1_bound": [1.57], "fawzi_bound": [0.47]})
+    ...     "collision_entropy_ci_high": [2.3], "num_observed_classes": [10], "theorem_3_1_applies": [True],
+    ...     "theorem_3_1_bound": [1.57], "fawzi_cap": [0.47]})
     >>> for line in experiment_summary(frame):
     ...     print(line)
     w12d1: class radius 0.2 [0.18, 0.22], collision entropy 2.2 [2.1, 2.3] nats (log K = 2.303)
@@ -406,7 +406,7 @@ def experiment_summary(frame: Any) -> list[str]:
             name += f" (d={int(row['latent_dim'])})"
         radius = _number(_column(row, "class_radius"))
         entropy = _number(_column(row, "collision_entropy"))
-        k = _number(_column(row, "num_classes_observed", "num_classes_seen"))
+        k = _number(_column(row, "num_observed_classes"))
         log_k = math.log(k) if k > 0 else math.nan
 
         def interval(column: str, row: Any = row) -> str:
@@ -417,9 +417,9 @@ def experiment_summary(frame: Any) -> list[str]:
             f"{name}: class radius {radius:.4g}{interval('class_radius')}, collision entropy {entropy:.4g}"
             f"{interval('collision_entropy')} nats (log K = {log_k:.4g})"
         )
-        applies = bool(_column(row, "theorem_3_1_applies", "theorem_3_1_hypothesis"))
+        applies = bool(_column(row, "theorem_3_1_applies"))
         bound = _number(_column(row, "theorem_3_1_bound"))
-        cap = _number(_column(row, "fawzi_bound", "fawzi_cap"))
+        cap = _number(_column(row, "fawzi_cap"))
         if not applies or math.isnan(bound):
             lines.append("  Theorem 3.1: does not apply (hypothesis every p_k <= 1/5 fails); no entropy bound")
             continue

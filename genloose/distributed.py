@@ -26,7 +26,6 @@ failure does not leave the other ranks waiting.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -264,7 +263,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     cap check are recomputed exactly as one process computes them, so the merged result equals the
     one-process result (bit for bit on the per-point arrays and the estimate), using the search's own
     aggregation (:mod:`genloose.metrics.radius.aggregate`). The seeding pool is the same
-    on every rank (it depends only on the seed): it is counted once in ``class_counts`` and
+    on every rank (it depends only on the seed): it is counted once in ``class_counts_with_pool`` and
     ``pool_queries``; ``metadata["forward_queries"]`` and ``["backward_queries"]`` are the work actually
     done, summed over ranks (the pool is labelled on every rank).
 
@@ -284,7 +283,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     """
     from dataclasses import replace
 
-    from genloose.metrics.radius.aggregate import exceeds_cap, fawzi_cap, mean_estimate
+    from genloose.metrics.radius.aggregate import aggregate_radii, lower_bound_estimate
     from genloose.metrics.radius.result import RadiusResult
 
     if not results or not all(isinstance(r, RadiusResult) for r in results):
@@ -299,29 +298,19 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     labels = cat("labels")
     radii = cat("radii")
     censored = cat("censored")
-    width = max(r.class_counts.shape[0] for r in results)
+    width = max(r.class_counts_with_pool.shape[0] for r in results)
     first_sample = np.bincount(first.labels, minlength=width)
-    pool_counts = np.pad(first.class_counts, (0, width - first.class_counts.shape[0])) - first_sample
+    with_pool = first.class_counts_with_pool
+    pool_counts = np.pad(with_pool, (0, width - with_pool.shape[0])) - first_sample
     counts = (np.bincount(labels, minlength=width) + pool_counts).astype(np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        estimate = mean_estimate(radii[~censored], radii.shape[0], confidence)
-        cap, cap_stderr = fawzi_cap(counts)
-    exceeds = exceeds_cap(estimate, cap, cap_stderr, sampled=all(r.seed is not None for r in results))
-    lower = None
-    lower_estimate = None
-    if all(r.lower_bounds is not None for r in results):
-        from genloose.estimate import Estimate
-
-        lower = cat("lower_bounds")
-        n = lower.shape[0]
-        lower_estimate = Estimate.from_normal(
-            float(lower.mean()),
-            float(lower.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-            n=n,
-            confidence=confidence,
-            method=first.lower_estimate.method if first.lower_estimate is not None else "lower bounds",
+        estimate, cap, cap_stderr, exceeds = aggregate_radii(
+            radii, censored, counts, confidence, sampled=all(r.seed is not None for r in results)
         )
+    with_lower = all(r.lower_bounds is not None for r in results)
+    lower = cat("lower_bounds") if with_lower else None
+    lower_mean = lower_bound_estimate(lower, confidence) if lower is not None else None
     metadata = dict(first.metadata)
     for key in ("forward_queries", "backward_queries"):
         if all(key in r.metadata for r in results):
@@ -336,12 +325,12 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
         censored=censored,
         queries=cat("queries"),
         estimate=estimate,
-        class_counts=counts,
+        class_counts_with_pool=counts,
         fawzi_cap=cap,
         fawzi_cap_stderr=cap_stderr,
         exceeds_cap=exceeds,
         lower_bounds=lower,
-        lower_estimate=lower_estimate,
+        lower_estimate=lower_mean,
         still_improving=cat("still_improving") if all(r.still_improving is not None for r in results) else None,
         metadata=metadata,
     )

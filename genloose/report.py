@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import math
 import platform
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from genloose._errors import InvalidArgumentError, UndefinedMetricWarning
+from genloose._errors import InvalidArgumentError
 from genloose._validation import check_int, describe
 from genloose._version import __version__
 from genloose.estimate import Estimate
+from genloose.metrics.bounds import (
+    BoundEstimate,
+    Bounds,
+    entropy_upper_bound_estimate,
+    fawzi_cap_estimate,
+    theorem_3_1_estimate,
+    theorem_3_2_estimate,
+)
 from genloose.metrics.radius.result import RadiusResult
 
 if TYPE_CHECKING:
@@ -38,7 +45,6 @@ __all__ = [
     "Report",
     "RunMetadata",
     "build_report",
-    "collision_transforms",
     "reports_to_frame",
 ]
 
@@ -114,62 +120,6 @@ _LABELS = {
     "theorem_3_2_bound": "Theorem 3.2 bound g(1/K_obs)",
     "collision_entropy_upper_bound": "entropy bound G⁻¹(radius)",
 }
-
-
-@dataclass(frozen=True)
-class BoundEstimate(Estimate):
-    """An :class:`~genloose.Estimate` of a bound, with whether the theorem's hypothesis holds.
-
-    When ``hypothesis_holds`` is false the bound is not a guarantee for this model, and ``value``,
-    ``ci_low`` and ``ci_high`` are NaN (call :mod:`genloose.theory` with ``check_hypothesis=False`` for the
-    raw formula).
-
-    Attributes
-    ----------
-    hypothesis_holds : bool
-        Whether the hypothesis holds at the sample estimates.
-    hypothesis : str
-        The hypothesis, and the sample value it was checked on.
-
-    Examples
-    --------
-    >>> b = BoundEstimate(1.0, 0.1, 0.8, 1.2, 0.95, 100, "example", hypothesis_holds=True, hypothesis="none")
-    >>> b.hypothesis_holds, b.contains(1.1)
-    (True, True)
-    """
-
-    hypothesis_holds: bool = True
-    hypothesis: str = ""
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """The paper's bounds evaluated at the report's estimates, with intervals mapped through them.
-
-    Attributes
-    ----------
-    fawzi_cap : BoundEstimate
-        :math:`U(\\hat p) = \\sum_k \\psi(\\Phi^{-1}(\\hat p_k))` at the sample's class frequencies, with a
-        delta-method interval. Holds for every classifier (no hypothesis); the class radius cannot exceed
-        the cap at the true :math:`p`.
-    theorem_3_1_bound : BoundEstimate
-        :math:`g(q)` at the collision-probability estimate; its interval is the collision probability's
-        interval (clipped to :math:`[0, 1/5]`) mapped through the increasing :math:`g`. Hypothesis: every
-        :math:`p_k \\le 1/5`, checked on :math:`\\hat p`.
-    theorem_3_2_bound : BoundEstimate
-        :math:`g(1/K)` at the observed number of classes :math:`K` (no sampling interval: NaN). Hypothesis:
-        :math:`K \\ge 5`.
-    collision_entropy_upper_bound : BoundEstimate
-        :math:`G^{-1}(\\bar r)`, the largest collision entropy Theorem 3.1 allows at the measured radius;
-        its interval is the radius interval mapped through the decreasing :math:`G^{-1}`. Hypothesis:
-        every :math:`\\hat p_k \\le 1/5` and :math:`\\bar r \\le g(1/5)`. The radius is an upper estimate
-        (search error is one-sided), so this bound is a *lower* estimate of the bound at the exact radius.
-    """
-
-    fawzi_cap: BoundEstimate
-    theorem_3_1_bound: BoundEstimate
-    theorem_3_2_bound: BoundEstimate
-    collision_entropy_upper_bound: BoundEstimate
 
 
 @dataclass(frozen=True)
@@ -472,7 +422,7 @@ class Report:
         ...                       progress=False)
         >>> data = json.loads(r.to_json())
         >>> data["num_samples"], data["format"], data["schema_version"]
-        (50, 'genloose.Report', 1)
+        (50, 'genloose.Report', 2)
         """
         from genloose._serialize import document, encode_object
 
@@ -836,263 +786,6 @@ def reports_to_frame(reports: Sequence[Report], names: Sequence[str] | None = No
 # ----------------------------------------------------------------------------------------------
 
 
-def _g_derivative(q: float) -> float:
-    """d g(q) / dq for g(q) = log(4πH)/sqrt(2H), H = -log q (0 < q < 1)."""
-    h = -math.log(q)
-    s = math.sqrt(2.0 * h)
-    dg_dh = 1.0 / (h * s) - math.log(4.0 * math.pi * h) / s**3
-    return -dg_dh / q
-
-
-def _inverse_g_derivative(r: float, h: float) -> float:
-    """d G⁻¹(r) / dr = 1 / G'(H) at H = G⁻¹(r)."""
-    s = math.sqrt(2.0 * h)
-    dg_dh = 1.0 / (h * s) - math.log(4.0 * math.pi * h) / s**3
-    return 1.0 / dg_dh if dg_dh != 0 else math.nan
-
-
-def _nan_bound(n: int, confidence: float, method: str, hypothesis: str, holds: bool) -> BoundEstimate:
-    return BoundEstimate(
-        math.nan,
-        math.nan,
-        math.nan,
-        math.nan,
-        confidence,
-        n,
-        method,
-        hypothesis_holds=holds,
-        hypothesis=hypothesis,
-    )
-
-
-def fawzi_cap_estimate(counts: np.ndarray, confidence: float) -> BoundEstimate:
-    """The Fawzi cap at the sample frequencies with a delta-method Wald interval.
-
-    .. math:: \\widehat{U} = \\sum_k \\psi(\\Phi^{-1}(\\hat p_k)), \\quad
-              \\partial U / \\partial p_k = p_k / \\varphi(\\Phi^{-1}(p_k)), \\quad
-              \\operatorname{Var} \\widehat U \\approx \\frac{1}{n}\\Big(\\sum_k p_k u_k^2 -
-              \\big(\\sum_k p_k u_k\\big)^2\\Big)
-
-    (multinomial covariance of :math:`\\hat p`). One observed class gives ``inf`` (no boundary) with NaN
-    error and interval.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> round(fawzi_cap_estimate(np.array([500, 500]), 0.95).value, 6)  # sqrt(2/pi)
-    0.797885
-    """
-    from genloose.theory import fawzi_bound, normal_pdf, normal_ppf
-
-    n = int(counts.sum())
-    p = counts[counts > 0] / n
-    method = "plug-in at the sample frequencies, delta-method Wald CI"
-    hypothesis = "none (holds for every classifier)"
-    if p.size <= 1:
-        return BoundEstimate(
-            math.inf,
-            math.nan,
-            math.nan,
-            math.nan,
-            confidence,
-            n,
-            method + " (one class: no boundary)",
-            hypothesis_holds=True,
-            hypothesis=hypothesis,
-        )
-    value = float(fawzi_bound(p / p.sum()))
-    u = p / np.asarray(normal_pdf(np.asarray(normal_ppf(p))), dtype=np.float64)
-    variance = max(0.0, float(np.sum(p * u * u) - np.sum(p * u) ** 2)) / n
-    e = Estimate.from_normal(value, math.sqrt(variance), n=n, confidence=confidence, method=method)
-    return BoundEstimate(
-        e.value,
-        e.stderr,
-        e.ci_low,
-        e.ci_high,
-        e.confidence,
-        e.n,
-        e.method,
-        hypothesis_holds=True,
-        hypothesis=hypothesis,
-    )
-
-
-def theorem_3_1_estimate(collision: Estimate, max_probability: float) -> BoundEstimate:
-    """Theorem 3.1's :math:`g(q)` at the collision-probability estimate, its interval mapped through g.
-
-    The interval of :math:`q` is clipped to :math:`[0, 1/5]` (under the hypothesis :math:`q \\le 1/5`;
-    :math:`g(0) = 0` is the limit) and mapped through the increasing :math:`g`, which keeps its coverage;
-    the standard error is the delta method's. NaN when the hypothesis fails at :math:`\\hat p`.
-
-    Examples
-    --------
-    >>> from genloose.estimate import Estimate
-    >>> q = Estimate.from_normal(0.1, 0.01, n=1000, confidence=0.95, method="u")
-    >>> round(theorem_3_1_estimate(q, 0.12).value, 6)
-    1.568085
-    """
-    from genloose.theory import HYPOTHESIS_MAX_PROBABILITY, theorem_3_1_bound
-
-    top = HYPOTHESIS_MAX_PROBABILITY
-    hypothesis = f"every p_k <= 1/5 (max p̂ = {max_probability:.4g})"
-    method = "g at the collision-probability estimate; CI mapped through g (q clipped to [0, 1/5])"
-    holds = bool(max_probability <= top)
-    if not holds or math.isnan(collision.value):
-        return _nan_bound(collision.n, collision.confidence, method, hypothesis, holds)
-
-    def g(q: float) -> float:
-        if math.isnan(q):
-            return math.nan
-        q = min(q, top)
-        return 0.0 if q <= 0 else float(theorem_3_1_bound(q, check_hypothesis=False))
-
-    value = g(collision.value)
-    q = collision.value
-    stderr = abs(_g_derivative(q)) * collision.stderr if 0 < q < 1 else math.nan
-    return BoundEstimate(
-        value,
-        stderr,
-        g(collision.ci_low),
-        g(collision.ci_high),
-        collision.confidence,
-        collision.n,
-        method,
-        hypothesis_holds=True,
-        hypothesis=hypothesis,
-    )
-
-
-def theorem_3_2_estimate(num_observed: int, n: int, confidence: float) -> BoundEstimate:
-    """Theorem 3.2's :math:`g(1/K)` at the observed number of classes (no sampling interval).
-
-    Examples
-    --------
-    >>> round(theorem_3_2_estimate(10, 100, 0.95).value, 6)
-    1.568085
-    """
-    from genloose.theory import theorem_3_2_bound
-
-    method = f"g(1/K) at the observed number of classes K={num_observed} (no sampling interval)"
-    hypothesis = f"K >= 5 (K = {num_observed} observed)"
-    if num_observed < 5:
-        return _nan_bound(n, confidence, method, hypothesis, False)
-    value = float(theorem_3_2_bound(num_observed))
-    return BoundEstimate(
-        value,
-        math.nan,
-        math.nan,
-        math.nan,
-        confidence,
-        n,
-        method,
-        hypothesis_holds=True,
-        hypothesis=hypothesis,
-    )
-
-
-def entropy_upper_bound_estimate(radius: Estimate, max_probability: float) -> BoundEstimate:
-    """:math:`G^{-1}(\\bar r)`, the collision-entropy bound at the measured radius, interval mapped.
-
-    :math:`G^{-1}` decreases, so the interval is :math:`[G^{-1}(r_{hi}), G^{-1}(r_{lo})]` with the radius
-    interval clipped to :math:`[0, g(1/5)]` (under the hypothesis the radius is at most :math:`g(1/5)`).
-    NaN when every :math:`\\hat p_k \\le 1/5` fails or the radius estimate exceeds :math:`g(1/5)`.
-
-    Examples
-    --------
-    >>> from genloose.estimate import Estimate
-    >>> r = Estimate.from_normal(1.0, 0.01, n=1000, confidence=0.95, method="mean")
-    >>> from genloose.theory import collision_entropy_upper_bound
-    >>> entropy_upper_bound_estimate(r, 0.1).value == collision_entropy_upper_bound(1.0)
-    True
-    """
-    from genloose.theory import THEOREM_3_1_RADIUS_LIMIT, collision_entropy_upper_bound
-
-    limit = THEOREM_3_1_RADIUS_LIMIT
-    method = "G^-1 at the radius estimate; CI mapped through the decreasing G^-1 (radius clipped to [0, g(1/5)])"
-    hypothesis = (
-        f"every p_k <= 1/5 (max p̂ = {max_probability:.4g}) and radius <= g(1/5) = {limit:.4f} "
-        f"(radius = {radius.value:.4g})"
-    )
-    holds = bool(max_probability <= 0.2 and radius.value <= limit)
-    if not holds or math.isnan(radius.value):
-        return _nan_bound(radius.n, radius.confidence, method, hypothesis, holds and not math.isnan(radius.value))
-
-    def inverse(r: float) -> float:
-        if math.isnan(r):
-            return math.nan
-        return float(collision_entropy_upper_bound(min(max(r, 0.0), limit)))
-
-    value = inverse(radius.value)
-    stderr = (
-        abs(_inverse_g_derivative(radius.value, value)) * radius.stderr
-        if math.isfinite(value) and radius.value > 0
-        else math.nan
-    )
-    return BoundEstimate(
-        value,
-        stderr,
-        inverse(radius.ci_high),
-        inverse(radius.ci_low),
-        radius.confidence,
-        radius.n,
-        method,
-        hypothesis_holds=True,
-        hypothesis=hypothesis,
-    )
-
-
-def _neg_log(x: float) -> float:
-    return math.nan if math.isnan(x) else (math.inf if x <= 0.0 else -math.log(x))
-
-
-def _reciprocal(x: float) -> float:
-    return math.nan if math.isnan(x) else (math.inf if x <= 0.0 else 1.0 / x)
-
-
-def collision_transforms(collision: Estimate) -> tuple[Estimate, Estimate]:
-    r"""The collision entropy and the effective number of classes from a collision-probability estimate.
-
-    The same values as :func:`~genloose.metrics.collision.collision_entropy_from_counts` and
-    :func:`~genloose.metrics.collision.effective_number_of_classes_from_counts` on the same counts (tested),
-    without computing the interval of :math:`q` three times: :math:`-\log\hat q` and :math:`1/\hat q`,
-    the interval of :math:`q` mapped through these decreasing functions, the delta-method standard errors
-    :math:`\mathrm{se}/\hat q` and :math:`\mathrm{se}/\hat q^2`. When :math:`\hat q = 0` (no two samples
-    share a class) both are :math:`+\infty` with a NaN standard error and an
-    :class:`~genloose.UndefinedMetricWarning`.
-
-    Examples
-    --------
-    >>> from genloose.metrics.collision import collision_probability_from_counts
-    >>> entropy, effective = collision_transforms(collision_probability_from_counts([4, 4, 4, 4]))
-    >>> round(effective.value, 4)  # 1 / (48/240)
-    5.0
-    """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        entropy = collision.transform(
-            _neg_log,
-            increasing=False,
-            derivative=lambda x: -math.inf if x <= 0 else -1.0 / x,
-            method=f"-log of the {collision.method}",
-        )
-        effective = collision.transform(
-            _reciprocal,
-            increasing=False,
-            derivative=lambda x: -math.inf if x <= 0 else -1.0 / (x * x),
-            method=f"inverse of the {collision.method}",
-        )
-    if collision.value == 0.0:
-        warnings.warn(
-            "no two samples share a class (collision probability estimate 0): the collision entropy and the "
-            "effective number of classes are +inf, their stderr NaN, and ci_low comes from the upper end of "
-            "the interval for the collision probability",
-            UndefinedMetricWarning,
-            stacklevel=3,
-        )
-        entropy = replace(entropy, stderr=math.nan)
-        effective = replace(effective, stderr=math.nan)
-    return entropy, effective
-
-
 def build_report(
     result: RadiusResult,
     *,
@@ -1117,7 +810,7 @@ def build_report(
     """
     import torch
 
-    from genloose.metrics.collision import collision_probability_from_counts
+    from genloose.metrics.collision import collision_probability_from_counts, collision_transforms
 
     labels = np.asarray(result.labels, dtype=np.int64)
     width = max(num_classes or 0, int(labels.max()) + 1 if labels.size else 0)
@@ -1128,7 +821,7 @@ def build_report(
     p_hat = counts / n
     max_p = float(p_hat.max())
     observed = int(np.count_nonzero(counts))
-    fawzi = fawzi_cap_estimate(counts, confidence)
+    fawzi = fawzi_cap_estimate(result.class_counts_with_pool, confidence)
     bounds = Bounds(
         fawzi_cap=fawzi,
         theorem_3_1_bound=theorem_3_1_estimate(collision, max_p),

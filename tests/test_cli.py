@@ -433,8 +433,8 @@ def test_reproduce_ends_with_a_short_summary(
             "collision_entropy": [2.2, 1.0],
             "collision_entropy_ci_low": [2.1, 0.9],
             "collision_entropy_ci_high": [2.3, 1.1],
-            "num_classes_seen": [10, 10],
-            "theorem_3_1_hypothesis": [True, False],
+            "num_observed_classes": [10, 10],
+            "theorem_3_1_applies": [True, False],
             "theorem_3_1_bound": [1.65, float("nan")],
             "fawzi_cap": [1.7, 0.6],
             **{f"extra_{i}": [0.0, 0.0] for i in range(20)},  # the wide columns are not printed

@@ -98,7 +98,9 @@ def test_merged_shards_equal_the_one_process_result() -> None:
 
     whole = run(40, 0)
     merged = merge_radius_results([run(14, 0), run(13, 14), run(13, 27)], confidence=0.95)
-    for name in ("latents", "radii", "witnesses", "labels", "witness_labels", "censored", "queries", "class_counts"):
+    arrays = ("latents", "radii", "witnesses", "labels", "witness_labels", "censored", "queries")
+    arrays += ("class_counts_with_pool",)
+    for name in arrays:
         np.testing.assert_array_equal(getattr(merged, name), getattr(whole, name), err_msg=name)
     assert merged.estimate == whole.estimate
     assert merged.fawzi_cap == whole.fawzi_cap
@@ -207,7 +209,7 @@ def test_two_process_report_equals_the_one_process_report(tmp_path: Path) -> Non
             else:
                 assert got[key] == value, (rank, key, got[key], value)
         result = out["result"]
-        for name in ("latents", "radii", "witnesses", "labels", "censored", "queries", "class_counts"):
+        for name in ("latents", "radii", "witnesses", "labels", "censored", "queries", "class_counts_with_pool"):
             np.testing.assert_array_equal(getattr(result, name), getattr(single.radius_result, name), err_msg=name)
 
     # a report from the distributed run reads back exactly, and compares with the one-process report
@@ -216,7 +218,7 @@ def test_two_process_report_equals_the_one_process_report(tmp_path: Path) -> Non
         assert back.to_json() == out["json"]
         assert back.metadata.world_size == WORLD_SIZE
         assert back.radius_result.metadata == out["result"].metadata
-        for name in ("latents", "radii", "witnesses", "labels", "censored", "queries", "class_counts"):
+        for name in ("latents", "radii", "witnesses", "labels", "censored", "queries", "class_counts_with_pool"):
             np.testing.assert_array_equal(getattr(back.radius_result, name), getattr(single.radius_result, name))
         assert genloose.compare(back, single).paired
 

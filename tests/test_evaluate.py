@@ -19,7 +19,6 @@ from genloose._errors import (
     ModelOutputError,
     UndefinedMetricWarning,
 )
-from genloose.estimate import Estimate
 from genloose.report import (
     BOUND_QUANTITIES,
     DIAGNOSTIC_QUANTITIES,
@@ -27,13 +26,8 @@ from genloose.report import (
     FRAME_DTYPES,
     BoundEstimate,
     Report,
-    _g_derivative,
-    _inverse_g_derivative,
     empty_frame,
-    entropy_upper_bound_estimate,
-    fawzi_cap_estimate,
     reports_to_frame,
-    theorem_3_1_estimate,
 )
 from genloose.testing import sectors, spheres
 from genloose.theory import (
@@ -109,9 +103,13 @@ def test_each_model_call_is_made_once() -> None:
 def test_bounds_are_the_theory_functions_at_the_estimates(ten_sectors) -> None:
     tb, report = ten_sectors
     b = report.bounds
-    p_hat = report.class_probabilities
     q = report.collision_probability
-    assert b.fawzi_cap.value == pytest.approx(fawzi_bound(p_hat[p_hat > 0] / p_hat.sum()), rel=1e-12)
+    # the cap is at the frequencies of the sample and the seeding pool: the search's own cap, the same number
+    with_pool = report.radius_result.class_counts_with_pool
+    assert b.fawzi_cap.value == pytest.approx(fawzi_bound(with_pool[with_pool > 0] / with_pool.sum()), rel=1e-12)
+    assert b.fawzi_cap.value == report.radius_result.fawzi_cap
+    assert b.fawzi_cap.stderr == report.radius_result.fawzi_cap_stderr
+    assert b.fawzi_cap.n == int(with_pool.sum())
     assert b.fawzi_cap.hypothesis_holds
     assert b.theorem_3_1_bound.hypothesis_holds  # max p̂ <= 1/5 for 10 equal classes and n = 300
     assert b.theorem_3_1_bound.value == pytest.approx(theorem_3_1_bound(q.value), rel=1e-12)
@@ -144,45 +142,6 @@ def test_failed_hypotheses_give_nan_and_a_flag_without_warnings(two_shells) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("error", BoundHypothesisWarning)
         evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=50, pool_size=64, progress=False)
-
-
-def test_fawzi_cap_standard_error_matches_a_parametric_bootstrap() -> None:
-    p = np.array([0.5, 0.3, 0.15, 0.05])
-    n = 2000
-    counts = np.round(p * n).astype(np.int64)
-    delta = fawzi_cap_estimate(counts, 0.95)
-    rng = np.random.default_rng(0)
-    draws = rng.multinomial(n, p, size=4000) / n
-    values = np.array([fawzi_bound(d[d > 0] / d[d > 0].sum()) for d in draws])
-    # the bootstrap SD has relative error ~ 1/sqrt(2 * 4000) ~ 1.1%; 4 of those: 4.5%, plus delta-method error
-    assert delta.stderr == pytest.approx(values.std(ddof=1), rel=0.08)
-    assert fawzi_cap_estimate(np.array([10, 0]), 0.95).value == math.inf
-
-
-@pytest.mark.parametrize("q", [0.01, 0.05, 0.1, 0.19])
-def test_bound_derivatives_match_finite_differences(q: float) -> None:
-    h = 1e-6 * q
-    numeric = (theorem_3_1_bound(q + h) - theorem_3_1_bound(q - h)) / (2 * h)
-    assert _g_derivative(q) == pytest.approx(numeric, rel=1e-6)
-    r = float(theorem_3_1_bound(q))
-    entropy = float(collision_entropy_upper_bound(r))
-    step = 1e-6
-    numeric = (collision_entropy_upper_bound(r + step) - collision_entropy_upper_bound(r - step)) / (2 * step)
-    assert _inverse_g_derivative(r, entropy) == pytest.approx(numeric, rel=1e-5)
-
-
-def test_bound_intervals_clip_at_the_hypothesis_edge() -> None:
-    q = Estimate(0.15, 0.05, -0.01, 0.31, 0.95, 100, "test")
-    bound = theorem_3_1_estimate(q, 0.19)
-    assert bound.ci_low == 0.0  # g(0) = 0, the limit
-    assert bound.ci_high == pytest.approx(theorem_3_1_bound(0.2))
-    r = Estimate(1.0, 0.5, -0.1, 2.0, 0.95, 100, "test")
-    entropy = entropy_upper_bound_estimate(r, 0.1)
-    assert entropy.ci_high == math.inf  # radius 0 allows any entropy
-    assert entropy.ci_low == pytest.approx(math.log(5.0), rel=1e-9)  # radius clipped at g(1/5)
-    too_loose = entropy_upper_bound_estimate(Estimate(1.8, 0.1, 1.6, 2.0, 0.95, 100, "t"), 0.1)
-    assert not too_loose.hypothesis_holds
-    assert math.isnan(too_loose.value)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -376,30 +335,6 @@ def test_bad_input_is_named() -> None:
         evaluate(lambda z: z[:-1], tb.classifier, latent_dim=3, num_samples=10, progress=False)
     with pytest.raises(ModelOutputError, match="classifier"):
         evaluate(tb.generator, lambda x: x[:, 0], latent_dim=3, num_samples=10, progress=False)
-
-
-@pytest.mark.parametrize("counts", [[5, 3, 0, 2], [40, 1, 1], [1, 1, 1, 1], [7], [2, 2]])
-def test_collision_transforms_equal_the_collision_module(counts: list[int]) -> None:
-    from genloose.metrics.collision import (
-        collision_entropy_from_counts,
-        collision_probability_from_counts,
-        effective_number_of_classes_from_counts,
-    )
-    from genloose.report import collision_transforms
-
-    with warnings.catch_warnings(record=True) as ours:
-        warnings.simplefilter("always")
-        entropy, effective = collision_transforms(collision_probability_from_counts(counts))
-    with warnings.catch_warnings(record=True) as theirs:
-        warnings.simplefilter("always")
-        expected = (collision_entropy_from_counts(counts), effective_number_of_classes_from_counts(counts))
-    for got, want in zip((entropy, effective), expected, strict=True):
-        for field in ("value", "stderr", "ci_low", "ci_high"):
-            a, b = getattr(got, field), getattr(want, field)
-            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-12), field
-        assert (got.confidence, got.n, got.method) == (want.confidence, want.n, want.method)
-    assert bool(ours) == bool(theirs)
-    assert all(issubclass(w.category, UndefinedMetricWarning) for w in ours)
 
 
 # ----------------------------------------------------------------------------------------------

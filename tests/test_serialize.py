@@ -199,3 +199,18 @@ def test_directory_and_binary_file(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(InvalidArgumentError, match="not text"):
         Report.from_json(tmp_path / "x.json")
+
+
+def test_a_version_1_file_loads_with_its_old_field_names(six: Report) -> None:
+    # schema version 1 named RadiusResult.class_counts_with_pool "class_counts": a file written then still loads
+    data = json.loads(six.to_json())
+    assert SCHEMA_VERSION == 2
+    exact = data["exact"]["radius_result"]
+    exact["class_counts"] = exact.pop("class_counts_with_pool")
+    old = dict(data, schema_version=1)
+    back = Report.from_json(json.dumps(old))
+    assert_same(back, six)
+    both = json.loads(json.dumps(old))
+    both["exact"]["radius_result"]["class_counts_with_pool"] = exact["class_counts"]
+    with pytest.raises(InvalidArgumentError, match="fields this genloose does not know: class_counts"):
+        Report.from_json(json.dumps(both))

@@ -58,8 +58,6 @@ ENTROPY_FIGURE_FILE = "grid_collision_entropy_vs_class_radius.png"
 SUMMARY_FILE = "grid_summary.json"
 """File name of the summary (settings, rank correlation) written by :func:`run_grid_experiment`."""
 
-_HYPOTHESIS_MAX_PROBABILITY = 0.2
-
 
 def grid_rank_correlation(
     frame: pd.DataFrame, *, x: str = "support_size", y: str = "class_radius"
@@ -138,22 +136,28 @@ def _estimate_columns(prefix: str, estimate: Any) -> dict[str, float]:
     }
 
 
-def _bounds(labels: np.ndarray, num_classes: int, collision: Any) -> dict[str, Any]:
-    from genloose.theory import fawzi_bound, theorem_3_1_bound
+def _report_columns(result: Any, num_classes: int, confidence: float) -> dict[str, Any]:
+    """The collision metrics and bounds of the radius sample, from :func:`genloose.report.build_report`."""
+    from genloose.report import build_report
 
-    counts = np.bincount(labels, minlength=num_classes)
-    p = counts / counts.sum()
-    max_p = float(p.max())
-    q = float(collision.value)
-    applies = bool(max_p <= _HYPOTHESIS_MAX_PROBABILITY and q > 0.0)
-    # max p <= 1/5 implies q_plugin <= 1/5, and the U-statistic q is below the plug-in.
-    bound = float(theorem_3_1_bound(q)) if applies else math.nan
+    report = build_report(
+        result,
+        confidence=confidence,
+        num_classes=num_classes,
+        world_size=1,
+        device=str(result.metadata.get("device", "cpu")),
+        dtype=str(result.metadata.get("dtype", "float32")),
+    )
+    bounds = report.bounds
     return {
-        "num_classes_observed": int((counts > 0).sum()),
-        "max_class_probability": max_p,
-        "theorem_3_1_applies": applies,
-        "theorem_3_1_bound": bound,
-        "fawzi_bound": float(fawzi_bound(p[p > 0] / p[p > 0].sum())),
+        **_estimate_columns("collision_probability", report.collision_probability),
+        **_estimate_columns("collision_entropy", report.collision_entropy),
+        "num_observed_classes": report.diagnostics.num_observed_classes,
+        "max_class_probability": report.diagnostics.max_class_probability,
+        # NaN also when the collision probability estimate is 0 (no finite bound to report)
+        "theorem_3_1_applies": bounds.theorem_3_1_bound.hypothesis_holds and report.collision_probability.value > 0,
+        "theorem_3_1_bound": bounds.theorem_3_1_bound.value if report.collision_probability.value > 0 else math.nan,
+        "fawzi_cap": bounds.fawzi_cap.value,
     }
 
 
@@ -166,7 +170,6 @@ def _measure_one(
     seed: int,
     confidence: float,
 ) -> dict[str, Any]:
-    from genloose.metrics.collision import collision_entropy, collision_probability
     from genloose.metrics.radius import class_radius
     from genloose.reference_models.grid_family import EVAL_SEED, measure_grid_generator
 
@@ -185,10 +188,6 @@ def _measure_one(
         confidence=confidence,
         progress=False,
     )
-    labels = np.asarray(result.labels, dtype=np.int64)  # c(g(z)) of the radius sample: reused
-    num_classes = classifier.num_classes
-    collision = collision_probability(labels, num_classes=num_classes, confidence=confidence)
-    entropy = collision_entropy(labels, num_classes=num_classes, confidence=confidence)
     row: dict[str, Any] = {
         "name": gan.name,
         "g_width": config.g_width,
@@ -202,9 +201,7 @@ def _measure_one(
     row.update(_estimate_columns("class_radius", result.estimate))
     row["num_censored"] = int(np.count_nonzero(result.censored))
     row["radius_exceeds_fawzi_cap"] = bool(result.exceeds_cap)
-    row.update(_estimate_columns("collision_probability", collision))
-    row.update(_estimate_columns("collision_entropy", entropy))
-    row.update(_bounds(labels, num_classes, collision))
+    row.update(_report_columns(result, classifier.num_classes, confidence))  # labels c(g(z)) of the sample reused
     row["num_samples"] = num_samples
     row["mode_samples"] = mode_samples
     return row
@@ -270,9 +267,9 @@ def run_grid_experiment(
         ``num_censored``, ``radius_exceeds_fawzi_cap`` (the class-radius search's own check:
         its CI lies above the Fawzi cap at the class frequencies of the sample and seeding
         pool), ``collision_probability`` and ``collision_entropy`` (each +
-        ``_stderr``, ``_ci_low``, ``_ci_high``), ``num_classes_observed``,
+        ``_stderr``, ``_ci_low``, ``_ci_high``), ``num_observed_classes``,
         ``max_class_probability``, ``theorem_3_1_applies``, ``theorem_3_1_bound``,
-        ``fawzi_bound``, ``num_samples``, ``mode_samples``. ``frame.attrs`` holds
+        ``fawzi_cap``, ``num_samples``, ``mode_samples``. ``frame.attrs`` holds
         ``spearman_rho``, ``spearman_pvalue`` and ``spearman_n`` (support size against class
         radius, :func:`grid_rank_correlation`) and the same with prefix ``spearman_entropy_``
         (collision entropy against class radius).
@@ -422,7 +419,7 @@ def _figure(frame: pd.DataFrame) -> Figure:
         capsize=3,
         label="class radius (95% CI)" if len(frame) else None,
     )
-    fawzi = frame["fawzi_bound"].to_numpy(dtype=np.float64)
+    fawzi = frame["fawzi_cap"].to_numpy(dtype=np.float64)
     finite = np.isfinite(fawzi)
     axes.scatter(x[finite], fawzi[finite], marker="_", s=120, color="C3", label="Fawzi cap at $\\hat p$ (Lemma B.1)")
     for xi, yi, name in zip(x, y, frame["name"], strict=True):
@@ -557,7 +554,7 @@ def reproduce_grid(
         "class_radius_ci_high",
         "collision_entropy",
         "theorem_3_1_bound",
-        "fawzi_bound",
+        "fawzi_cap",
     ]
     print(frame[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=stream)
     print(

@@ -109,8 +109,8 @@ def run_vae_experiment(
         One row per model: ``model``, ``latent_dim``, ``num_samples``, ``seed``, ``weights``
         (``"bundled"`` or ``"retrained"``), ``class_radius`` (with ``_stderr``, ``_ci_low``,
         ``_ci_high``), ``censored``, ``collision_entropy`` (with the same three),
-        ``collision_probability``, ``max_class_probability``, ``num_classes_seen``,
-        ``fawzi_cap``, ``theorem_3_1_bound``, ``theorem_3_1_hypothesis``,
+        ``collision_probability``, ``max_class_probability``, ``num_observed_classes``,
+        ``fawzi_cap``, ``theorem_3_1_bound``, ``theorem_3_1_applies``,
         ``reconstruction_error`` (with the same three), ``radius_difference_vs_vae`` (with the
         same three; LC-VAE rows only, NaN on VAE rows), ``classifier_test_accuracy``.
 
@@ -257,9 +257,8 @@ def _measure(
     progress: bool | None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     progress = check_progress(progress)
-    from genloose.metrics.collision import collision_entropy
     from genloose.metrics.radius import class_radius
-    from genloose.theory import fawzi_bound, theorem_3_1_bound
+    from genloose.report import build_report
 
     result = class_radius(
         model.decoder,
@@ -270,26 +269,25 @@ def _measure(
         access="auto",
         progress=progress,
     )
-    labels = np.asarray(result.labels, dtype=np.int64)
-    entropy = collision_entropy(labels, num_classes=_NUM_CLASSES)
-    counts = np.bincount(labels, minlength=_NUM_CLASSES)
-    p_hat = counts / counts.sum()
-    q = math.exp(-entropy.value)  # entropy inf (no collision in the sample) gives q = 0
-    max_p = float(p_hat.max())
-    # q = 0 or undefined: Theorem 3.1 has no finite value to report
-    bound = float(theorem_3_1_bound(q, check_hypothesis=False)) if 0 < q <= 1 else math.nan
-    cap = float(fawzi_bound(p_hat[p_hat > 0]))
+    report = build_report(
+        result,
+        confidence=0.95,
+        num_classes=_NUM_CLASSES,
+        world_size=1,
+        device=str(result.metadata.get("device", "cpu")),
+        dtype=str(result.metadata.get("dtype", "float32")),
+    )
+    theorem = report.bounds.theorem_3_1_bound
     row = {
         **_columns("class_radius", result.estimate),
         "censored": int(np.asarray(result.censored).sum()),
-        **_columns("collision_entropy", entropy),
-        "collision_probability": q,
-        "max_class_probability": max_p,
-        "num_classes_seen": int((counts > 0).sum()),
-        "fawzi_cap": cap,
-        "theorem_3_1_bound": bound,
-        # max p <= 1/5 implies q <= 1/5 (the U-statistic q is below the plug-in sum p_i^2)
-        "theorem_3_1_hypothesis": bool(max_p <= 0.2),
+        **_columns("collision_entropy", report.collision_entropy),
+        "collision_probability": report.collision_probability.value,
+        "max_class_probability": report.diagnostics.max_class_probability,
+        "num_observed_classes": report.diagnostics.num_observed_classes,
+        "fawzi_cap": report.bounds.fawzi_cap.value,
+        "theorem_3_1_bound": theorem.value,  # NaN where the hypothesis fails, as in the report
+        "theorem_3_1_applies": theorem.hypothesis_holds,
     }
     return row, np.asarray(result.radii, dtype=np.float64)
 

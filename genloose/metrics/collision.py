@@ -38,6 +38,7 @@ __all__ = [
     "collision_entropy_from_counts",
     "collision_probability",
     "collision_probability_from_counts",
+    "collision_transforms",
     "effective_number_of_classes",
     "effective_number_of_classes_from_counts",
     "renyi_entropy",
@@ -335,24 +336,21 @@ def _inverse_derivative(x: float) -> float:
     return -math.inf if x <= 0.0 else -1.0 / (x * x)
 
 
-def _mapped(
-    est: Estimate,
-    message: str | None,
-    fn: Callable[[float], float],
-    derivative: Callable[[float], float],
-    label: str,
-    what: str,
-) -> tuple[Estimate, str | None]:
-    with np.errstate(invalid="ignore"):
+def _zero_message(what: str, *, plural: bool = False) -> str:
+    are = "estimates are +inf, their" if plural else "estimate is +inf, its"
+    return (
+        f"no two samples share a class (collision probability estimate 0): the {what} {are} stderr NaN, "
+        "and ci_low comes from the upper end of the interval for the collision probability"
+    )
+
+
+def _map_decreasing(
+    est: Estimate, fn: Callable[[float], float], derivative: Callable[[float], float], label: str
+) -> Estimate:
+    """``est`` mapped through a decreasing transform; NaN stderr where the estimate is 0 (value +inf)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
         out = est.transform(fn, increasing=False, derivative=derivative, method=f"{label} of the {est.method}")
-    if message is None and est.value == 0.0:
-        message = (
-            f"no two samples share a class (collision probability estimate 0): the {what} "
-            "estimate is +inf, its stderr NaN, and ci_low comes from the upper end of the "
-            "interval for the collision probability"
-        )
-        out = replace(out, stderr=math.nan)
-    return out, message
+    return replace(out, stderr=math.nan) if est.value == 0.0 else out
 
 
 def _transformed_from_counts(
@@ -368,10 +366,66 @@ def _transformed_from_counts(
     array = _as_counts(counts)
     method = check_choice("method", method, _METHODS)
     confidence = check_confidence(confidence)
-    est, message = _mapped(*_collision_from_counts(array, method, confidence), fn, derivative, label, what)
+    out, message = _decreasing_from_counts(array, method, confidence, fn, derivative, label, what)
     if message:
         _warn(message)
-    return est
+    return out
+
+
+def _decreasing_from_counts(
+    counts: np.ndarray,
+    method: str,
+    confidence: float,
+    fn: Callable[[float], float],
+    derivative: Callable[[float], float],
+    label: str,
+    what: str,
+) -> tuple[Estimate, str | None]:
+    """The collision probability of valid counts mapped through a decreasing transform, and any warning."""
+    est, message = _collision_from_counts(counts, method, confidence)
+    if message is None and est.value == 0.0:
+        message = _zero_message(what)
+    return _map_decreasing(est, fn, derivative, label), message
+
+
+def collision_transforms(collision: Estimate) -> tuple[Estimate, Estimate]:
+    r"""The collision entropy and the effective number of classes from a collision-probability estimate.
+
+    The same as :func:`collision_entropy_from_counts` and :func:`effective_number_of_classes_from_counts`
+    on the counts behind ``collision``, without estimating :math:`q` again: :math:`-\log\hat q` and
+    :math:`1/\hat q`, the interval of :math:`q` mapped through these decreasing functions, the delta-method
+    standard errors :math:`\mathrm{se}/\hat q` and :math:`\mathrm{se}/\hat q^2`. When :math:`\hat q = 0`
+    (no two samples share a class) both are :math:`+\infty` with a NaN standard error and one
+    :class:`~genloose.UndefinedMetricWarning`.
+
+    Parameters
+    ----------
+    collision : Estimate
+        A collision-probability estimate, e.g. from :func:`collision_probability_from_counts`.
+
+    Returns
+    -------
+    (Estimate, Estimate)
+        The collision entropy (nats) and the effective number of classes.
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``collision`` is not an :class:`~genloose.Estimate`.
+
+    Examples
+    --------
+    >>> entropy, effective = collision_transforms(collision_probability_from_counts([4, 4, 4, 4]))
+    >>> round(effective.value, 4), round(entropy.value, 4)  # 1 / (48/240), log 5
+    (5.0, 1.6094)
+    """
+    if not isinstance(collision, Estimate):
+        raise fail("collision", "an Estimate of the collision probability", collision)
+    entropy = _map_decreasing(collision, _neg_log, _neg_log_derivative, "-log")
+    effective = _map_decreasing(collision, _inverse, _inverse_derivative, "inverse")
+    if collision.value == 0.0:
+        _warn(_zero_message("collision entropy and the effective number of classes", plural=True))
+    return entropy, effective
 
 
 def collision_entropy_from_counts(counts: Any, *, method: Method = "unbiased", confidence: float = 0.95) -> Estimate:
@@ -550,12 +604,8 @@ def _check_order(order: Any) -> float:
 def _renyi(counts: np.ndarray, order: float, num_classes: int | None, confidence: float) -> tuple[Estimate, str | None]:
     n = int(counts.sum())
     if order == 2.0:
-        return _mapped(
-            *_collision_from_counts(counts, "unbiased", confidence),
-            _neg_log,
-            _neg_log_derivative,
-            "-log",
-            "collision entropy",
+        return _decreasing_from_counts(
+            counts, "unbiased", confidence, _neg_log, _neg_log_derivative, "-log", "collision entropy"
         )
     names = {
         0.0: "plug-in log(observed support size) (a lower bound); certain interval "

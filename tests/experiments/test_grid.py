@@ -47,11 +47,11 @@ EXPECTED_COLUMNS = [
     "collision_entropy_stderr",
     "collision_entropy_ci_low",
     "collision_entropy_ci_high",
-    "num_classes_observed",
+    "num_observed_classes",
     "max_class_probability",
     "theorem_3_1_applies",
     "theorem_3_1_bound",
-    "fawzi_bound",
+    "fawzi_cap",
     "num_samples",
     "mode_samples",
 ]
@@ -90,7 +90,7 @@ def test_row_contents_are_consistent(outputs: tuple[pd.DataFrame, Path]) -> None
         assert 0 < row["max_class_probability"] <= 1
         assert row["theorem_3_1_applies"] == (row["max_class_probability"] <= 0.2)
         assert math.isnan(row["theorem_3_1_bound"]) != row["theorem_3_1_applies"]
-        assert row["fawzi_bound"] > 0
+        assert row["fawzi_cap"] > 0
         assert row["num_samples"] == 60
         assert row["mode_samples"] == 400
     full, collapsed = frame.iloc[0], frame.iloc[1]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import genloose
 from genloose import experiments, metrics, reference_models, testing, theory
+from genloose._serialize import SCHEMA_VERSION
 
 # ----------------------------------------------------------------------------- malformed values by kind
 
@@ -354,7 +355,7 @@ _BAD_SAVED_REPORTS = st.one_of(
     NOT_NUMERIC,
     st.just('{"loss": 0.1}'),  # another program's JSON
     st.just(_REPORT.to_json()[:300]),  # truncated
-    st.just(_REPORT.to_json().replace('"schema_version": 1', '"schema_version": 99')),  # newer
+    st.just(_REPORT.to_json().replace(f'"schema_version": {SCHEMA_VERSION}', '"schema_version": 99')),  # newer
 )
 _BAD_PLOT_ARGUMENTS = {"ax": NOT_NUMERIC, "kind": st.one_of(st.text(max_size=3), st.just(None))}
 

@@ -32,6 +32,7 @@ from genloose.metrics.collision import (
     collision_entropy_from_counts,
     collision_probability,
     collision_probability_from_counts,
+    collision_transforms,
     effective_number_of_classes,
     effective_number_of_classes_from_counts,
     renyi_entropy,
@@ -352,6 +353,29 @@ def test_entropy_and_effective_number_are_mapped_intervals():
     labels = list(range(7)) * 1000
     assert effective_number_of_classes(labels).contains(7.0)
     assert collision_entropy(labels).contains(math.log(7))
+
+
+def test_collision_transforms_exact_values() -> None:
+    # counts (4, 4, 4, 4): q = 4 * 4 * 3 / (16 * 15) = 1/5 exactly, so -log q = log 5 and 1/q = 5
+    q = collision_probability_from_counts([4, 4, 4, 4])
+    entropy, effective = collision_transforms(q)
+    assert q.value == 0.2
+    assert entropy.value == pytest.approx(math.log(5.0), rel=1e-15)
+    assert effective.value == pytest.approx(5.0, rel=1e-15)
+    # delta method: se(-log q) = se(q) / q, se(1/q) = se(q) / q^2; intervals mapped through decreasing maps
+    assert entropy.stderr == pytest.approx(q.stderr / 0.2, rel=1e-15)
+    assert effective.stderr == pytest.approx(q.stderr / 0.04, rel=1e-15)
+    assert (entropy.ci_low, entropy.ci_high) == (-math.log(q.ci_high), -math.log(q.ci_low))
+    assert (effective.ci_low, effective.ci_high) == (1.0 / q.ci_high, 1.0 / q.ci_low)
+    assert entropy.method == f"-log of the {q.method}"
+    assert effective.method == f"inverse of the {q.method}"
+    with pytest.warns(UndefinedMetricWarning, match="no two samples share a class"):
+        entropy, effective = collision_transforms(collision_probability_from_counts([1, 1, 1]))
+    assert entropy.value == effective.value == math.inf
+    assert math.isnan(entropy.stderr)
+    assert math.isnan(effective.stderr)
+    with pytest.raises(InvalidArgumentError, match="collision must be an Estimate"):
+        collision_transforms(0.2)
 
 
 def test_zero_collisions_policy():

@@ -46,10 +46,12 @@ class RadiusResult:
         Mean of the finite radii with its Monte Carlo standard error and CI.
     access : str
         ``"white-box"`` or ``"black-box"``.
-    class_counts : ndarray
-        Label counts over the sample and the seeding pool (the p̂ behind ``fawzi_cap``).
+    class_counts_with_pool : ndarray
+        Label counts over the sample *and* the seeding pool (the p̂ behind ``fawzi_cap``); the sample's
+        own counts are ``numpy.bincount(labels)`` (``Report.class_counts``).
     fawzi_cap : float
-        The universal cap Σ φ(Φ⁻¹(p_k)) + p_k Φ⁻¹(p_k) at p̂: E[r] cannot exceed it for any classifier.
+        The universal cap Σ φ(Φ⁻¹(p_k)) + p_k Φ⁻¹(p_k) at p̂ (:func:`genloose.metrics.bounds.fawzi_cap`):
+        E[r] cannot exceed it for any classifier. ``Report.bounds.fawzi_cap`` is the same estimate.
     fawzi_cap_stderr : float
         The cap's standard error from the sampling error of p̂ (delta method).
     exceeds_cap : bool
@@ -85,7 +87,7 @@ class RadiusResult:
     estimate: Estimate
     access: str
     seed: int | None
-    class_counts: np.ndarray
+    class_counts_with_pool: np.ndarray
     fawzi_cap: float
     fawzi_cap_stderr: float
     exceeds_cap: bool

@@ -27,8 +27,7 @@ from genloose._validation import (
     describe,
     is_tensor,
 )
-from genloose.estimate import Estimate
-from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, exceeds_cap, fawzi_cap, mean_estimate
+from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, aggregate_radii, lower_bound_estimate
 from genloose.metrics.radius.blackbox import SignRefiner
 from genloose.metrics.radius.class_directions import ClassDirections
 from genloose.metrics.radius.descent import boundary_descent
@@ -507,9 +506,9 @@ def _search(
     counts = np.bincount(np.concatenate([labels, pool_y.cpu().numpy()]), minlength=labeler.num_classes or 0).astype(
         np.int64
     )
-    estimate = mean_estimate(radii[~censored], n, confidence)
-    cap, cap_stderr = fawzi_cap(counts)
-    exceeds = exceeds_cap(estimate, cap, cap_stderr, sampled=sample_seed is not None)
+    estimate, cap, cap_stderr, exceeds = aggregate_radii(
+        radii, censored, counts, confidence, sampled=sample_seed is not None
+    )
     if censored.any() and not censored.all():
         warnings.warn(
             f"class_radius: {int(censored.sum())} of {n} points have no witness (censored) "
@@ -535,13 +534,7 @@ def _search(
     lower = lower_estimate = None
     if lipschitz is not None:
         lower = np.minimum(_lipschitz_lower_bounds(labeler, z_all, lipschitz, batch_size), radii)
-        lower_estimate = Estimate.from_normal(
-            float(lower.mean()),
-            float(lower.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-            n=n,
-            confidence=confidence,
-            method="mean of certified Lipschitz-margin lower bounds",
-        )
+        lower_estimate = lower_bound_estimate(lower, confidence)
     return RadiusResult(
         latents=points64,
         radii=radii,
@@ -555,7 +548,7 @@ def _search(
         estimate=estimate,
         access=access,
         seed=sample_seed,
-        class_counts=counts,
+        class_counts_with_pool=counts,
         fawzi_cap=cap,
         fawzi_cap_stderr=cap_stderr,
         exceeds_cap=exceeds,
