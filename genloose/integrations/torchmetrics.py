@@ -127,8 +127,9 @@ class _EstimateMetric(torchmetrics.Metric):
                 )
             for name, value in incoming_state.items():
                 mine = getattr(self, name)
-                if not isinstance(value, torch.Tensor) or value.shape != mine.shape:
-                    raise fail(f"incoming_state[{name!r}]", f"a tensor of shape {tuple(mine.shape)}", value)
+                if not isinstance(value, torch.Tensor) or value.shape != mine.shape or value.dtype != mine.dtype:
+                    expected = f"a tensor of dtype {mine.dtype} and shape {tuple(mine.shape)}"
+                    raise fail(f"incoming_state[{name!r}]", expected, value)
         super().merge_state(incoming_state)
 
     def plot(
