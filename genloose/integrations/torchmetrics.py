@@ -109,7 +109,7 @@ class _EstimateMetric(torchmetrics.Metric):
         ------
         InvalidArgumentError
             A metric of another class or with other options, or a dict without exactly this metric's states,
-            or with a state of another shape.
+            or with a state of another shape or dtype; the state is then unchanged.
         """
         if isinstance(incoming_state, torchmetrics.Metric):
             if type(incoming_state) is not type(self):
