@@ -12,10 +12,15 @@ Tests marked ``slow`` run only with ``GENLOOSE_SLOW=1`` or when ``-m`` selects t
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# genloose.integrations.torchmetrics needs the optional torchmetrics (the "torchmetrics" extra, not in "test"):
+# without it, its doctests are not collected (its tests skip themselves with pytest.importorskip).
+collect_ignore = [] if importlib.util.find_spec("torchmetrics") else ["genloose/integrations/torchmetrics.py"]
 
 _IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 _COMMON = {

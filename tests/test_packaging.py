@@ -20,9 +20,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The one optional runtime import: genloose.testing.strategies needs hypothesis, declared by the "testing" extra,
-# and says so in one line when it is missing (tests/testing/test_strategies.py).
-OPTIONAL_RUNTIME = {"hypothesis": ("testing", "genloose/testing/strategies.py")}
+# The optional runtime imports: genloose.testing.strategies needs hypothesis, declared by the "testing" extra, and
+# genloose.integrations.torchmetrics needs torchmetrics, declared by the "torchmetrics" extra; each says so in one
+# line when it is missing (tests/testing/test_strategies.py, tests/integrations/test_torchmetrics_missing.py).
+OPTIONAL_RUNTIME = {
+    "hypothesis": ("testing", "genloose/testing/strategies.py"),
+    "torchmetrics": ("torchmetrics", "genloose/integrations/torchmetrics.py"),
+}
 
 
 def _name(requirement: str) -> str:
