@@ -19,7 +19,8 @@ from genloose.testing import testbeds
 SECTORS = testbeds.sectors(4, 3)
 MODELS = {"generator": SECTORS.generator, "classifier": SECTORS.classifier, "latent_dim": 4, "progress": False}
 
-#: name: (class_radius arguments, digest, estimate, total queries, pool queries, Lipschitz lower estimate)
+#: name: (class_radius arguments and SearchConfig fields, digest, estimate, total queries, pool queries,
+#: Lipschitz lower estimate)
 CASES: dict[str, tuple[dict[str, Any], str, float, int, int, float | None]] = {
     "white-box, defaults": (
         {"num_samples": 10, "seed": 3, "pool_size": 64},
@@ -97,6 +98,14 @@ CASES: dict[str, tuple[dict[str, Any], str, float, int, int, float | None]] = {
 }
 
 
+def split(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The call's own arguments, with the search knobs gathered into ``config=SearchConfig(...)``."""
+    fields = set(genloose.SearchConfig.__dataclass_fields__)
+    knobs = {key: value for key, value in arguments.items() if key in fields}
+    own = {key: value for key, value in arguments.items() if key not in fields}
+    return {**own, "config": genloose.SearchConfig(**knobs)}
+
+
 def digest(result: genloose.RadiusResult) -> str:
     """The first 16 hex digits of a SHA-256 of the radii, queries, witnesses and witness labels."""
     h = hashlib.sha256()
@@ -110,7 +119,7 @@ def test_class_radius_numbers_are_pinned(name: str) -> None:
     arguments, expected_digest, value, queries, pool_queries, lower = CASES[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = genloose.class_radius(**MODELS, **arguments)
+        result = genloose.class_radius(**MODELS, **split(arguments))
     assert digest(result) == expected_digest
     assert float(result.estimate.value) == value
     assert int(result.queries.sum()) == queries
@@ -150,7 +159,7 @@ def test_evaluate_numbers_are_pinned(
 ) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = genloose.evaluate(**MODELS, **arguments)
+        report = genloose.evaluate(**MODELS, **split(arguments))
     assert digest(report.radius_result) == expected_digest
     assert report.class_radius.value == radius
     assert report.collision_probability.value == collision
