@@ -110,7 +110,7 @@ def run_one(tb: Testbed, access: str, n: int, *, seed: int, dtype: torch.dtype, 
             num_samples=n,
             seed=seed,
             access=access,
-            max_queries=max_queries,
+            config=genloose.SearchConfig(max_queries=max_queries),
             progress=False,
         )
         seconds = time.perf_counter() - start

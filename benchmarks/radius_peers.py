@@ -47,8 +47,9 @@ mean must be within 1% of the exact mean on the points it succeeded on. HopSkipJ
 
 ``--blackbox`` compares label-only methods on the d = 64 image model: Foolbox 3.3.4 ``HopSkipJumpAttack`` (L2) at
 mean budgets of 1000 and 5000 calls per point (its last iterate within each budget) against
-``genloose.class_radius(..., access="black-box", max_queries=Q)`` with Q chosen (up to three runs) so that
-genloose's calls per point, pool included, match the calls HopSkipJump's iterate took within 2%. HopSkipJump in
+``genloose.class_radius(..., access="black-box", config=SearchConfig(max_queries=Q))`` with Q chosen (up to
+three runs) so that genloose's calls per point, pool included, match the calls HopSkipJump's iterate took within
+2%. HopSkipJump in
 latent space:
 
 * it clips to [0, 1] whatever the model's bounds, so it runs on x in [0, 1]^d with z = 32 (2x - 1) (the box is
@@ -306,8 +307,10 @@ def white_box_peers(fb: ModuleType | None, num_classes: int, steps: int) -> dict
     return peers
 
 
-def run_genloose(model: Model, n: int, seed: int, **options: Any) -> tuple[genloose.RadiusResult, MethodRun]:
-    """``genloose.class_radius`` on ``n`` points (default settings unless ``options`` say otherwise)."""
+def run_genloose(
+    model: Model, n: int, seed: int, *, access: str | None = None, max_queries: int | None = None
+) -> tuple[genloose.RadiusResult, MethodRun]:
+    """``genloose.class_radius`` on ``n`` points (default settings unless ``access`` and ``max_queries`` say)."""
     with _quiet(seed):
         start = time.perf_counter()
         result = genloose.class_radius(
@@ -316,16 +319,13 @@ def run_genloose(model: Model, n: int, seed: int, **options: Any) -> tuple[genlo
             latent_dim=model.latent_dim,
             num_samples=n,
             seed=seed,
+            access="auto" if access is None else access,
+            config=genloose.SearchConfig(max_queries=max_queries),
             progress=False,
-            **options,
         )
         seconds = time.perf_counter() - start
     calls = float(result.queries.mean()) + result.pool_queries / n
-    name = (
-        "genloose"
-        if "access" not in options
-        else f"genloose {options['access']} (max_queries {options['max_queries']})"
-    )
+    name = "genloose" if access is None else f"genloose {access} (max_queries {max_queries})"
     # genloose's witnesses go through the same re-labelling as every peer's output
     z = torch.as_tensor(result.latents, dtype=torch.float32)
     witnesses = torch.as_tensor(np.where(result.censored[:, None], result.latents, result.witnesses))

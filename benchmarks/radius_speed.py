@@ -188,6 +188,7 @@ def run_case(
     fastest run and the fastest replay are used (on a shared machine the minimum is the least disturbed
     measurement of each).
     """
+    config = genloose.SearchConfig(max_queries=max_queries)
     generator, classifier = build_models(device, seed=seed)
     best: tuple[float, _Clock, Any, list[str]] | None = None
     replays = []
@@ -200,7 +201,7 @@ def run_case(
             clock.sync()
             start = time.perf_counter()
             result = genloose.class_radius(
-                gen, clf, num_samples=num_samples, seed=seed, access=access, max_queries=max_queries, progress=False
+                gen, clf, num_samples=num_samples, seed=seed, access=access, config=config, progress=False
             )
             clock.sync()
             total = time.perf_counter() - start
@@ -250,6 +251,7 @@ _MODEL_PRIMITIVES = [("~", "_nn.linear"), ("~", "torch.relu"), ("~", "torch.tanh
 
 def profile_case(access: str, num_samples: int, device: torch.device, *, seed: int, max_queries: int | None) -> None:
     """Run once under cProfile and print where the time goes (grouped, then the top functions)."""
+    config = genloose.SearchConfig(max_queries=max_queries)
     generator, classifier = build_models(device, seed=seed)
     gen = genloose.Generator(generator, latent_dim=LATENT_DIM, device=device)
     profiler = cProfile.Profile()
@@ -257,7 +259,7 @@ def profile_case(access: str, num_samples: int, device: torch.device, *, seed: i
         warnings.simplefilter("ignore")
         profiler.enable()
         genloose.class_radius(
-            gen, classifier, num_samples=num_samples, seed=seed, access=access, max_queries=max_queries, progress=False
+            gen, classifier, num_samples=num_samples, seed=seed, access=access, config=config, progress=False
         )
         profiler.disable()
     stats = pstats.Stats(profiler)

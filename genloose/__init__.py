@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # what the lazy table below provides, spelled out for type ch
     from genloose._evaluate import evaluate
     from genloose.accumulators import CollisionAccumulator, RadiusAccumulator, merge_states
     from genloose.estimate import Estimate
-    from genloose.metrics.radius import RadiusResult, class_radius
+    from genloose.metrics.radius import RadiusResult, SearchConfig, class_radius
     from genloose.models import Classifier, Generator
     from genloose.report import Report, reports_to_frame
     from genloose.theory import (
@@ -54,6 +54,7 @@ _EXPORTS = {
     "RadiusAccumulator": ".accumulators",
     "RadiusResult": ".metrics.radius",
     "Report": ".report",
+    "SearchConfig": ".metrics.radius",
     "SearchFailureWarning": "._errors",
     "UndefinedMetricWarning": "._errors",
     "class_radius": ".metrics.radius",
@@ -91,6 +92,7 @@ __all__ = [
     "RadiusAccumulator",
     "RadiusResult",
     "Report",
+    "SearchConfig",
     "SearchFailureWarning",
     "UndefinedMetricWarning",
     "__version__",

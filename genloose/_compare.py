@@ -28,6 +28,7 @@ from scipy import stats
 from genloose._errors import InvalidArgumentError
 from genloose._validation import check_float, check_progress, describe
 from genloose.estimate import Estimate, normal_quantile
+from genloose.metrics.radius.config import SearchConfig, reject_moved_arguments
 from genloose.report import ESTIMATE_QUANTITIES, Report
 
 if TYPE_CHECKING:
@@ -558,9 +559,11 @@ def compare(
     num_classes: int | None = None,
     confidence: float | None = None,
     batch_size: int = 256,
+    config: SearchConfig | None = None,
     progress: bool | None = None,
     alpha: float = 0.05,
     names: tuple[str, str] = ("a", "b"),
+    **moved: Any,
 ) -> Comparison:
     r"""Compare the sample diversity of two models: which is more diverse, by each measure, and how sure.
 
@@ -583,9 +586,10 @@ def compare(
         generators are :class:`genloose.Generator` adapters, are needed).
     classifier : optional
         The classifier that labels both generators' samples.
-    latent_dim, num_samples, seed, access, num_classes, confidence, batch_size, progress
-        Passed to :func:`genloose.evaluate` when generators are given (``seed`` defaults to 0, ``access`` to
-        ``"auto"``, ``confidence`` to 0.95); must be left unset with reports.
+    latent_dim, num_samples, seed, access, num_classes, confidence, batch_size, config, progress
+        Passed to :func:`genloose.evaluate` when generators are given (``num_samples`` >= 2, ``seed``
+        defaults to 0, ``access`` to ``"auto"``, ``confidence`` to 0.95, ``config`` to ``SearchConfig()``,
+        the same search for both); must be left unset with reports.
     alpha : float, default 0.05
         Significance level of the verdicts.
     names : tuple of two str, default ("a", "b")
@@ -634,6 +638,7 @@ def compare(
     >>> result.class_radius.more_diverse, result.collision_probability.more_diverse
     ('plain', 'plain')
     """
+    reject_moved_arguments("compare", moved)
     progress = check_progress(progress)
     alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
     if (
@@ -661,6 +666,7 @@ def compare(
             "access": access,
             "num_classes": num_classes,
             "confidence": confidence,
+            "config": config,
         }
         extra = [key for key, value in given.items() if value is not None]
         if extra:
@@ -684,6 +690,7 @@ def compare(
             "num_classes": num_classes,
             "confidence": 0.95 if confidence is None else confidence,
             "batch_size": batch_size,
+            "config": config,
             "progress": progress,
         }
         report_a = evaluate(a, classifier, **options)

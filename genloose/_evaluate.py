@@ -6,7 +6,15 @@ import warnings
 from typing import Any, Literal
 
 from genloose._errors import GenlooseWarning, SearchFailureWarning, UndefinedMetricWarning
-from genloose._validation import check_choice, check_confidence, check_int, check_progress
+from genloose._validation import (
+    MIN_SAMPLES_EVALUATE,
+    check_access,
+    check_batch_size,
+    check_confidence,
+    check_num_samples,
+    check_progress,
+    check_seed,
+)
 from genloose.distributed import (
     check_same,
     merge_radius_results,
@@ -14,8 +22,9 @@ from genloose.distributed import (
     run_collectively,
     shard_range,
 )
+from genloose.metrics.radius.config import SearchConfig, as_search_config, reject_moved_arguments
 from genloose.metrics.radius.result import RadiusResult
-from genloose.metrics.radius.search import class_radius
+from genloose.metrics.radius.search import RunSettings, class_radius_unchecked
 from genloose.models import as_classifier, as_generator
 from genloose.report import Report, build_report
 
@@ -35,12 +44,9 @@ def evaluate(
     num_classes: int | None = None,
     confidence: float = 0.95,
     batch_size: int = 256,
-    pool_size: int = 2048,
-    max_queries: int | None = None,
-    rtol: float = 1e-4,
-    lipschitz: float | None = None,
-    on_unverified: Literal["raise", "censor"] = "raise",
+    config: SearchConfig | None = None,
     progress: bool | None = None,
+    **moved: Any,
 ) -> Report:
     r"""Measure how loose c∘g is and how diverse its classes are, on one seeded sample of latents.
 
@@ -63,7 +69,8 @@ def evaluate(
     latent_dim : int, optional
         d; required unless ``generator`` is a :class:`genloose.Generator`.
     num_samples : int
-        n >= 2 latent points (and at least the world size when distributed).
+        n >= 2 latent points (the collision U-statistic counts pairs; and at least the world size when
+        distributed).
     seed : int, default 0
         Point i of the sample depends only on (seed, i), so the same (seed, num_samples) gives the same
         report whatever ``batch_size`` or the number of processes.
@@ -76,8 +83,9 @@ def evaluate(
         Level of every interval.
     batch_size : int, default 256
         Points searched together (memory); results do not depend on it.
-    pool_size, max_queries, rtol, lipschitz, on_unverified
-        Passed to :func:`genloose.class_radius`.
+    config : SearchConfig, optional
+        The search's budgets, tolerances and stage knobs, passed to :func:`genloose.class_radius` (default
+        ``SearchConfig()``); the report records it in ``radius_result.metadata["search_config"]``.
     progress : bool, optional
         Progress bar: ``None`` shows one on a terminal unless ``TQDM_DISABLE`` is set, ``False`` never
         does; only rank 0 shows it.
@@ -114,10 +122,10 @@ def evaluate(
     :func:`genloose.distributed.shard_range` gives it (sizes differ by at most one; no padding, no
     duplicates) with ``class_radius(..., sample_offset=start)``; the per-point results are all-gathered
     and every rank returns the same report, equal to the one-process report for the same (seed, N).
-    Latent blocks come from ``SeedSequence(seed, spawn_key=(0, block))``, the children
-    ``SeedSequence(seed).spawn`` would produce, indexed by position rather than by rank: that is why the
-    result does not depend on the world size (see :mod:`genloose.distributed`). The seeding pool, which
-    depends only on the seed, is labelled on every rank.
+    Latent blocks come from ``SeedSequence(seed, spawn_key=(0, block))`` (:mod:`genloose._random`), the
+    children ``SeedSequence(seed, spawn_key=(0,)).spawn`` would produce, indexed by position rather than by
+    rank: that is why the result does not depend on the world size (see :mod:`genloose.distributed`). The
+    seeding pool, which depends only on the seed, is labelled on every rank.
 
     The class radius is Definition 2.5 of Manoj (2018); the bounds are Lemma B.1 (Fawzi's cap) and
     Theorems 3.1 and 3.2.
@@ -135,30 +143,24 @@ def evaluate(
     >>> report.bounds.theorem_3_1_bound.hypothesis_holds  # p = (1/2, 1/2): not every p_k <= 1/5
     False
     """
+    reject_moved_arguments("evaluate", moved)
     progress = check_progress(progress)
     rank, world_size = rank_and_world_size()
     models: dict[str, Any] = {}
 
     def prepare() -> dict[str, Any]:
         """Validate the arguments and wrap the models; returns what must agree between ranks."""
-        settings = {
-            "num_samples": check_int("num_samples", num_samples, min_value=2),
-            "seed": check_int("seed", seed, min_value=0),
+        settings: dict[str, Any] = {
+            "num_samples": check_num_samples(num_samples, min_value=MIN_SAMPLES_EVALUATE),
+            "seed": check_seed(seed),
             "confidence": check_confidence(confidence),
-            "access": check_choice("access", access, ("auto", "white-box", "black-box")),
-            "batch_size": check_int("batch_size", batch_size, min_value=1),
-            "on_unverified": check_choice("on_unverified", on_unverified, ("raise", "censor")),
+            "access": check_access(access),
+            "batch_size": check_batch_size(batch_size),
+            "config": as_search_config(config),
         }
         models["generator"] = as_generator(generator, latent_dim=latent_dim)
         models["classifier"] = as_classifier(classifier, num_classes=num_classes)
-        settings.update(
-            latent_dim=models["generator"].latent_dim,
-            num_classes=num_classes,
-            pool_size=pool_size,
-            max_queries=max_queries,
-            rtol=rtol,
-            lipschitz=lipschitz,
-        )
+        settings.update(latent_dim=models["generator"].latent_dim, num_classes=num_classes)
         return settings
 
     if world_size == 1:
@@ -175,23 +177,17 @@ def evaluate(
         _warn_fallback(static_reason, gen.latent_dim)
 
     def search(start: int, stop: int) -> RadiusResult:
-        return class_radius(
-            gen,
-            clf,
-            num_samples=stop - start,
-            sample_offset=start,
+        run = RunSettings(
             seed=settings["seed"],
+            sample_offset=start,
             access=settings["access"],
-            num_classes=num_classes,
-            confidence=confidence,
             batch_size=settings["batch_size"],
-            pool_size=pool_size,
-            max_queries=max_queries,
-            rtol=rtol,
-            lipschitz=lipschitz,
-            on_unverified=on_unverified,
+            confidence=confidence,
+            config=settings["config"],
             progress=progress,
+            stacklevel=2,
         )
+        return class_radius_unchecked(gen, clf, latents=None, num_samples=stop - start, run=run)
 
     if world_size == 1:
         result = search(0, num_samples)

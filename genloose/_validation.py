@@ -16,10 +16,15 @@ import numpy as np
 from genloose._errors import InvalidArgumentError
 
 __all__ = [
+    "ACCESS_MODES",
     "MAX_COUNT",
     "MAX_NUM_CLASSES",
+    "MIN_SAMPLES_EVALUATE",
+    "MIN_SAMPLES_RADIUS",
     "as_label_array",
     "as_numpy",
+    "check_access",
+    "check_batch_size",
     "check_choice",
     "check_confidence",
     "check_dense_tensor",
@@ -27,7 +32,9 @@ __all__ = [
     "check_int",
     "check_memory",
     "check_num_classes",
+    "check_num_samples",
     "check_progress",
+    "check_seed",
     "check_size",
     "describe",
 ]
@@ -38,6 +45,15 @@ MAX_NUM_CLASSES = 2**24
 
 #: The largest total of class counts: float64 represents every integer up to 2**53 exactly.
 MAX_COUNT = 2**53
+
+#: The fewest latent points of :func:`genloose.class_radius` (a mean of one radius, with no standard error).
+MIN_SAMPLES_RADIUS = 1
+#: The fewest latent points of :func:`genloose.evaluate`, :func:`genloose.compare` and ``genloose evaluate``:
+#: the collision probability's U-statistic counts pairs of distinct points.
+MIN_SAMPLES_EVALUATE = 2
+
+#: The search's access modes.
+ACCESS_MODES = ("auto", "white-box", "black-box")
 
 
 def describe(value: Any) -> str:
@@ -146,6 +162,53 @@ def check_int(name: str, value: Any, *, min_value: int | None = None, max_value:
     if max_value is not None and value > max_value:
         raise fail(name, f"an integer <= {max_value}", value)
     return value
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """A seed: a non-negative integer (every random stream derives from it, :mod:`genloose._random`).
+
+    Examples
+    --------
+    >>> check_seed(3)
+    3
+    """
+    return check_int(name, value, min_value=0)
+
+
+def check_num_samples(value: Any, *, min_value: int, name: str = "num_samples") -> int:
+    """A number of latent points, at least ``min_value``.
+
+    The minimum belongs to the function family: :data:`MIN_SAMPLES_RADIUS` for :func:`genloose.class_radius`,
+    :data:`MIN_SAMPLES_EVALUATE` for :func:`genloose.evaluate`, :func:`genloose.compare` and the command line.
+
+    Examples
+    --------
+    >>> check_num_samples(2, min_value=MIN_SAMPLES_EVALUATE)
+    2
+    """
+    return check_int(name, value, min_value=min_value)
+
+
+def check_batch_size(value: Any, name: str = "batch_size") -> int:
+    """Points searched together: a positive integer.
+
+    Examples
+    --------
+    >>> check_batch_size(256)
+    256
+    """
+    return check_int(name, value, min_value=1)
+
+
+def check_access(value: Any, name: str = "access") -> str:
+    """A search access mode, one of :data:`ACCESS_MODES`.
+
+    Examples
+    --------
+    >>> check_access("black-box")
+    'black-box'
+    """
+    return check_choice(name, value, ACCESS_MODES)
 
 
 def check_num_classes(value: Any, name: str = "num_classes", *, min_value: int = 1) -> int:

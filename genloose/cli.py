@@ -110,11 +110,35 @@ def _model_inputs(args: argparse.Namespace) -> tuple[Any, Any, int | None]:
     return generator, classifier, latent_dim
 
 
+def _search_config(args: argparse.Namespace) -> Any:
+    """The one :class:`~genloose.SearchConfig` of a run: ``--config FILE.json``, then the search flags over it."""
+    import dataclasses
+
+    from genloose.metrics.radius.config import SearchConfig
+
+    config = SearchConfig()
+    if args.config is not None:
+        try:
+            data = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise UsageError(f"--config: cannot read {args.config!r} ({error.strerror or error})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise UsageError(f"--config: {args.config!r} is not valid JSON ({error})") from None
+        try:
+            config = SearchConfig.from_dict(data)
+        except InvalidArgumentError as error:
+            raise UsageError(f"--config {args.config}: {error}") from None
+    if args.pool_size is not None:
+        config = dataclasses.replace(config, pool_size=args.pool_size)
+    return config
+
+
 def _run_evaluate(args: argparse.Namespace) -> int:
     from genloose._evaluate import evaluate
 
     outputs = (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot))
     _check_outputs(outputs, overwrite=args.overwrite)
+    config = _search_config(args)
     generator, classifier, latent_dim = _model_inputs(args)
     report = evaluate(
         generator,
@@ -126,7 +150,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         num_classes=args.num_classes,
         confidence=args.confidence,
         batch_size=args.batch_size,
-        pool_size=args.pool_size,
+        config=config,
         progress=False if args.silent else None,
     )
     # Serialise everything before writing anything, so a failure leaves no file behind.
@@ -481,6 +505,14 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+def _num_samples(text: str) -> int:
+    """An argparse type: the sample sizes :func:`genloose.evaluate` accepts (the same minimum, imported late so
+    that ``--help`` loads no numpy)."""
+    from genloose._validation import MIN_SAMPLES_EVALUATE
+
+    return _int_at_least(MIN_SAMPLES_EVALUATE)(text)
+
+
 def _confidence(text: str) -> float:
     try:
         value = float(text)
@@ -565,7 +597,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D",
         help="latent dimension d (required unless the generator is a genloose.Generator)",
     )
-    evaluate.add_argument("--num-samples", type=_positive_int, required=True, metavar="N", help="latent points")
+    evaluate.add_argument(
+        "--num-samples",
+        type=_num_samples,
+        required=True,
+        metavar="N",
+        help="latent points (at least 2: the collision probability counts pairs)",
+    )
     evaluate.add_argument(
         "--latent-shape",
         type=_shape,
@@ -594,7 +632,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch device for the models, e.g. cpu or cuda:0 (default: where the generator's parameters are)",
     )
     evaluate.add_argument("--batch-size", type=_positive_int, default=256, help="points searched together")
-    evaluate.add_argument("--pool-size", type=_non_negative_int, default=2048, help="labelled seeding pool")
+    evaluate.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE.json",
+        help="the search configuration: a JSON object of genloose.SearchConfig fields (SearchConfig.to_dict())",
+    )
+    evaluate.add_argument(
+        "--pool-size",
+        type=_non_negative_int,
+        default=None,
+        help="labelled seeding pool (default: --config's, or 2048); overrides --config's pool_size",
+    )
     evaluate.add_argument("--confidence", type=_confidence, default=0.95, help="level of the intervals")
     evaluate.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON")
     evaluate.add_argument("--csv", default=None, metavar="FILE", help="write the report's table as CSV")

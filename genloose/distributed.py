@@ -275,7 +275,8 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
     --------
     >>> import torch, genloose
     >>> run = lambda n, k: genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2,
-    ...                                          num_samples=n, sample_offset=k, progress=False, pool_size=32)
+    ...                                          num_samples=n, sample_offset=k, progress=False,
+    ...                                          config=genloose.SearchConfig(pool_size=32))
     >>> merged = merge_radius_results([run(5, 0), run(3, 5)], confidence=0.95)
     >>> whole = run(8, 0)
     >>> bool((merged.radii == whole.radii).all()), merged.estimate == whole.estimate

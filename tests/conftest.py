@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from genloose import Report, evaluate
+from genloose import Report, SearchConfig, evaluate
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,7 @@ def single_class_model() -> dict[str, Any]:
         "latent_dim": 2,
         "num_samples": 20,
         "num_classes": 3,
-        "pool_size": 8,
+        "config": SearchConfig(pool_size=8),
         "progress": False,
     }
 

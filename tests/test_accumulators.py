@@ -13,9 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import genloose
+from genloose import SearchConfig
 from genloose._errors import InvalidArgumentError, UndefinedMetricWarning
 from genloose.accumulators import CollisionAccumulator, RadiusAccumulator, merge_states
 from genloose.estimate import Estimate
+
+POOL_32 = SearchConfig(pool_size=32)  # a small seeding pool
 
 radius_values = st.one_of(st.floats(min_value=0.0, max_value=10.0), st.just(math.inf))
 radius_batches = st.lists(radius_values, min_size=0, max_size=30)
@@ -75,7 +78,7 @@ def test_radius_estimate_matches_numpy() -> None:
 
 def test_radius_accumulator_matches_class_radius() -> None:
     result = genloose.class_radius(
-        torch.nn.Identity(), lambda x: x[:, :3], latent_dim=3, num_samples=60, pool_size=32, progress=False
+        torch.nn.Identity(), lambda x: x[:, :3], latent_dim=3, num_samples=60, config=POOL_32, progress=False
     )
     acc = RadiusAccumulator()
     acc.update(result)

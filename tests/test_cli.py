@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import genloose
 from genloose._errors import ModelOutputError
 from genloose.cli import build_parser, load_object, main
 from genloose.theory import collision_entropy_upper_bound, fawzi_bound, theorem_3_2_bound
@@ -235,11 +237,12 @@ def test_factories_classes_files_and_device(workdir: Path, capsys: pytest.Captur
     assert load_object(f"{m}:nan_generator").__name__ == "nan_generator"  # takes a batch: not a factory
 
 
-def test_progress_and_options_reach_evaluate(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def evaluate_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The keyword arguments of every call of ``genloose.evaluate`` the command line makes (it still runs)."""
     import importlib
 
     module = importlib.import_module("genloose._evaluate")  # the module, even once genloose exports the function
-
     seen: list[dict] = []
     original = module.evaluate
 
@@ -248,6 +251,11 @@ def test_progress_and_options_reach_evaluate(workdir: Path, monkeypatch: pytest.
         return original(*args, **kwargs)
 
     monkeypatch.setattr(module, "evaluate", spy)
+    return seen
+
+
+def test_progress_and_options_reach_evaluate(workdir: Path, evaluate_calls: list[dict]) -> None:
+    seen = evaluate_calls
     assert main(_evaluate_args(workdir, "--silent", "--access", "black-box", "--batch-size", "16")) == 0
     assert main(_evaluate_args(workdir, "--confidence", "0.9", "--num-classes", "4")) == 0
     assert seen[0]["progress"] is False
@@ -263,7 +271,7 @@ def test_usage_errors_exit_2(workdir: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["evaluate", "--generator", f"{m}:generator"]) == 2  # missing required options
     assert "required" in capsys.readouterr().err
     assert main(_evaluate_args(workdir, "--num-samples", "0")) == 2
-    assert "must be >= 1" in capsys.readouterr().err
+    assert "must be >= 2" in capsys.readouterr().err
     args = _evaluate_args(workdir)
     del args[args.index("--latent-dim") : args.index("--latent-dim") + 2]
     assert main(args) == 2
@@ -468,3 +476,53 @@ def test_console_entry_point_runs() -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("genloose bounds: error:")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.filterwarnings("ignore::genloose.GenlooseWarning")  # a tiny sample and budget
+def test_num_samples_minimum_is_the_one_evaluate_has(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from genloose._validation import MIN_SAMPLES_EVALUATE
+
+    assert main(_evaluate_args(workdir, "--num-samples", str(MIN_SAMPLES_EVALUATE - 1))) == 2
+    assert f"must be >= {MIN_SAMPLES_EVALUATE}" in capsys.readouterr().err
+    expected = f"num_samples must be an integer >= {MIN_SAMPLES_EVALUATE}"
+    with pytest.raises(genloose.InvalidArgumentError, match=expected):
+        genloose.evaluate(lambda z: z, lambda x: x, latent_dim=3, num_samples=MIN_SAMPLES_EVALUATE - 1)
+    args = _evaluate_args(workdir, "--num-samples", str(MIN_SAMPLES_EVALUATE), "--silent")
+    assert main(args) == 0, capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::genloose.GenlooseWarning")  # a tiny sample and budget
+def test_config_file_builds_the_search_config(workdir: Path, evaluate_calls: list[dict], capsys) -> None:
+    seen = evaluate_calls
+    config = genloose.SearchConfig(pool_size=64, max_queries=120, rtol=1e-3)
+    (workdir / "search.json").write_text(json.dumps(config.to_dict()))
+    args = _evaluate_args(workdir, "--config", "search.json", "--silent", "--json", "r.json")
+    del args[args.index("--pool-size") : args.index("--pool-size") + 2]
+    assert main(args) == 0, capsys.readouterr().err
+    assert seen[-1]["config"] == config
+    saved = json.loads((workdir / "r.json").read_text())
+    assert genloose.Report.from_json(json.dumps(saved)).radius_result.metadata["search_config"] == config.to_dict()
+    # --pool-size overrides the file's pool_size; without --config, the flags alone make the configuration
+    assert main(_evaluate_args(workdir, "--config", "search.json", "--silent")) == 0
+    assert seen[-1]["config"] == dataclasses.replace(config, pool_size=32)
+    assert main(_evaluate_args(workdir, "--silent")) == 0
+    assert seen[-1]["config"] == genloose.SearchConfig(pool_size=32)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"rtool": 0.001}', "SearchConfig has no field 'rtool'"),
+        ('{"rtol": 2.0}', "SearchConfig.rtol must be a number <= 0.5"),
+        ("not json", "is not valid JSON"),
+        ('["rtol", 0.001]', "data must be a mapping of SearchConfig fields"),
+    ],
+)
+def test_a_bad_config_file_is_a_usage_error(workdir: Path, capsys, content: str, message: str) -> None:
+    (workdir / "bad.json").write_text(content)
+    assert main(_evaluate_args(workdir, "--config", "bad.json")) == 2
+    err = capsys.readouterr().err
+    assert "--config" in err
+    assert message in err
+    assert main(_evaluate_args(workdir, "--config", "missing.json")) == 2
+    assert "--config: cannot read 'missing.json'" in capsys.readouterr().err

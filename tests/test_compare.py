@@ -18,7 +18,7 @@ import pytest
 import torch
 from scipy.stats import binomtest
 
-from genloose import evaluate
+from genloose import SearchConfig, evaluate
 from genloose._compare import COMPARISON_DTYPES, Comparison, compare
 from genloose._errors import InvalidArgumentError
 from genloose.estimate import Estimate
@@ -26,6 +26,8 @@ from genloose.metrics.radius.result import RadiusResult
 from genloose.metrics.radius.sampling import sample_latents
 from genloose.report import Report, build_report
 from genloose.testing import halfspace, sectors, spheres
+
+POOL_64 = SearchConfig(pool_size=64)  # a small seeding pool
 
 ALPHA = 0.05
 BINOMIAL_LEVEL = 0.01
@@ -134,7 +136,7 @@ def test_end_to_end_false_positive_rate_through_evaluate() -> None:
     comparisons = []
     for i in range(trials):
         reports = [
-            evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=n, seed=s, pool_size=64, progress=False)
+            evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=n, seed=s, config=POOL_64, progress=False)
             for s in (2 * i + 5000, 2 * i + 5001)
         ]
         comparisons.append(compare(*reports))

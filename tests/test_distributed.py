@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import genloose
-from genloose import evaluate
+from genloose import SearchConfig, evaluate
 from genloose._errors import InvalidArgumentError, ModelOutputError
 from genloose.accumulators import RadiusAccumulator
 from genloose.distributed import (
@@ -26,6 +26,9 @@ from genloose.distributed import (
     shard_range,
 )
 from genloose.testing import sectors
+
+POOL_16 = SearchConfig(pool_size=16)  # a small seeding pool
+POOL_64 = SearchConfig(pool_size=64)  # a small seeding pool
 
 WORLD_SIZE = 2
 NUM_SAMPLES = 101  # not divisible by the world size
@@ -92,7 +95,7 @@ def test_merged_shards_equal_the_one_process_result() -> None:
             num_samples=n,
             sample_offset=offset,
             seed=SEED,
-            pool_size=64,
+            config=POOL_64,
             progress=False,
         )
 
@@ -148,7 +151,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
                 latent_dim=3,
                 num_samples=NUM_SAMPLES,
                 seed=SEED,
-                pool_size=64,
+                config=POOL_64,
                 batch_size=16 + 8 * rank,  # batch sizes may differ between ranks
             )
         out["report"] = report.to_dict()
@@ -165,15 +168,15 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         # errors: too few samples, arguments that differ, a model failing on one rank only
         out["too_few"] = _capture(lambda: evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=1))
         out["different_seed"] = _capture(
-            lambda: evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=20, seed=rank, pool_size=16)
+            lambda: evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=20, seed=rank, config=POOL_16)
         )
         out["bad_argument_on_one_rank"] = _capture(
             lambda: evaluate(
-                tb.generator, tb.classifier, latent_dim=3, num_samples=20, seed=-1 if rank else 0, pool_size=16
+                tb.generator, tb.classifier, latent_dim=3, num_samples=20, seed=-1 if rank else 0, config=POOL_16
             )
         )
         out["model_fails_on_one_rank"] = _capture(
-            lambda: evaluate(_FailsOnRankOne(), tb.classifier, latent_dim=3, num_samples=20, pool_size=16)
+            lambda: evaluate(_FailsOnRankOne(), tb.classifier, latent_dim=3, num_samples=20, config=POOL_16)
         )
         # a collective still works afterwards: nobody is left waiting
         out["after"] = all_gather_objects(rank)
@@ -195,7 +198,7 @@ def test_two_process_report_equals_the_one_process_report(tmp_path: Path) -> Non
 
     tb = _testbed()
     single = evaluate(
-        tb.generator, tb.classifier, latent_dim=3, num_samples=NUM_SAMPLES, seed=SEED, pool_size=64, progress=False
+        tb.generator, tb.classifier, latent_dim=3, num_samples=NUM_SAMPLES, seed=SEED, config=POOL_64, progress=False
     )
     expected = single.to_dict()
     for rank, out in enumerate(outs):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import genloose
-from genloose import evaluate
+from genloose import SearchConfig, evaluate
 from genloose._errors import (
     BoundHypothesisWarning,
     InvalidArgumentError,
@@ -37,19 +37,23 @@ from genloose.theory import (
     theorem_3_2_bound,
 )
 
+TINY_POOL = SearchConfig(pool_size=32)  # a small seeding pool
+SMALL_POOL = SearchConfig(pool_size=64)  # a small seeding pool
+POOL = SearchConfig(pool_size=256)  # the fixtures' seeding pool
+
 N = 300
 
 
 @pytest.fixture(scope="module")
 def ten_sectors() -> tuple[object, Report]:
     tb = sectors(3, 10)
-    return tb, evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=N, seed=3, pool_size=256, progress=False)
+    return tb, evaluate(tb.generator, tb.classifier, latent_dim=3, num_samples=N, seed=3, config=POOL, progress=False)
 
 
 @pytest.fixture(scope="module")
 def two_shells() -> tuple[object, Report]:
     tb = spheres(2, [1.0])  # p = (1 - e^{-1/2}, e^{-1/2}): two classes, non-uniform
-    return tb, evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=N, seed=4, pool_size=256, progress=False)
+    return tb, evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=N, seed=4, config=POOL, progress=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -93,10 +97,12 @@ def test_each_model_call_is_made_once() -> None:
         calls["n"] += z.shape[0]
         return tb.generator(z)
 
-    genloose.class_radius(counting_generator, tb.classifier, latent_dim=3, num_samples=40, pool_size=32, progress=False)
+    genloose.class_radius(
+        counting_generator, tb.classifier, latent_dim=3, num_samples=40, config=TINY_POOL, progress=False
+    )
     alone = calls["n"]
     calls["n"] = 0
-    evaluate(counting_generator, tb.classifier, latent_dim=3, num_samples=40, pool_size=32, progress=False)
+    evaluate(counting_generator, tb.classifier, latent_dim=3, num_samples=40, config=TINY_POOL, progress=False)
     assert calls["n"] == alone
 
 
@@ -141,7 +147,7 @@ def test_failed_hypotheses_give_nan_and_a_flag_without_warnings(two_shells) -> N
     tb = spheres(2, [1.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error", BoundHypothesisWarning)
-        evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=50, pool_size=64, progress=False)
+        evaluate(tb.generator, tb.classifier, latent_dim=2, num_samples=50, config=SMALL_POOL, progress=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,10 +297,10 @@ def test_report_does_not_depend_on_batch_size_and_leaves_rng_alone() -> None:
     tb = sectors(3, 5)
     torch_state, np_state = torch.get_rng_state(), np.random.get_state()
     small = evaluate(
-        tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=7, pool_size=64, progress=False
+        tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=7, config=SMALL_POOL, progress=False
     )
     large = evaluate(
-        tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=64, pool_size=64, progress=False
+        tb.generator, tb.classifier, latent_dim=3, num_samples=60, batch_size=64, config=SMALL_POOL, progress=False
     )
     assert small.to_dict() == large.to_dict()
     assert torch.equal(torch.get_rng_state(), torch_state)

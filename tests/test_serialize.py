@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from genloose import Comparison, Report, compare, evaluate
+from genloose import Comparison, Report, SearchConfig, compare, evaluate
 from genloose._errors import InvalidArgumentError
 from genloose._serialize import SCHEMA_VERSION
 from genloose.testing import sectors
+
+POOL_64 = SearchConfig(pool_size=64)  # a small seeding pool
 
 
 def assert_same(a: Any, b: Any, where: str = "report") -> None:
@@ -50,7 +52,7 @@ def assert_same(a: Any, b: Any, where: str = "report") -> None:
 @pytest.fixture(scope="module")
 def six() -> Report:
     bed = sectors(3, 6)
-    return evaluate(bed.generator, bed.classifier, latent_dim=3, num_samples=80, seed=4, pool_size=64, progress=False)
+    return evaluate(bed.generator, bed.classifier, latent_dim=3, num_samples=80, seed=4, config=POOL_64, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +103,7 @@ def test_loaded_reports_compare_like_the_originals(six: Report) -> None:
         latent_dim=3,
         num_samples=80,
         seed=4,
-        pool_size=64,
+        config=POOL_64,
         progress=False,
     )
     direct = compare(six, shifted)

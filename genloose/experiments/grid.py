@@ -170,7 +170,7 @@ def _measure_one(
     seed: int,
     confidence: float,
 ) -> dict[str, Any]:
-    from genloose.metrics.radius import class_radius
+    from genloose.metrics.radius import SearchConfig, class_radius
     from genloose.reference_models.grid_family import EVAL_SEED, measure_grid_generator
 
     config = gan.recipe.config
@@ -184,7 +184,7 @@ def _measure_one(
         num_samples=num_samples,
         seed=seed,
         access="auto",
-        max_queries=RADIUS_BUDGET,
+        config=SearchConfig(max_queries=RADIUS_BUDGET),
         confidence=confidence,
         progress=False,
     )

@@ -168,9 +168,11 @@ _RADIUS_VALID = {
     "classifier": BED.classifier,
     "latent_dim": 2,
     "num_samples": 4,
-    "pool_size": 16,
+    "config": genloose.SearchConfig(pool_size=16),
     "progress": False,
 }
+#: What ``config=`` must refuse: anything but a SearchConfig or None (a dict of fields included).
+BAD_CONFIGS = st.one_of(NOT_NUMERIC, st.just({"pool_size": 16}), st.just(genloose.SearchConfig))
 _MODEL_ERROR = "model"  # a misbehaving model is named as "generator" or "classifier" in the message
 
 CASES: list[Case] = [
@@ -291,7 +293,7 @@ CASES: list[Case] = [
         _RADIUS_VALID,
         {
             "num_samples": bad_sizes(1),
-            "pool_size": bad_sizes(0),
+            "config": BAD_CONFIGS,
             "num_classes": bad_num_classes(),
             "seed": bad_integers(0),
             "confidence": bad_open_unit(),
@@ -307,6 +309,33 @@ CASES: list[Case] = [
         lambda **kw: genloose.class_radius(**kw),
         {**{k: v for k, v in _RADIUS_VALID.items() if k != "num_samples"}, "latents": np.zeros((3, 2))},
         {"latents": bad_latents(2)},
+    ),
+    Case(
+        "SearchConfig",
+        genloose.SearchConfig,
+        {},
+        {
+            "pool_size": bad_sizes(0),
+            "num_seeds": bad_integers(1),
+            "max_queries": bad_integers(1),
+            "rtol": st.one_of(st.floats(max_value=9.9e-13), st.floats(min_value=0.50001), NON_FINITE, NOT_NUMERIC),
+            "refine_steps": bad_integers(0),
+            "attack_steps": bad_integers(0),
+            "top_k": bad_integers(0),
+            "blackbox_steps": bad_integers(0),
+            "blackbox_explore_steps": bad_integers(0),
+            "blackbox_probes": bad_integers(2),
+            "max_radius": st.one_of(st.floats(max_value=0.0), NON_FINITE, st.booleans(), NOT_NUMERIC),
+            "lipschitz": st.one_of(st.floats(max_value=0.0), NON_FINITE, st.booleans(), NOT_NUMERIC),
+            "on_unverified": st.one_of(st.sampled_from(["", "ignore", "Raise"]), NOT_NUMERIC),
+        },
+    ),
+    Case(
+        "SearchConfig.from_dict",
+        lambda **kw: genloose.SearchConfig.from_dict(kw["data"]),
+        {"data": {"rtol": 1e-3}},
+        {"data": st.one_of(st.just({"rtool": 1e-3}), st.just({"rtol": "small"}), st.just([("rtol", 1e-3)]))},
+        message_names={"data": "SearchConfig"},
     ),
     # adapters
     Case(
@@ -348,7 +377,7 @@ CASES: list[Case] = [
     Case("testing.grid_voronoi", testing.grid_voronoi, {"latent_dim": 3}, {"latent_dim": bad_integers(2)}),
 ]
 
-_REPORT = genloose.evaluate(**{k: v for k, v in _RADIUS_VALID.items() if k != "pool_size"}, pool_size=16)
+_REPORT = genloose.evaluate(**_RADIUS_VALID)
 
 
 _BAD_SAVED_REPORTS = st.one_of(
@@ -380,8 +409,8 @@ CASES += [
         genloose.evaluate,
         _RADIUS_VALID,
         {
-            "num_samples": bad_sizes(1),
-            "pool_size": bad_sizes(0),
+            "num_samples": bad_sizes(2),
+            "config": BAD_CONFIGS,
             "num_classes": bad_num_classes(),
             "seed": bad_integers(0),
             "confidence": bad_open_unit(),

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import genloose
-from genloose import GenlooseError, GenlooseWarning, ModelOutputError
+from genloose import GenlooseError, GenlooseWarning, ModelOutputError, SearchConfig
 from tests.guarantees.bad_inputs import BED, CASES, EXEMPT, Case
 
 PAIRS = [(case, argument) for case in CASES for argument in case.bad]
@@ -211,7 +211,8 @@ ACCESS_FUNCTIONS = {"class_radius": genloose.class_radius, "evaluate": genloose.
 def test_auto_access_falls_back_to_labels_and_white_box_refuses(function: str, pair: str) -> None:
     generator, classifier = NOT_DIFFERENTIABLE[pair]
     call = ACCESS_FUNCTIONS[function]
-    kwargs = {"latent_dim": 2, "num_samples": 2, "pool_size": 16, "max_queries": 300, "progress": False}
+    config = SearchConfig(pool_size=16, max_queries=300)
+    kwargs = {"latent_dim": 2, "num_samples": 2, "config": config, "progress": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", genloose.SearchFailureWarning)  # a small budget: radii still improving
         auto = call(generator, classifier, access="auto", **kwargs)
@@ -239,7 +240,7 @@ def _one_sampled_point_above_the_cap() -> int:
 
 FALSE_FAILURE_CALLS = {
     "class_radius(latents=...)": lambda: genloose.class_radius(
-        _HALF.generator, _HALF.classifier, latents=_FAR, pool_size=64, progress=False
+        _HALF.generator, _HALF.classifier, latents=_FAR, config=SearchConfig(pool_size=64), progress=False
     ),
     "class_radius(num_samples=1)": lambda: genloose.class_radius(
         _HALF.generator,
@@ -247,12 +248,14 @@ FALSE_FAILURE_CALLS = {
         latent_dim=2,
         num_samples=1,
         seed=_one_sampled_point_above_the_cap(),
-        pool_size=64,
+        config=SearchConfig(pool_size=64),
         progress=False,
     ),
     "merge_radius_results(latents=...)": lambda: genloose.distributed.merge_radius_results(
         [
-            genloose.class_radius(_HALF.generator, _HALF.classifier, latents=rows, pool_size=64, progress=False)
+            genloose.class_radius(
+                _HALF.generator, _HALF.classifier, latents=rows, config=SearchConfig(pool_size=64), progress=False
+            )
             for rows in (_FAR[:2], _FAR[2:])
         ],
         confidence=0.95,
@@ -336,7 +339,13 @@ def test_lipschitz_with_a_label_classifier_is_refused_before_the_search() -> Non
 
     with pytest.raises(genloose.InvalidArgumentError, match="lipschitz needs a classifier that returns scores"):
         genloose.class_radius(
-            BED.generator, labels_only, num_classes=3, latent_dim=2, num_samples=50, lipschitz=1.0, progress=False
+            BED.generator,
+            labels_only,
+            num_classes=3,
+            latent_dim=2,
+            num_samples=50,
+            config=SearchConfig(lipschitz=1.0),
+            progress=False,
         )
     assert sum(seen) <= 3 * 128  # the function probe's three blocks: not one search step
 
@@ -375,5 +384,5 @@ def test_an_adapter_batch_size_no_memory_holds_is_refused_before_any_call(adapte
     g = genloose.Generator(generator, latent_dim=2, batch_size=10**15 if adapter == "Generator" else None)
     c = genloose.Classifier(BED.classifier, batch_size=10**15 if adapter == "Classifier" else None)
     with pytest.raises(genloose.InvalidArgumentError, match="batch_size must fit in memory"):
-        genloose.class_radius(g, c, num_samples=3, pool_size=16, progress=False)
+        genloose.class_radius(g, c, num_samples=3, config=SearchConfig(pool_size=16), progress=False)
     assert not calls

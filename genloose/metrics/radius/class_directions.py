@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genloose._random import Purpose, stream
 from genloose.metrics.radius.state import CANDIDATE_CEILING, ChunkState
 
 __all__ = ["ClassDirections"]
@@ -129,7 +130,7 @@ class ClassDirections:
         gaussian = (
             np.stack(
                 [
-                    np.random.default_rng([seed, i, 0x5B5]).standard_normal((num_rays, self.rank))
+                    stream(seed, Purpose.SUBSPACE_RAYS, i).standard_normal((num_rays, self.rank))
                     for i in point_index[torch.as_tensor(rows_np)].tolist()
                 ]
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -16,31 +17,36 @@ from genloose._errors import (
     SearchFailureWarning,
 )
 from genloose._progress import progress_bar
+from genloose._random import Purpose
 from genloose._validation import (
+    MIN_SAMPLES_RADIUS,
     as_numpy,
-    check_choice,
+    check_access,
+    check_batch_size,
     check_confidence,
-    check_float,
     check_int,
     check_memory,
+    check_num_samples,
     check_progress,
+    check_seed,
     describe,
     is_tensor,
 )
 from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, aggregate_radii, lower_bound_estimate
 from genloose.metrics.radius.blackbox import SignRefiner
 from genloose.metrics.radius.class_directions import ClassDirections
+from genloose.metrics.radius.config import SearchConfig, as_search_config, reject_moved_arguments
 from genloose.metrics.radius.descent import boundary_descent
 from genloose.metrics.radius.labeler import LatentLabeler
 from genloose.metrics.radius.restarts import successive_halving
 from genloose.metrics.radius.result import RadiusResult
-from genloose.metrics.radius.sampling import POOL_STREAM, sample_latents
+from genloose.metrics.radius.sampling import draw_latents
 from genloose.metrics.radius.seeding import ClassPool, pool_candidates, random_ray_seeds
 from genloose.metrics.radius.state import POLISH_RTOL, ChunkState
 from genloose.metrics.radius.whitebox import NormalRayRefiner, linearized_candidates, normal_ray_iteration
-from genloose.models import Generator, as_classifier, as_generator
+from genloose.models import Classifier, Generator, as_classifier, as_generator
 
-__all__ = ["class_radius"]
+__all__ = ["RunSettings", "class_radius", "class_radius_unchecked"]
 
 Access = Literal["auto", "white-box", "black-box"]
 
@@ -147,21 +153,10 @@ def class_radius(
     access: Access = "auto",
     num_classes: int | None = None,
     batch_size: int = 256,
-    pool_size: int = 2048,
-    num_seeds: int | None = None,
-    max_queries: int | None = None,
-    rtol: float = 1e-4,
-    refine_steps: int = 10,
-    attack_steps: int | None = None,
-    top_k: int = 10,
-    blackbox_steps: int = 16,
-    blackbox_explore_steps: int = 2,
-    blackbox_probes: int | None = None,
-    max_radius: float | None = None,
-    lipschitz: float | None = None,
     confidence: float = 0.95,
-    on_unverified: Literal["raise", "censor"] = "raise",
+    config: SearchConfig | None = None,
     progress: bool | None = None,
+    **moved: Any,
 ) -> RadiusResult:
     r"""Estimate the class radius E_z[r(z)] of c∘g, with a verified upper bound on r(z) for every point.
 
@@ -183,9 +178,10 @@ def class_radius(
     latents : array, tensor or nested sequence of shape (n, d), optional
         Fixed points (e.g. for paired comparisons). Exclusive with ``num_samples``.
     num_samples : int, optional
-        Points drawn from N(0, I_d) with ``seed``; point i depends only on (seed, i).
+        n >= 1 points drawn from N(0, I_d) with ``seed``; point i depends only on (seed, i).
     seed : int
-        Seeds the sample, the seeding pool and the black-box probe directions.
+        Seeds the sample, the seeding pool, the random rays and the black-box probe directions (each its own
+        stream of (seed, purpose, index): :mod:`genloose._random`).
     sample_offset : int
         Index of the first point in the seeded sequence: ``num_samples=n, sample_offset=k`` evaluates points
         k, ..., k + n - 1 (what one process of a sharded run does); their results equal those of the
@@ -199,40 +195,13 @@ def class_radius(
         Points searched together (the search state's memory scales with it); results do not depend on it. At
         least one model block is searched together (the adapters' ``batch_size``, default 128 rows per model
         call): a smaller chunk would only fill the model's blocks with padding.
-    pool_size : int
-        Labelled N(0, I) points used as seeds (stage 1).
-    num_seeds : int, optional
-        Pool seeds per point (the nearest pool points of distinct other classes), and the number of other
-        candidates (class-mean and subspace rays) of distinct classes shortlisted for the restarts. Default 3
-        in white-box and 6 in black-box.
-    max_queries : int, optional
-        Budget of calls of c∘g per point (forward and gradient evaluations each count one), besides the point's
-        share of labelling the pool (``pool_size / n``). Default 960 in white-box (so that, with the default
-        pool and n >= 52 points, the calls per point in all stay within 1000) and ``150·d + 1000`` in
-        black-box. A stage in progress may overrun it by one ray search.
-    rtol : float
-        Relative precision of every bisection, except the final polish, which bisects to ``min(rtol, 1e-7)``.
-    refine_steps, top_k : int
-        White-box: normal-ray iterations (also for the best restarts), and classes linearised at z (each one a
-        restart candidate).
-    attack_steps : int, optional
-        White-box: at most this many steps per point of the boundary descent, and as many of the fine descent
-        that follows it (default: as many as the budget leaves; the candidate stages may use 40% of the
-        budget, the boundary descent the rest but 250 calls, the fine descent from the best witness those but
-        40 kept for the final normal-ray iterations, polish and hardening).
-    blackbox_steps, blackbox_explore_steps, blackbox_probes : int
-        Black-box: iterations on the best witness, iterations for the best restarts before choosing one,
-        and sign queries per iteration (default ``4·d``).
-    max_radius : float, optional
-        How far random rays look for a witness when the pool offers no seed (default ``4·sqrt(d) + 4``). A
-        point with no witness at all is *censored*.
-    lipschitz : float, optional
-        A Lipschitz constant (L2 to L2) of z -> scores; gives certified lower bounds and a bracket.
     confidence : float
         Level of the Monte Carlo confidence interval.
-    on_unverified : {"raise", "censor"}
-        What to do when a witness fails re-verification (a non-deterministic model): raise
-        :class:`NonDeterministicModelError`, or censor those points with a warning.
+    config : SearchConfig, optional
+        The search's budgets, tolerances and stage knobs (pool size, queries per point, bisection
+        tolerance, white-box and black-box steps, random-ray reach, Lipschitz constant, what to do with a
+        witness that fails re-verification); default ``SearchConfig()``. Passing one of its fields directly
+        (``rtol=...``) is an error that says so.
     progress : bool, optional
         Progress bar policy (``None``: shown on a terminal unless ``TQDM_DISABLE`` is set).
 
@@ -242,6 +211,12 @@ def class_radius(
         Per-point radii, witnesses, labels, queries, and ``estimate``. Censored points are excluded from the
         mean and counted (``num_censored``, ``estimate.method``); a warning says how many. If every point is
         censored, the estimate is NaN with an :class:`UndefinedMetricWarning`.
+
+    Raises
+    ------
+    InvalidArgumentError
+        A bad argument, named; a :class:`SearchConfig` field passed as a keyword (it says to pass
+        ``config=SearchConfig(...)``).
 
     Warns
     -----
@@ -259,7 +234,16 @@ def class_radius(
     >>> err = result.radii - abs(result.latents[:, 0])
     >>> bool((err >= -1e-6).all() and (err <= 1e-3 * result.radii).all())
     True
+
+    The search's knobs travel together in a :class:`genloose.SearchConfig`, which the result records:
+
+    >>> config = genloose.SearchConfig(rtol=1e-6, max_queries=500)
+    >>> result = genloose.class_radius(torch.nn.Identity(), lambda x: torch.stack([x[:, 0], -x[:, 0]], 1),
+    ...                                latent_dim=8, num_samples=20, config=config, progress=False)
+    >>> result.metadata["search_config"]["rtol"]
+    1e-06
     """
+    reject_moved_arguments("class_radius", moved)
     progress = check_progress(progress)
     latents = _from_sequence(latents)
     if latent_dim is None and latents is not None and not isinstance(generator, Generator):
@@ -268,88 +252,89 @@ def class_radius(
             raise InvalidArgumentError(f"latents must have shape (n, d); got {describe(latents)}")
         latent_dim = int(shape[1])
     gen = as_generator(generator, latent_dim=latent_dim)
-    d = gen.latent_dim
     clf = as_classifier(classifier, num_classes=num_classes)
-    seed = check_int("seed", seed, min_value=0)
+    seed = check_seed(seed)
     sample_offset = check_int("sample_offset", sample_offset, min_value=0)
-    access = check_choice("access", access, ("auto", "white-box", "black-box"))
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    pool_size = check_int("pool_size", pool_size, min_value=0)
-    if num_seeds is not None:
-        num_seeds = check_int("num_seeds", num_seeds, min_value=1)
-    rtol = check_float("rtol", rtol, min_value=1e-12, max_value=0.5)
-    refine_steps = check_int("refine_steps", refine_steps, min_value=0)
-    if attack_steps is not None:
-        attack_steps = check_int("attack_steps", attack_steps, min_value=0)
-    top_k = check_int("top_k", top_k, min_value=0)
-    blackbox_steps = check_int("blackbox_steps", blackbox_steps, min_value=0)
-    blackbox_explore_steps = check_int("blackbox_explore_steps", blackbox_explore_steps, min_value=0)
-    probes = 4 * d if blackbox_probes is None else check_int("blackbox_probes", blackbox_probes, min_value=2)
-    search_radius = (
-        4.0 * math.sqrt(d) + 4.0
-        if max_radius is None
-        else check_float("max_radius", max_radius, min_value=0.0, min_inclusive=False)
-    )
-    if lipschitz is not None:
-        lipschitz = check_float("lipschitz", lipschitz, min_value=0.0, min_inclusive=False)
+    access = check_access(access)
+    batch_size = check_batch_size(batch_size)
     confidence = check_confidence(confidence)
-    on_unverified = check_choice("on_unverified", on_unverified, ("raise", "censor"))
-
+    config = as_search_config(config)
     if (latents is None) == (num_samples is None):
         raise InvalidArgumentError(
             "exactly one of latents and num_samples must be given; got "
             f"latents={'None' if latents is None else 'an array'}, num_samples={num_samples!r}"
         )
     if latents is not None:
-        points64 = _check_latents(latents, d, gen.dtype)
-        sample_seed: int | None = None
+        latents = _check_latents(latents, gen.latent_dim, gen.dtype)
         if sample_offset:
             raise InvalidArgumentError(
                 f"sample_offset applies to sampled points only; got {sample_offset} with latents"
             )
-        head = points64[:FUNCTION_PROBE_ROWS]
     else:
-        n = check_int("num_samples", num_samples, min_value=1)
+        num_samples = check_num_samples(num_samples, min_value=MIN_SAMPLES_RADIUS)
+    run = RunSettings(
+        seed=seed,
+        sample_offset=sample_offset,
+        access=access,
+        batch_size=batch_size,
+        confidence=confidence,
+        config=config,
+        progress=progress,
+        stacklevel=3,
+    )
+    return class_radius_unchecked(gen, clf, latents=latents, num_samples=num_samples, run=run)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunSettings:
+    """One call's validated settings, handed whole to the private search.
+
+    ``stacklevel`` is where the search's warnings point, counted as a warning issued in
+    :func:`class_radius_unchecked` would count it.
+    """
+
+    seed: int
+    sample_offset: int
+    access: str
+    batch_size: int
+    confidence: float
+    config: SearchConfig
+    progress: bool | None
+    stacklevel: int
+
+
+def class_radius_unchecked(
+    gen: Generator, clf: Classifier, *, latents: np.ndarray | None, num_samples: int | None, run: RunSettings
+) -> RadiusResult:
+    """:func:`class_radius` on wrapped models and validated arguments (what :func:`genloose.evaluate` calls).
+
+    Exactly one of ``latents`` (checked float64 points) and ``num_samples`` is given. The models are checked
+    to be functions on a few points before the sample is drawn or labelled; nothing else is validated again.
+    """
+    seed, sample_offset, config = run.seed, run.sample_offset, run.config
+    d = gen.latent_dim
+    if latents is not None:
+        head = latents[:FUNCTION_PROBE_ROWS]
+        sample_seed: int | None = None
+    else:
+        n = int(num_samples)  # type: ignore[arg-type]
         # the latents (float64 and on the device), the witnesses and their copies: about 4 float64 (n, d) arrays
         check_memory("num_samples", n, 4 * 8 * n * d, f"{n} points of dimension {d}")
-        head = sample_latents(seed, d, sample_offset + min(n, FUNCTION_PROBE_ROWS), start=sample_offset)
+        head = draw_latents(seed, d, sample_offset + min(n, FUNCTION_PROBE_ROWS), start=sample_offset)
         sample_seed = seed
-    check_memory("pool_size", pool_size, 2 * 8 * pool_size * d, f"a seeding pool of {pool_size} points")
+    pool_size = config.pool_size
+    check_memory("SearchConfig.pool_size", pool_size, 2 * 8 * pool_size * d, f"a seeding pool of {pool_size} points")
 
     labeler = LatentLabeler(gen, clf)
     with labeler.session():
         # a broken, random or batch-dependent model fails here, before N latents are drawn or labelled
         labeler.check_is_a_function(labeler.to_latents(head))
-        if lipschitz is not None and clf.gives_scores is False:
+        if config.lipschitz is not None and clf.gives_scores is False:
             raise InvalidArgumentError(
-                "lipschitz needs a classifier that returns scores (n, K); this one returns labels"
+                "SearchConfig.lipschitz needs a classifier that returns scores (n, K); this one returns labels"
             )
-        if latents is None:
-            points64 = sample_latents(seed, d, sample_offset + n, start=sample_offset)
-        return _search(
-            labeler,
-            points64,
-            seed=seed,
-            sample_offset=sample_offset,
-            sample_seed=sample_seed,
-            access=access,
-            batch_size=batch_size,
-            pool_size=pool_size,
-            num_seeds=num_seeds,
-            max_queries=max_queries,
-            rtol=rtol,
-            refine_steps=refine_steps,
-            attack_steps=attack_steps,
-            top_k=top_k,
-            blackbox_steps=blackbox_steps,
-            probes=probes,
-            explore_steps=blackbox_explore_steps,
-            search_radius=search_radius,
-            lipschitz=lipschitz,
-            confidence=confidence,
-            on_unverified=on_unverified,
-            progress=progress,
-        )
+        points64 = latents if latents is not None else draw_latents(seed, d, sample_offset + n, start=sample_offset)
+        return _search(labeler, points64, sample_seed=sample_seed, run=run)
 
 
 def _resolve_access(labeler: LatentLabeler, access: str, probe: torch.Tensor) -> str:
@@ -364,45 +349,33 @@ def _resolve_access(labeler: LatentLabeler, access: str, probe: torch.Tensor) ->
     return "white-box" if differentiable else "black-box"
 
 
-def _search(
-    labeler: LatentLabeler,
-    points64: np.ndarray,
-    *,
-    seed: int,
-    sample_offset: int,
-    sample_seed: int | None,
-    access: str,
-    batch_size: int,
-    pool_size: int,
-    num_seeds: int | None,
-    max_queries: int | None,
-    rtol: float,
-    refine_steps: int,
-    attack_steps: int | None,
-    top_k: int,
-    blackbox_steps: int,
-    probes: int,
-    explore_steps: int,
-    search_radius: float,
-    lipschitz: float | None,
-    confidence: float,
-    on_unverified: str,
-    progress: bool | None,
-) -> RadiusResult:
+def _search(labeler: LatentLabeler, points64: np.ndarray, *, sample_seed: int | None, run: RunSettings) -> RadiusResult:
+    seed, sample_offset, batch_size, confidence, config = (
+        run.seed,
+        run.sample_offset,
+        run.batch_size,
+        run.confidence,
+        run.config,
+    )
+    stacklevel = run.stacklevel + 1  # warnings issued here: one frame below class_radius_unchecked
     n, d = points64.shape
     z_all = labeler.to_latents(points64)
     points64 = z_all.detach().cpu().to(torch.float64).numpy()  # exactly what the models see
     y_all = _label_in_chunks(labeler, z_all, batch_size, "latent index")
-    access = _resolve_access(labeler, access, z_all[:2])
-    if num_seeds is None:
-        num_seeds = 3 if access == "white-box" else 6
-    if max_queries is None:
-        budget = WHITE_BOX_BUDGET if access == "white-box" else 150 * d + 1000
+    access = _resolve_access(labeler, run.access, z_all[:2])
+    # the defaults that depend on the access mode or on d
+    num_seeds = config.num_seeds if config.num_seeds is not None else (3 if access == "white-box" else 6)
+    if config.max_queries is not None:
+        budget = config.max_queries
     else:
-        budget = check_int("max_queries", max_queries, min_value=1)
+        budget = WHITE_BOX_BUDGET if access == "white-box" else 150 * d + 1000
+    probes = 4 * d if config.blackbox_probes is None else config.blackbox_probes
+    search_radius = 4.0 * math.sqrt(d) + 4.0 if config.max_radius is None else config.max_radius
+    pool_size, rtol, refine_steps = config.pool_size, config.rtol, config.refine_steps
+    attack_steps, lipschitz = config.attack_steps, config.lipschitz
 
     before_pool = labeler.queries.total
-    pool_z = labeler.to_latents(sample_latents(seed, d, pool_size, stream=POOL_STREAM))
+    pool_z = labeler.to_latents(draw_latents(seed, d, pool_size, purpose=Purpose.POOL))
     pool_y = _label_in_chunks(labeler, pool_z, batch_size, "seeding-pool point") if pool_size else y_all[:0]
     pool_queries = labeler.queries.total - before_pool
     pool_np = pool_z.detach().cpu().to(torch.float64).numpy()
@@ -423,7 +396,12 @@ def _search(
     chunk_size = max(batch_size, labeler.block_size)
     starts = range(0, n, chunk_size)
     for start in progress_bar(
-        starts, progress=progress, desc="class radius", unit="point", total=n, size_of=lambda s: min(chunk_size, n - s)
+        starts,
+        progress=run.progress,
+        desc="class radius",
+        unit="point",
+        total=n,
+        size_of=lambda s: min(chunk_size, n - s),
     ):
         stop = min(n, start + chunk_size)
         state = ChunkState(labeler, z_all[start:stop], y_all[start:stop], rtol=rtol)
@@ -439,7 +417,7 @@ def _search(
             )
         always = min(num_seeds, len(candidates))
         if access == "white-box":
-            linearized = linearized_candidates(state, rows, top_k=top_k, budget=screen)
+            linearized = linearized_candidates(state, rows, top_k=config.top_k, budget=screen)
             candidates = candidates[:always] + linearized + candidates[always:]
             always += len(linearized)
             refiner: NormalRayRefiner | SignRefiner = NormalRayRefiner(tol=rtol, budget=screen)
@@ -453,7 +431,7 @@ def _search(
             candidates,
             always=always,
             distinct=num_seeds,
-            explore_steps=refine_steps if access == "white-box" else explore_steps,
+            explore_steps=refine_steps if access == "white-box" else config.blackbox_explore_steps,
             refine=refiner,
         )
         lonely = rows[~torch.isfinite(state.radius)]
@@ -463,7 +441,7 @@ def _search(
         if isinstance(refiner, SignRefiner):
             normals = refiner.handed_over(state, rows, adopted)
             normals.forget(rows[state.radius < before])
-            refiner.finish(state, rows, blackbox_steps, normals)
+            refiner.finish(state, rows, config.blackbox_steps, normals)
             before_final = state.radius.clone()
         else:
             normal_ray_iteration(state, rows, steps=refine_steps, tol=rtol, budget=screen)
@@ -496,7 +474,9 @@ def _search(
         still_improving[start:stop] = (torch.isfinite(state.radius) & (late_gain > STILL_IMPROVING_GAIN)).cpu().numpy()
 
     censored = ~np.isfinite(radii)
-    censored |= _reverify(labeler, z_all, y_all, witnesses, witness_labels, censored, batch_size, on_unverified)
+    censored |= _reverify(
+        labeler, z_all, y_all, witnesses, witness_labels, censored, batch_size, config.on_unverified, stacklevel + 1
+    )
     radii[censored] = np.inf
     still_improving[censored] = False
     witnesses[censored] = np.nan
@@ -514,22 +494,22 @@ def _search(
             f"class_radius: {int(censored.sum())} of {n} points have no witness (censored) "
             "and are excluded from the mean",
             SearchFailureWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     if still_improving.any():
         warnings.warn(
             f"class_radius: {int(still_improving.sum())} of {n} points were still improving (by more than "
             f"{STILL_IMPROVING_GAIN:.1%}) in the last {1 - LATE_SHARE:.0%} of their budget: their radii are loose "
-            "upper bounds (result.still_improving marks them; a larger max_queries tightens them)",
+            "upper bounds (result.still_improving marks them; a larger SearchConfig.max_queries tightens them)",
             SearchFailureWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     if exceeds:
         warnings.warn(
             f"class_radius: the estimate {estimate.value:.4g} ± {estimate.stderr:.2g} exceeds the universal "
             f"cap {cap:.4g} ± {cap_stderr:.2g} (one-sided test at level {CAP_TEST_LEVEL:g}): the search has failed",
             SearchFailureWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     lower = lower_estimate = None
     if lipschitz is not None:
@@ -559,6 +539,7 @@ def _search(
             "budget_per_point": budget,
             "rtol": rtol,
             "pool_size": pool_size,
+            "search_config": config.to_dict(),
             "dtype": str(labeler.dtype).removeprefix("torch."),
             "device": str(labeler.device),
             "forward_queries": labeler.queries.forward,
@@ -576,6 +557,7 @@ def _reverify(
     censored: np.ndarray,
     chunk: int,
     on_unverified: str,
+    stacklevel: int,
 ) -> np.ndarray:
     """Label every latent and witness again; return the mask of points that fail."""
     found = np.flatnonzero(~censored)
@@ -596,5 +578,5 @@ def _reverify(
         )
         if on_unverified == "raise":
             raise NonDeterministicModelError(message)
-        warnings.warn(message + "; those points are censored", SearchFailureWarning, stacklevel=4)
+        warnings.warn(message + "; those points are censored", SearchFailureWarning, stacklevel=stacklevel)
     return failed

@@ -15,6 +15,7 @@ import faiss
 import numpy as np
 import torch
 
+from genloose._random import Purpose, stream
 from genloose.metrics.radius.class_directions import ClassDirections
 from genloose.metrics.radius.state import ChunkState
 
@@ -133,10 +134,7 @@ def random_ray_seeds(
         return
     d = state.z.shape[1]
     directions = np.stack(
-        [
-            np.random.default_rng([seed, int(i), 0x5EED]).standard_normal((num_rays, d))
-            for i in point_index[rows].tolist()
-        ]
+        [stream(seed, Purpose.RANDOM_RAYS, int(i)).standard_normal((num_rays, d)) for i in point_index[rows].tolist()]
     )
     directions /= np.linalg.norm(directions, axis=2, keepdims=True)
     u_all = torch.as_tensor(directions, device=state.z.device)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from genloose import InvalidArgumentError
-from genloose.metrics.radius.sampling import BLOCK_SIZE, POOL_STREAM, sample_latents
+from genloose.metrics.radius.sampling import BLOCK_SIZE, sample_latents
 
 
 @given(
@@ -24,7 +24,7 @@ def test_any_range_equals_the_slice_of_the_whole(seed: int, start: int, length: 
 
 def test_streams_and_seeds_are_independent_and_standard_normal() -> None:
     a = sample_latents(0, 4, 5000)
-    pool = sample_latents(0, 4, 5000, stream=POOL_STREAM)
+    pool = sample_latents(0, 4, 5000, purpose="pool")
     other = sample_latents(1, 4, 5000)
     assert not np.array_equal(a, pool)
     assert not np.array_equal(a, other)
@@ -39,6 +39,7 @@ def test_streams_and_seeds_are_independent_and_standard_normal() -> None:
         ((-1, 2, 3), {}, "seed must be an integer >= 0"),
         ((0, 0, 3), {}, "latent_dim must be an integer >= 1"),
         ((0, 2, 3), {"start": 5}, "stop must be an integer >= 5"),
+        ((0, 2, 3), {"purpose": "other"}, "purpose must be one of 'sample', 'pool'"),
     ],
 )
 def test_bad_arguments(args: tuple, kwargs: dict, match: str) -> None:

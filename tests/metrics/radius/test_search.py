@@ -5,6 +5,7 @@ Statistical checks are seeded; a 4-standard-error band has a false-failure rate 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -18,6 +19,7 @@ from genloose import (
     InvalidArgumentError,
     ModelOutputError,
     NonDeterministicModelError,
+    SearchConfig,
     SearchFailureWarning,
     UndefinedMetricWarning,
     class_radius,
@@ -31,10 +33,12 @@ from genloose.testing.assertions import (
 from genloose.testing.testbeds import all_testbeds, grid_voronoi, halfspace, sectors, spheres
 
 
-def _run(testbed, **kwargs):
+def _run(testbed, config: SearchConfig | None = None, **kwargs):
     kwargs.setdefault("num_samples", 60)
     kwargs.setdefault("seed", 1)
-    return class_radius(testbed.generator, testbed.classifier, latent_dim=testbed.latent_dim, progress=False, **kwargs)
+    return class_radius(
+        testbed.generator, testbed.classifier, latent_dim=testbed.latent_dim, progress=False, config=config, **kwargs
+    )
 
 
 def _check_verified(result, testbed) -> None:
@@ -116,7 +120,7 @@ def test_estimate_stays_below_the_universal_cap_and_cap_matches_theory() -> None
 def test_a_failed_search_is_flagged_against_the_cap() -> None:
     testbed = halfspace(64, seed=0)  # a pool seed alone overestimates ~5-10x at d = 64
     with pytest.warns(SearchFailureWarning, match="exceeds the universal cap"):
-        result = _run(testbed, access="black-box", num_seeds=1, max_queries=20, num_samples=30)
+        result = _run(testbed, SearchConfig(num_seeds=1, max_queries=20), access="black-box", num_samples=30)
     assert result.exceeds_cap
     _check_verified(result, testbed)  # still valid upper bounds, just poor ones
 
@@ -179,7 +183,7 @@ def test_lipschitz_lower_bound_brackets_the_radius() -> None:
         lambda x: torch.stack([x[:, 0], -x[:, 0]], 1),
         latent_dim=4,
         num_samples=50,
-        lipschitz=math.sqrt(2),
+        config=SearchConfig(lipschitz=math.sqrt(2)),
         progress=False,
     )
     exact = np.abs(result.latents[:, 0])
@@ -194,7 +198,7 @@ def test_points_still_improving_at_the_end_of_their_budget_are_reported() -> Non
     # 8% above exact); the default budget converges (within 1e-6 of exact, nothing flagged)
     testbed = grid_voronoi(16, seed=2)
     with pytest.warns(SearchFailureWarning, match=r"points were still improving"):
-        short = _run(testbed, num_samples=30, max_queries=150)
+        short = _run(testbed, SearchConfig(max_queries=150), num_samples=30)
     assert short.num_still_improving > 15
     assert short.to_frame()["still_improving"].sum() == short.num_still_improving
     loose = short.radii / testbed.exact_radius(short.latents) - 1
@@ -254,7 +258,7 @@ class TestBadInput:
 
         latents = np.random.default_rng(0).uniform(-1.0, 1.0, (20, 2))
         with pytest.raises(ModelOutputError, match=r"of a batch of search probes, not one of the sampled latents"):
-            class_radius(gen, lambda x: x * 0.0, latents=latents, pool_size=0, progress=False)
+            class_radius(gen, lambda x: x * 0.0, latents=latents, config=SearchConfig(pool_size=0), progress=False)
 
     def test_generator_nan_in_the_seeding_pool_is_reported_as_such(self) -> None:
         def gen(z: torch.Tensor) -> torch.Tensor:
@@ -288,8 +292,9 @@ class TestBadInput:
             ({"num_samples": 3, "access": "grey-box"}, "access must be one of"),
             ({"num_samples": 3, "seed": -1}, "seed must be an integer >= 0"),
             ({"num_samples": 3, "confidence": 1.5}, "confidence must be a number < 1"),
-            ({"num_samples": 3, "rtol": 0.0}, "rtol must be a number >= 1e-12"),
-            ({"num_samples": 3, "lipschitz": -1.0}, "lipschitz must be a number > 0"),
+            ({"num_samples": 3, "batch_size": 0}, "batch_size must be an integer >= 1"),
+            ({"num_samples": 3, "config": {"rtol": 1e-3}}, "config must be a genloose.SearchConfig or None"),
+            ({"num_samples": 3, "rtol": 0.0}, r"rtol is a SearchConfig field: pass config=SearchConfig\(rtol=...\)"),
         ],
     )
     def test_bad_arguments(self, kwargs: dict, match: str) -> None:
@@ -315,7 +320,9 @@ class TestBadInput:
         clf = Classifier(lambda x: (x[:, 0] > 10).long(), num_classes=2)
         points = np.array([[9.9, 0.0, 0.0], [0.0, 0.0, 0.0]])
         with pytest.warns(SearchFailureWarning, match="1 of 2 points have no witness"):
-            result = class_radius(torch.nn.Identity(), clf, latents=points, max_radius=5.0, progress=False)
+            result = class_radius(
+                torch.nn.Identity(), clf, latents=points, config=SearchConfig(max_radius=5.0), progress=False
+            )
         assert result.censored.tolist() == [False, True]
         assert result.radii[0] == pytest.approx(0.1, rel=0.5)
         assert "1 of 2 censored points excluded" in result.estimate.method
@@ -437,9 +444,9 @@ def test_white_box_restarts_reach_boundaries_one_start_misses() -> None:
     torch.manual_seed(104)
     clf = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
     kwargs = {"latent_dim": latent_dim, "num_samples": 40, "seed": 3, "progress": False}
-    kwargs |= {"attack_steps": 0, "max_queries": 2500}
-    default = class_radius(gen, clf, **kwargs)
-    single = class_radius(gen, clf, top_k=1, num_seeds=1, **kwargs)
+    config = SearchConfig(attack_steps=0, max_queries=2500)
+    default = class_radius(gen, clf, config=config, **kwargs)
+    single = class_radius(gen, clf, config=dataclasses.replace(config, top_k=1, num_seeds=1), **kwargs)
     assert default.access == single.access == "white-box"
     assert_radii_are_upper_bounds(default, gen, clf)
     closer = (default.radii < single.radii * (1 - 1e-3)).sum()
