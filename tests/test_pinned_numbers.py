@@ -16,7 +16,7 @@ import torch
 from genloose import evaluate
 from genloose.accumulators import CollisionAccumulator, RadiusAccumulator
 from genloose.distributed import merge_radius_results
-from genloose.metrics.radius import class_radius
+from genloose.metrics.radius import SearchConfig, class_radius
 
 
 def _hex(value: Any) -> str:
@@ -67,8 +67,7 @@ def fingerprint_merge() -> dict[str, Any]:
             num_samples=n,
             sample_offset=offset,
             seed=5,
-            pool_size=64,
-            lipschitz=1.5,
+            config=SearchConfig(pool_size=64, lipschitz=1.5),
             progress=False,
         )
 

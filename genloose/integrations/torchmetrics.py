@@ -30,9 +30,9 @@ import torch
 from genloose._errors import InvalidArgumentError
 from genloose._optional import missing_dependency
 from genloose._validation import (
+    check_batch_size,
     check_choice,
     check_confidence,
-    check_float,
     check_int,
     check_num_classes,
     fail,
@@ -40,7 +40,8 @@ from genloose._validation import (
 from genloose.accumulators import CollisionAccumulator, RadiusAccumulator
 from genloose.estimate import Estimate
 from genloose.metrics.collision import collision_probability_from_counts
-from genloose.metrics.radius import class_radius
+from genloose.metrics.radius import SearchConfig, class_radius
+from genloose.metrics.radius.config import as_search_config
 
 try:
     import torchmetrics
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["ClassRadius", "CollisionProbability"]
 
 _ACCESS = ("auto", "white-box", "black-box")
-_ON_UNVERIFIED = ("raise", "censor")
 _METHODS = ("unbiased", "plugin")
 _OUTPUT_KEYS = ("value", "stderr", "ci_low", "ci_high", "n")
 
@@ -228,11 +228,12 @@ class ClassRadius(_EstimateMetric):
         Seeds each batch's search (its seeding pool, the black-box probes and restarts). A point's radius
         depends on the seed, its batch and its place in the batch: the same batches give the same state on
         any rank and in any order of updates.
-    pool_size, batch_size, max_queries, max_radius
-        Passed to :func:`genloose.class_radius` (each batch labels its own pool of ``pool_size`` points).
-    on_unverified : {"raise", "censor"}
-        A witness that fails re-verification (a non-deterministic model): raise (the state is left unchanged)
-        or censor the point.
+    batch_size : int
+        Passed to :func:`genloose.class_radius`.
+    config : SearchConfig, optional
+        The search's settings, passed to :func:`genloose.class_radius` (each batch labels its own pool of
+        ``config.pool_size`` points). With ``on_unverified="raise"`` (the default) a witness that fails
+        re-verification raises and leaves the state unchanged; with ``"censor"`` the point is censored.
     process_group : optional
         The torch.distributed group to synchronise over (default: the whole world).
     sync_on_compute : bool
@@ -245,10 +246,10 @@ class ClassRadius(_EstimateMetric):
 
     Examples
     --------
-    >>> import torch
+    >>> import torch, genloose
     >>> from genloose.testing import sectors
     >>> bed = sectors(3, 5)                                  # exact: E r = 0.3743...
-    >>> metric = ClassRadius(bed.generator, bed.classifier, pool_size=64)
+    >>> metric = ClassRadius(bed.generator, bed.classifier, config=genloose.SearchConfig(pool_size=64))
     >>> for batch in torch.randn(4, 50, 3, generator=torch.Generator().manual_seed(0)):
     ...     metric.update(batch)
     >>> out = metric.compute()
@@ -277,11 +278,8 @@ class ClassRadius(_EstimateMetric):
         num_classes: int | None = None,
         confidence: float = 0.95,
         seed: int = 0,
-        pool_size: int = 2048,
         batch_size: int = 256,
-        max_queries: int | None = None,
-        max_radius: float | None = None,
-        on_unverified: Literal["raise", "censor"] = "raise",
+        config: SearchConfig | None = None,
         process_group: Any = None,
         sync_on_compute: bool = True,
     ) -> None:
@@ -296,13 +294,8 @@ class ClassRadius(_EstimateMetric):
         self.num_classes = None if num_classes is None else check_num_classes(num_classes)
         self.confidence = check_confidence(confidence)
         self.seed = check_int("seed", seed, min_value=0)
-        self.search_options = {
-            "pool_size": check_int("pool_size", pool_size, min_value=1),
-            "batch_size": check_int("batch_size", batch_size, min_value=1),
-            "max_queries": None if max_queries is None else check_int("max_queries", max_queries, min_value=1),
-            "max_radius": None if max_radius is None else check_float("max_radius", max_radius, min_value=0.0),
-            "on_unverified": check_choice("on_unverified", on_unverified, _ON_UNVERIFIED),
-        }
+        self.batch_size = check_batch_size(batch_size)
+        self.config = as_search_config(config)
         for name, dtype in (("count", torch.int64), ("sum", torch.float64), ("sum_sq", torch.float64)):
             self.add_state(name, default=torch.zeros((), dtype=dtype), dist_reduce_fx="sum", persistent=True)
         self.add_state("censored", default=torch.zeros((), dtype=torch.int64), dist_reduce_fx="sum", persistent=True)
@@ -314,7 +307,8 @@ class ClassRadius(_EstimateMetric):
             "num_classes": self.num_classes,
             "confidence": self.confidence,
             "seed": self.seed,
-            **self.search_options,
+            "batch_size": self.batch_size,
+            "config": self.config.to_dict(),
         }
 
     def update(self, latents: Any) -> None:
@@ -351,8 +345,9 @@ class ClassRadius(_EstimateMetric):
                 access=self.access,
                 num_classes=self.num_classes,
                 confidence=self.confidence,
+                batch_size=self.batch_size,
+                config=self.config,
                 progress=False,
-                **self.search_options,
             )
         if self.latent_dim is None:
             self.latent_dim = int(result.latents.shape[1])

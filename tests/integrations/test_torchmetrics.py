@@ -25,7 +25,7 @@ import torch
 torchmetrics = pytest.importorskip("torchmetrics")
 
 import genloose  # noqa: E402  (after the skip: the module below needs torchmetrics)
-from genloose import CollisionAccumulator, InvalidArgumentError, RadiusAccumulator  # noqa: E402
+from genloose import CollisionAccumulator, InvalidArgumentError, RadiusAccumulator, SearchConfig  # noqa: E402
 from genloose.integrations.torchmetrics import ClassRadius, CollisionProbability  # noqa: E402
 from genloose.metrics import collision_probability  # noqa: E402
 from genloose.testing import sectors  # noqa: E402
@@ -50,13 +50,15 @@ def _batches(count: int, size: int, *, seed: int = 0, dtype: torch.dtype = torch
 
 def _radius_metric(**options: Any) -> ClassRadius:
     bed = _bed()
-    return ClassRadius(bed.generator, bed.classifier, **{"seed": SEED, "pool_size": POOL, **options})
+    return ClassRadius(
+        bed.generator, bed.classifier, **{"seed": SEED, "config": SearchConfig(pool_size=POOL), **options}
+    )
 
 
 def _search(batch: torch.Tensor) -> genloose.RadiusResult:
     bed = _bed()
     return genloose.class_radius(
-        bed.generator, bed.classifier, latents=batch, seed=SEED, pool_size=POOL, progress=False
+        bed.generator, bed.classifier, latents=batch, seed=SEED, config=SearchConfig(pool_size=POOL), progress=False
     )
 
 
@@ -109,7 +111,7 @@ def test_class_radius_equals_the_library_on_the_same_batches() -> None:
 
 def test_class_radius_counts_censored_points_and_reports_them() -> None:
     generator, classifier = _labels_only()
-    metric = ClassRadius(generator, classifier, num_classes=2, pool_size=POOL, max_radius=1.0)
+    metric = ClassRadius(generator, classifier, num_classes=2, config=SearchConfig(pool_size=POOL, max_radius=1.0))
     near = torch.zeros(4, D, dtype=torch.float64)
     near[:, 0] = torch.tensor([2.5, 2.6, 2.7, 2.8], dtype=torch.float64)
     far = torch.zeros(3, D, dtype=torch.float64)
@@ -126,8 +128,7 @@ def test_class_radius_counts_censored_points_and_reports_them() -> None:
                 classifier,
                 latents=torch.cat([near, far]),
                 num_classes=2,
-                pool_size=POOL,
-                max_radius=1.0,
+                config=SearchConfig(pool_size=POOL, max_radius=1.0),
                 progress=False,
             )
         )
@@ -136,7 +137,7 @@ def test_class_radius_counts_censored_points_and_reports_them() -> None:
 
 def test_class_radius_with_every_point_censored_is_nan_with_a_warning() -> None:
     generator, classifier = _labels_only()
-    metric = ClassRadius(generator, classifier, num_classes=2, pool_size=POOL, max_radius=1.0)
+    metric = ClassRadius(generator, classifier, num_classes=2, config=SearchConfig(pool_size=POOL, max_radius=1.0))
     with pytest.warns(genloose.UndefinedMetricWarning):
         metric.update(torch.zeros(3, D))
     with pytest.warns(genloose.UndefinedMetricWarning, match="every radius is censored"):
@@ -245,10 +246,8 @@ def test_class_radius_infers_the_latent_dim_once_and_holds_later_batches_to_it()
         ({"access": "grey-box"}, "access must be one of"),
         ({"confidence": 1.0}, "confidence must be"),
         ({"seed": -1}, "seed must be an integer >= 0"),
-        ({"pool_size": 0}, "pool_size must be an integer >= 1"),
-        ({"max_queries": 0}, "max_queries must be an integer >= 1"),
-        ({"max_radius": -1.0}, "max_radius must be a number >= 0"),
-        ({"on_unverified": "ignore"}, "on_unverified must be one of"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+        ({"config": {"pool_size": 0}}, "config must be a genloose.SearchConfig"),
         ({"num_classes": 0}, "num_classes"),
     ],
 )

@@ -27,7 +27,7 @@ def _result(**overrides: object) -> RadiusResult:
         "estimate": Estimate(3.0, 0.5, 2.0, 4.0, 0.95, 5, "normal"),
         "access": "white-box",
         "seed": 0,
-        "class_counts": np.array([3, 2, 1]),
+        "class_counts_with_pool": np.array([3, 2, 1]),
         "fawzi_cap": 0.75,
         "fawzi_cap_stderr": 0.01,
         "exceeds_cap": False,
