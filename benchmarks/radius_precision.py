@@ -1,10 +1,11 @@
 """Calls of c∘g to reach a relative precision of the class radius: multilevel search budgets against plain sampling.
 
-For each model, ``class_radius_to_precision`` (multilevel Monte Carlo over search budgets, levels chosen by a pilot)
-runs at each ``--precisions`` target, and its total calls of c∘g (pool labelling and the pilot included) are set
-against today's estimator reaching the same width: one full search per point, ``n = (z · CV / precision)²``
-points at the full search's calls per point, with CV and calls per point measured on ``--plain-points`` points of a
-plain ``class_radius`` run with the same seed (printed). The ratio is measured in this run.
+For each model, ``genloose.class_radius(..., precision=p)`` (multilevel Monte Carlo over search budgets, levels
+chosen by a pilot) runs at each ``--precisions`` target, and its total calls of c∘g (pool labelling and the pilot
+included) are set against today's estimator reaching the same width: one full search per point,
+``n = (z · CV / precision)²`` points at the full search's calls per point, with CV and calls per point measured
+on ``--plain-points`` points of a plain ``class_radius`` run with the same seed (printed). The ratio is measured
+in this run.
 
 ``--coverage R`` also runs R seeded replications at the widest precision on two exact testbeds of
 ``genloose.testing`` (5 sectors at d = 3, an affine; 2 nested spheres at d = 4, curved) and prints the share of
@@ -26,12 +27,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy import stats
 
 import genloose
 from genloose import testing
-from genloose.metrics.radius.precision import class_radius_to_precision
 
 sys.path.insert(0, str(Path(__file__).parent))
 import radius_peers
@@ -64,7 +65,7 @@ def compare(name: str, precisions: list[float], plain_points: int, seed: int) ->
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", genloose.SearchFailureWarning)
-            result = class_radius_to_precision(
+            result = genloose.class_radius(
                 model.generator,
                 model.classifier,
                 latent_dim=model.latent_dim,
@@ -74,14 +75,15 @@ def compare(name: str, precisions: list[float], plain_points: int, seed: int) ->
             )
         seconds = time.perf_counter() - start
         plain = (z * cv / precision) ** 2 * per_point + pool
+        summary = result.precision
         ladder = " + ".join(
-            f"{level.num_points}@{level.budget}" + (f"-{level.coarse_budget}" if level.coarse_budget else "")
-            for level in result.levels
+            f"{row.num_points}@{row.budget}" + (f"-{row.coarse_budget}" if row.coarse_budget is not pd.NA else "")
+            for row in summary.to_frame().itertuples()
         )
         print(
-            f"  ±{precision:.0%}: reached ±{result.precision_reached:.2%}, estimate {result.estimate.value:.4f}, "
-            f"{result.total_calls:,} calls (pool {result.pool_calls:,}, unused pilot {result.pilot_calls:,}) "
-            f"vs plain {plain:,.0f}: {plain / result.total_calls:.1f}x fewer; levels {ladder}; {seconds:.0f} s"
+            f"  ±{precision:.0%}: reached ±{summary.reached:.2%}, estimate {result.estimate.value:.4f}, "
+            f"{summary.total_calls:,} calls (pool {summary.pool_calls:,}, unused pilot {summary.pilot_calls:,}) "
+            f"vs plain {plain:,.0f}: {plain / summary.total_calls:.1f}x fewer; levels {ladder}; {seconds:.0f} s"
         )
 
 
@@ -92,7 +94,7 @@ def coverage(replications: int, precision: float) -> None:
         covered = 0
         calls = []
         for seed in range(replications):
-            result = class_radius_to_precision(
+            result = genloose.class_radius(
                 tb.generator,
                 tb.classifier,
                 latent_dim=tb.latent_dim,
@@ -101,7 +103,7 @@ def coverage(replications: int, precision: float) -> None:
                 progress=False,
             )
             covered += result.estimate.ci_low <= exact <= result.estimate.ci_high
-            calls.append(result.total_calls)
+            calls.append(result.total_queries)
         share = covered / replications
         low, high = stats.binomtest(covered, replications).proportion_ci(0.95)
         print(

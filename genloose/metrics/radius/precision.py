@@ -27,102 +27,96 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
 
-from genloose._errors import GenlooseWarning
-from genloose._validation import check_confidence, check_int, fail
-from genloose.estimate import Estimate
+from genloose._errors import GenlooseWarning, InvalidArgumentError, SearchFailureWarning
+from genloose.estimate import Estimate, normal_quantile
+from genloose.metrics.radius.aggregate import exceeds_cap
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
-__all__ = ["PrecisionLevel", "PrecisionResult", "class_radius_to_precision"]
+    from genloose.metrics.radius.result import RadiusResult
+    from genloose.metrics.radius.search import RunSettings
+    from genloose.models import Classifier, Generator
+
+    #: ``search(start, count, budget)``: points start..start+count-1 searched at ``budget`` (None: the full one).
+    SearchRange = Callable[[int, int, int | None], RadiusResult]
+
+__all__ = ["PrecisionSummary", "class_radius_to_precision", "run_to_precision"]
 
 #: Budgets tried below the full one, as fractions of it (the pilot searches every pilot point at each).
 CANDIDATE_FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
 #: The smallest coarse budget worth trying: below it a search has not left its pool seeds.
 MIN_COARSE_BUDGET = 24
 #: Rounds of "estimate the variances, add the points they call for" after the pilot.
-MAX_ROUNDS = 4
-#: Each round plans for this fraction of the target variance, so that variance estimated low by a round is
-#: usually still covered without one more round.
-PLANNING_MARGIN = 0.9
+MAX_ROUNDS = 5
+#: Rounds after the first plan for this fraction more points than their variance estimates call for, so that a
+#: variance estimated a little low is still covered without one more round.
+PLANNING_MARGIN = 1.05
+#: The first round, planned from the pilot's rough variances, adds this share of the points they call for.
+FIRST_ROUND_SHARE = 0.5
 
 
-@dataclass(frozen=True)
-class PrecisionLevel:
-    """One level of the telescoping sum: the points searched at ``budget`` (and at ``coarse_budget``).
+@dataclass(frozen=True, eq=False)
+class PrecisionSummary:
+    """How a class-radius run with a requested precision spent its calls, level by level.
 
-    Attributes
-    ----------
-    budget, coarse_budget : int, int or None
-        The search budgets (``max_queries``) of the level's two searches; ``coarse_budget`` is None on level 0.
-    num_points : int
-        Points of the level, pilot points included.
-    calls : int
-        Calls of c∘g spent on these points by the level's two searches (pool labelling excluded; the pilot's
-        searches at a budget shared by two levels count in both).
-    mean, variance : float
-        Sample mean and variance of the level's term :math:`r_l - r_{l-1}` (of :math:`r_0` on level 0).
-    """
-
-    budget: int
-    coarse_budget: int | None
-    num_points: int
-    calls: int
-    mean: float
-    variance: float
-
-
-@dataclass(frozen=True)
-class PrecisionResult:
-    """The class radius estimated to a requested relative precision, with what it cost.
+    Level l's term is :math:`r_l - r_{l-1}` (:math:`r_0` on level 0): the verified radius at budget
+    ``level_budgets[l]`` minus the one at ``level_coarse_budgets[l]`` on the same point (0: no coarse search).
 
     Attributes
     ----------
-    estimate : Estimate
-        The estimate of the mean verified radius of the full search, with its confidence interval.
-    precision : float
-        The requested relative half-width of the interval.
-    precision_reached : float
-        The half-width reached, relative to the estimate.
+    requested, reached : float
+        The relative half-width of the interval asked for, and the one reached.
     met : bool
-        Whether ``precision_reached <= precision``; False when ``max_points`` stopped the run first (a warning
-        says so).
-    levels : tuple of PrecisionLevel
-        The levels chosen by the pilot, cheapest budget first (one level: plain sampling at the full budget).
-    pilot_points : int
-        Points searched at every candidate budget to choose the levels (they belong to every level's sample).
-    pilot_calls : int
-        Calls the pilot spent at the budgets that were not chosen.
-    pool_calls : int
-        Calls spent labelling the seeding pool, once per search call.
+        ``reached <= requested``; False when ``SearchConfig.precision_max_points`` stopped the run first.
     total_calls : int
-        Every call of c∘g the run made.
-    access : str
-        ``"white-box"`` or ``"black-box"``.
+        Every call of c∘g the run made: all levels, the pilot and the pool labelling.
+    pool_calls : int
+        Calls spent labelling the seeding pool (once per search call).
+    pilot_points : int
+        Points searched at every candidate budget to choose the levels; they belong to every level.
+    pilot_calls : int
+        Calls the pilot spent at candidate budgets that were not chosen.
+    level_budgets, level_coarse_budgets, level_points, level_calls : ndarray of int64
+        Per level: the budgets, the points (pilot included) and the calls of its two searches (a pilot search at
+        a budget that two levels share counts in both).
+    level_means, level_variances : ndarray of float64
+        Per level: the sample mean and variance of its term.
+
+    Examples
+    --------
+    >>> import torch, genloose
+    >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, precision=0.1,
+    ...                           progress=False)
+    >>> r.precision.met, list(r.precision.to_frame().columns)[:3]
+    (True, ['budget', 'coarse_budget', 'num_points'])
     """
 
-    estimate: Estimate
-    precision: float
-    precision_reached: float
+    requested: float
+    reached: float
     met: bool
-    levels: tuple[PrecisionLevel, ...]
+    total_calls: int
+    pool_calls: int
     pilot_points: int
     pilot_calls: int
-    pool_calls: int
-    total_calls: int
-    access: str
+    level_budgets: np.ndarray
+    level_coarse_budgets: np.ndarray
+    level_points: np.ndarray
+    level_calls: np.ndarray
+    level_means: np.ndarray
+    level_variances: np.ndarray
 
     @property
     def num_points(self) -> int:
         """Distinct points searched (the pilot counted once)."""
-        return self.pilot_points + sum(level.num_points - self.pilot_points for level in self.levels)
+        return self.pilot_points + int((self.level_points - self.pilot_points).sum())
 
     def to_frame(self) -> pd.DataFrame:
         """One row per level: budgets, points, calls, and the mean and variance of the level's term.
@@ -130,135 +124,76 @@ class PrecisionResult:
         Examples
         --------
         >>> import torch, genloose
-        >>> from genloose.metrics.radius.precision import class_radius_to_precision
-        >>> result = class_radius_to_precision(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2,
-        ...                                    precision=0.1, seed=0, progress=False)
-        >>> list(result.to_frame().columns)
+        >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, precision=0.1,
+        ...                           progress=False)
+        >>> list(r.precision.to_frame().columns)
         ['budget', 'coarse_budget', 'num_points', 'calls', 'mean', 'variance']
         """
         import pandas as pd
 
+        coarse = [int(b) if b else None for b in self.level_coarse_budgets]
         return pd.DataFrame(
             {
-                "budget": [level.budget for level in self.levels],
-                "coarse_budget": pd.array([level.coarse_budget for level in self.levels], dtype="Int64"),
-                "num_points": [level.num_points for level in self.levels],
-                "calls": [level.calls for level in self.levels],
-                "mean": [level.mean for level in self.levels],
-                "variance": [level.variance for level in self.levels],
+                "budget": self.level_budgets.astype(np.int64),
+                "coarse_budget": pd.array(coarse, dtype="Int64"),
+                "num_points": self.level_points.astype(np.int64),
+                "calls": self.level_calls.astype(np.int64),
+                "mean": self.level_means.astype(np.float64),
+                "variance": self.level_variances.astype(np.float64),
             }
         )
 
 
-#: ``search(start, count, budget) -> (radii, queries, pool_queries, access)`` for points start..start+count-1.
-SearchRange = Callable[[int, int, int | None], tuple[np.ndarray, np.ndarray, int, str]]
-
-
 @dataclass
 class _Samples:
-    """The per-point radii of one index range at each budget it was searched at."""
+    """The per-point radii and calls of the pilot at each budget it was searched at."""
 
     radii: dict[int, np.ndarray]
     queries: dict[int, np.ndarray]
 
 
-def class_radius_to_precision(
-    generator: Any,
-    classifier: Any,
-    *,
-    latent_dim: int | None = None,
-    precision: float,
-    seed: int = 0,
-    access: str = "auto",
-    num_classes: int | None = None,
-    confidence: float = 0.95,
-    max_queries: int | None = None,
-    max_points: int = 100_000,
-    pilot_points: int = 32,
-    batch_size: int = 256,
-    progress: bool | None = None,
-) -> PrecisionResult:
-    r"""Estimate the class radius E_z[r(z)] to a relative precision, spending calls where they reduce the error.
+def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettings, precision: float) -> RadiusResult:
+    """:func:`genloose.class_radius` with ``precision``: the multilevel run, on validated arguments.
 
-    Multilevel Monte Carlo over search budgets (see the module's notes): cheap searches on many points, the
-    difference to the full search on few. Stops when the confidence interval's half-width is at most
-    ``precision`` times the estimate, or when ``max_points`` points have been searched (then with a warning and
-    ``met = False``).
-
-    Parameters
-    ----------
-    generator, classifier
-        As for :func:`genloose.class_radius`.
-    latent_dim : int, optional
-        d, as for :func:`genloose.class_radius`.
-    precision : float
-        The wanted relative half-width of the interval, in (0, 1): 0.02 asks for ±2%.
-    seed : int, default 0
-        Points and pools come from this seed; the same seed and settings give the same result.
-    access, num_classes, batch_size, progress
-        As for :func:`genloose.class_radius`.
-    confidence : float, default 0.95
-        Level of the interval.
-    max_queries : int, optional
-        The full search's budget per point (default: :func:`genloose.class_radius`'s).
-    max_points : int, default 100000
-        The most points searched in all; the run stops there even if the precision is not reached.
-    pilot_points : int, default 32
-        Points searched at every candidate budget to choose the levels and their sizes (at least 8).
-
-    Returns
-    -------
-    PrecisionResult
-
-    Examples
-    --------
-    >>> import torch
-    >>> from genloose.metrics.radius.precision import class_radius_to_precision
-    >>> result = class_radius_to_precision(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2,
-    ...                                    precision=0.05, seed=0, progress=False)
-    >>> result.met, result.precision_reached <= 0.05
-    (True, True)
+    The result's per-point arrays hold the points searched at the full budget (the pilot and the last level);
+    its ``estimate`` combines every level, and ``precision`` says how the calls were spent.
     """
-    import genloose
+    from genloose.distributed import merge_radius_results
+    from genloose.metrics.radius.search import class_radius_unchecked
 
-    precision = check_confidence(precision, "precision")
-    confidence = check_confidence(confidence)
-    max_points = check_int("max_points", max_points, min_value=1)
-    pilot_points = check_int("pilot_points", pilot_points, min_value=8)
-    if pilot_points > max_points:
-        raise fail("pilot_points", f"at most max_points ({max_points})", pilot_points)
-
-    def search(start: int, count: int, budget: int | None) -> tuple[np.ndarray, np.ndarray, int, str]:
+    def search(start: int, count: int, budget: int | None) -> RadiusResult:
+        config = run.config if budget is None else replace(run.config, max_queries=budget)
         with warnings.catch_warnings():
-            if budget is not None and budget != max_queries:  # a coarse level: a truncated search, by design
-                warnings.simplefilter("ignore", genloose.SearchFailureWarning)
-            result = _class_radius(start, count, budget)
-        return result.radii, result.queries, result.pool_queries, result.access
+            if budget is not None:  # a coarse level: a truncated search, by design
+                warnings.simplefilter("ignore", SearchFailureWarning)
+            return class_radius_unchecked(
+                gen,
+                clf,
+                latents=None,
+                num_samples=count,
+                run=replace(run, sample_offset=start, config=config, stacklevel=run.stacklevel + 2),
+            )
 
-    def _class_radius(start: int, count: int, budget: int | None) -> Any:
-        return genloose.class_radius(
-            generator,
-            classifier,
-            latent_dim=latent_dim,
-            num_samples=count,
-            sample_offset=start,
-            seed=seed,
-            access=access,  # type: ignore[arg-type]
-            num_classes=num_classes,
-            batch_size=batch_size,
-            max_queries=budget,
-            confidence=confidence,
-            progress=progress,
-        )
-
-    return run_to_precision(
+    estimate, summary, full = run_to_precision(
         search,
         precision=precision,
-        confidence=confidence,
-        max_queries=max_queries,
-        max_points=max_points,
-        pilot_points=pilot_points,
+        confidence=run.confidence,
+        max_points=run.config.precision_max_points,
+        pilot_points=run.config.precision_pilot_points,
+        stacklevel=run.stacklevel + 1,
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SearchFailureWarning)  # the cap check is made again on the estimate
+        merged = merge_radius_results(full, confidence=run.confidence)
+    exceeds = exceeds_cap(estimate, merged.fawzi_cap, merged.fawzi_cap_stderr)
+    if exceeds:
+        warnings.warn(
+            f"class_radius: the estimate {estimate.value:.4g} ± {estimate.stderr:.2g} exceeds the universal cap "
+            f"{merged.fawzi_cap:.4g} ± {merged.fawzi_cap_stderr:.2g}: the search has failed",
+            SearchFailureWarning,
+            stacklevel=run.stacklevel,
+        )
+    return replace(merged, estimate=estimate, exceeds_cap=exceeds, pool_queries=summary.pool_calls, precision=summary)
 
 
 def run_to_precision(
@@ -266,25 +201,32 @@ def run_to_precision(
     *,
     precision: float,
     confidence: float,
-    max_queries: int | None,
     max_points: int,
     pilot_points: int,
-) -> PrecisionResult:
-    """The multilevel run on a range search; inputs are trusted (checked by the public function)."""
+    stacklevel: int = 2,
+) -> tuple[Estimate, PrecisionSummary, list[RadiusResult]]:
+    """The multilevel run on a range search: the estimate, the summary and the full-budget searches' results."""
     pool_calls = search_calls = 0
+    full: list[RadiusResult] = []
 
     def run(start: int, count: int, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
-        nonlocal pool_calls, search_calls, access
-        radii, queries, pool, access = search(start, count, budget)
-        pool_calls += pool
-        search_calls += int(np.sum(queries))
+        nonlocal pool_calls, search_calls
+        result = search(start, count, budget)
+        pool_calls += result.pool_queries
+        search_calls += int(result.queries.sum())
+        if budget is None:
+            full.append(result)
+        radii = np.asarray(result.radii, dtype=np.float64)
         if not np.isfinite(radii).all():
-            raise FloatingPointError("unreachable: class_radius raises on unverified points by default")
-        return np.asarray(radii, dtype=np.float64), np.asarray(queries, dtype=np.int64)
+            raise InvalidArgumentError(
+                f"precision needs a verified radius at every point; {int((~np.isfinite(radii)).sum())} of "
+                f"{count} points have none at a budget of {budget or 'the full search'} "
+                "(set SearchConfig(on_unverified='raise') to see why, or run without precision to censor them)"
+            )
+        return radii, np.asarray(result.queries, dtype=np.int64)
 
-    access = ""
-    top_radii, top_queries = run(0, pilot_points, max_queries)
-    top = _full_budget(max_queries, access, top_queries)
+    top_radii, top_queries = run(0, pilot_points, None)
+    top = int(full[0].metadata["budget_per_point"])
     candidates = sorted({b for f in CANDIDATE_FRACTIONS if (b := round(top * f)) >= MIN_COARSE_BUDGET} - {top})
     pilot = _Samples(radii={top: top_radii}, queries={top: top_queries})
     for budget in candidates:
@@ -293,74 +235,59 @@ def run_to_precision(
     ladder = _cheapest_ladder(pilot, candidates, top)
     unused = set(candidates) - set(ladder)
     pilot_calls = int(sum(pilot.queries[b].sum() for b in unused))
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = normal_quantile(confidence)
 
-    # level l's points: the pilot, then index ranges appended round by round
+    # each level's terms: the pilot's, then one array per index range added round by round
     terms: list[list[np.ndarray]] = [[_term(pilot, ladder, level)] for level in range(len(ladder))]
     calls: list[int] = [_term_calls(pilot, ladder, level) for level in range(len(ladder))]
     next_index = pilot_points
-    estimate, half_width = _combine(terms, pilot_points, z, confidence=confidence)
-    for _ in range(MAX_ROUNDS):
+    estimate, half_width = _combine(terms, pilot_points, z, confidence)
+    for round_ in range(MAX_ROUNDS):
         if half_width <= precision * abs(estimate.value) or next_index >= max_points:
             break
-        wanted = _level_sizes(terms, calls, precision * abs(estimate.value) / z * math.sqrt(PLANNING_MARGIN))
-        for level, size in enumerate(wanted):
-            have = sum(t.size for t in terms[level])
-            extra = min(max(size - have, 0), max_points - next_index)
+        # the pilot's variances are rough: its round plans half the points, later rounds the rest
+        share = FIRST_ROUND_SHARE if round_ == 0 else PLANNING_MARGIN
+        target = precision * abs(estimate.value) / z / math.sqrt(share)
+        for level, size in enumerate(_level_sizes(terms, calls, target)):
+            extra = min(max(size - sum(t.size for t in terms[level]), 0), max_points - next_index)
             if extra <= 0:
                 continue
-            budgets = ladder[level], (ladder[level - 1] if level else None)
-            fine_r, fine_q = run(next_index, extra, budgets[0] if budgets[0] != top else max_queries)
+            fine_budget = ladder[level] if ladder[level] != top else None
+            fine_r, fine_q = run(next_index, extra, fine_budget)
             term, spent = fine_r, int(fine_q.sum())
-            if budgets[1] is not None:
-                coarse_r, coarse_q = run(next_index, extra, budgets[1])
+            if level:
+                coarse_r, coarse_q = run(next_index, extra, ladder[level - 1])
                 term, spent = fine_r - coarse_r, spent + int(coarse_q.sum())
             terms[level].append(term)
             calls[level] += spent
             next_index += extra
-        estimate, half_width = _combine(terms, pilot_points, z, confidence=confidence)
+        estimate, half_width = _combine(terms, pilot_points, z, confidence)
     reached = half_width / abs(estimate.value) if estimate.value else math.inf
-    met = bool(reached <= precision)
-    if not met:
+    if reached > precision:
         warnings.warn(
-            f"the class radius reached a relative precision of {reached:.3g}, not the {precision:.3g} asked for: "
-            f"max_points={max_points} points were searched (raise max_points to go further)",
+            f"class_radius: the relative precision reached is {reached:.3g}, not the {precision:.3g} asked for: "
+            f"{next_index} points were searched, SearchConfig.precision_max_points={max_points} "
+            "(raise it to go further)",
             GenlooseWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
-    levels = tuple(
-        PrecisionLevel(
-            budget=ladder[level],
-            coarse_budget=ladder[level - 1] if level else None,
-            num_points=int(sum(t.size for t in terms[level])),
-            calls=calls[level],
-            mean=float(np.concatenate(terms[level]).mean()),
-            variance=float(np.concatenate(terms[level]).var(ddof=1)),
-        )
-        for level in range(len(ladder))
-    )
-    return PrecisionResult(
-        estimate=estimate,
-        precision=precision,
-        precision_reached=float(reached),
-        met=met,
-        levels=levels,
+    joined = [np.concatenate(t) for t in terms]
+    summary = PrecisionSummary(
+        requested=precision,
+        reached=float(reached),
+        met=bool(reached <= precision),
+        total_calls=search_calls + pool_calls,
+        pool_calls=pool_calls,
         pilot_points=pilot_points,
         pilot_calls=pilot_calls,
-        pool_calls=pool_calls,
-        total_calls=search_calls + pool_calls,
-        access=access,
+        level_budgets=np.array(ladder, dtype=np.int64),
+        level_coarse_budgets=np.array((0, *ladder[:-1]), dtype=np.int64),
+        level_points=np.array([t.size for t in joined], dtype=np.int64),
+        level_calls=np.array(calls, dtype=np.int64),
+        level_means=np.array([t.mean() for t in joined]),
+        level_variances=np.array([t.var(ddof=1) for t in joined]),
     )
-
-
-def _full_budget(max_queries: int | None, access: str, pilot_queries: np.ndarray) -> int:
-    from genloose.metrics.radius.search import WHITE_BOX_BUDGET
-
-    if max_queries is not None:
-        return int(max_queries)
-    if access == "white-box":
-        return WHITE_BOX_BUDGET
-    return int(pilot_queries.max())  # black-box default depends on d; the pilot's largest spend is at most it
+    return estimate, summary, full
 
 
 def _term(samples: _Samples, ladder: tuple[int, ...], level: int) -> np.ndarray:
@@ -401,9 +328,7 @@ def _level_sizes(terms: list[list[np.ndarray]], calls: list[int], target_stderr:
     return [math.ceil(scale * math.sqrt(v / c)) if c > 0 else 0 for v, c in zip(variances, per_point, strict=True)]
 
 
-def _combine(
-    terms: list[list[np.ndarray]], pilot_points: int, z: float, *, confidence: float = 0.95
-) -> tuple[Estimate, float]:
+def _combine(terms: list[list[np.ndarray]], pilot_points: int, z: float, confidence: float) -> tuple[Estimate, float]:
     """The sum of the level means with its standard error, the pilot's sharing across levels included.
 
     The pilot's points belong to every level, so the level means are correlated through them:
