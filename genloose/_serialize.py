@@ -51,6 +51,7 @@ class _BrokenFieldError(Exception):
 def _registry() -> dict[str, type]:
     from genloose._compare import Comparison, QuantityComparison
     from genloose.estimate import Estimate
+    from genloose.metrics.radius.precision import PrecisionSummary
     from genloose.metrics.radius.result import RadiusResult
     from genloose.report import BoundEstimate, Bounds, Diagnostics, Report, RunMetadata
 
@@ -60,6 +61,7 @@ def _registry() -> dict[str, type]:
         Bounds,
         Diagnostics,
         RunMetadata,
+        PrecisionSummary,
         RadiusResult,
         Report,
         QuantityComparison,

@@ -1,4 +1,4 @@
-"""Pinned numbers: exact results of the class-radius search (every stage and option) and of ``evaluate`` for fixed settings.
+"""Pinned numbers: exact results of the class-radius search (every stage and option) and of ``evaluate``.
 
 A refactor must keep these bit-identical (the digests cover every radius, witness, witness label and query
 count). A change of any pinned value is a behaviour change: it goes in its own commit saying why.

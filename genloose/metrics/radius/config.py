@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
 from genloose._errors import InvalidArgumentError
-from genloose._validation import check_choice, check_float, check_int, check_size, describe
+from genloose._validation import check_choice, check_float, check_int, check_size, describe, fail
 
 __all__ = ["SearchConfig", "as_search_config", "reject_moved_arguments"]
 
@@ -47,6 +47,8 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "max_radius": _optional(_positive),
     "lipschitz": _optional(_positive),
     "on_unverified": lambda name, value: check_choice(name, value, ("raise", "censor")),
+    "precision_max_points": _int(1),
+    "precision_pilot_points": _int(8),
 }
 
 
@@ -99,6 +101,12 @@ class SearchConfig:
     on_unverified : {"raise", "censor"}, default "raise"
         What to do when a witness fails re-verification (a non-deterministic model): raise
         :class:`~genloose.NonDeterministicModelError`, or censor those points with a warning.
+    precision_max_points : int, default 100000
+        With ``precision=`` (:func:`genloose.class_radius`, :func:`genloose.evaluate`): the most points searched
+        in all; the run stops there, with a warning, even if the precision is not reached; >= 1.
+    precision_pilot_points : int, default 32
+        With ``precision=``: points searched at every candidate budget to choose the levels; >= 8 and at most
+        ``precision_max_points``.
 
     Raises
     ------
@@ -132,11 +140,19 @@ class SearchConfig:
     max_radius: float | None = None
     lipschitz: float | None = None
     on_unverified: Literal["raise", "censor"] = "raise"
+    precision_max_points: int = 100_000
+    precision_pilot_points: int = 32
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = _CHECKS[field.name](f"SearchConfig.{field.name}", getattr(self, field.name))
             object.__setattr__(self, field.name, value)
+        if self.precision_pilot_points > self.precision_max_points:
+            raise fail(
+                "SearchConfig.precision_pilot_points",
+                f"at most precision_max_points ({self.precision_max_points})",
+                self.precision_pilot_points,
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-safe dict (ints, floats, strings and None), which :meth:`from_dict` reads back.

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from genloose.metrics.radius.precision import PrecisionSummary
+
 __all__ = ["RadiusResult"]
 
 
@@ -66,6 +68,12 @@ class RadiusResult:
     still_improving : ndarray of shape (n,) or None
         Points whose radius still shrank by more than 0.1% in the last 10% of their budget: their search ended
         before it converged, so their radii are loose upper bounds (a larger ``max_queries`` tightens them).
+    metadata : dict
+        The run's settings and call counts (``search_config``, ``forward_queries``, ...).
+    precision : PrecisionSummary or None
+        With ``precision=``: how the multilevel run spent its calls. Then the per-point arrays hold the points
+        searched at the full budget (a random subset of the run's points), while ``estimate`` combines every
+        level (:mod:`genloose.metrics.radius.precision`), so it is not the mean of ``radii``.
 
     Examples
     --------
@@ -96,6 +104,7 @@ class RadiusResult:
     lower_estimate: Estimate | None = None
     still_improving: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    precision: PrecisionSummary | None = None
 
     @property
     def num_samples(self) -> int:
@@ -119,7 +128,9 @@ class RadiusResult:
 
     @property
     def total_queries(self) -> int:
-        """All calls of c∘g, pool included."""
+        """All calls of c∘g, pool included (with ``precision``: every level's, the pilot's and the pools')."""
+        if self.precision is not None:
+            return self.precision.total_calls
         return int(self.queries.sum()) + self.pool_queries
 
     def to_frame(self) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from genloose._validation import (
     check_access,
     check_batch_size,
     check_confidence,
+    check_float,
     check_int,
     check_memory,
     check_num_samples,
@@ -38,6 +39,7 @@ from genloose.metrics.radius.class_directions import ClassDirections
 from genloose.metrics.radius.config import SearchConfig, as_search_config, reject_moved_arguments
 from genloose.metrics.radius.descent import boundary_descent
 from genloose.metrics.radius.labeler import LatentLabeler
+from genloose.metrics.radius.precision import class_radius_to_precision
 from genloose.metrics.radius.restarts import successive_halving
 from genloose.metrics.radius.result import RadiusResult
 from genloose.metrics.radius.sampling import draw_latents
@@ -155,6 +157,7 @@ def class_radius(
     batch_size: int = 256,
     confidence: float = 0.95,
     config: SearchConfig | None = None,
+    precision: float | None = None,
     progress: bool | None = None,
     **moved: Any,
 ) -> RadiusResult:
@@ -176,7 +179,8 @@ def class_radius(
     latent_dim : int, optional
         d; required unless ``generator`` is an adapter or ``latents`` is given.
     latents : array, tensor or nested sequence of shape (n, d), optional
-        Fixed points (e.g. for paired comparisons). Exclusive with ``num_samples``.
+        Fixed points (e.g. for paired comparisons). Exactly one of ``latents``, ``num_samples`` and
+        ``precision`` is given.
     num_samples : int, optional
         n >= 1 points drawn from N(0, I_d) with ``seed``; point i depends only on (seed, i).
     seed : int
@@ -202,6 +206,13 @@ def class_radius(
         tolerance, white-box and black-box steps, random-ray reach, Lipschitz constant, what to do with a
         witness that fails re-verification); default ``SearchConfig()``. Passing one of its fields directly
         (``rtol=...``) is an error that says so.
+    precision : float, optional
+        Instead of a fixed number of points: the relative half-width of the confidence interval wanted, in
+        (0, 1) (0.02 asks for ±2%). genloose then draws as many points as that needs (up to
+        ``SearchConfig.precision_max_points``) and spends calls where they reduce the error: cheap searches on
+        many points and the difference to the full search on few (multilevel Monte Carlo over search budgets,
+        :mod:`genloose.metrics.radius.precision`). The estimate is that of the full search's mean verified
+        radius; ``result.precision`` says the precision reached and how the calls were split.
     progress : bool, optional
         Progress bar policy (``None``: shown on a terminal unless ``TQDM_DISABLE`` is set).
 
@@ -242,6 +253,13 @@ def class_radius(
     ...                                latent_dim=8, num_samples=20, config=config, progress=False)
     >>> result.metadata["search_config"]["rtol"]
     1e-06
+
+    Or ask for a precision and let genloose choose the points and how hard to search each:
+
+    >>> result = genloose.class_radius(torch.nn.Identity(), lambda x: torch.stack([x[:, 0], -x[:, 0]], 1),
+    ...                                latent_dim=8, precision=0.05, progress=False)
+    >>> result.precision.met, bool(result.estimate.ci_high - result.estimate.value <= 0.05 * result.estimate.value)
+    (True, True)
     """
     reject_moved_arguments("class_radius", moved)
     progress = check_progress(progress)
@@ -259,10 +277,15 @@ def class_radius(
     batch_size = check_batch_size(batch_size)
     confidence = check_confidence(confidence)
     config = as_search_config(config)
-    if (latents is None) == (num_samples is None):
+    if precision is not None:
+        precision = check_float(
+            "precision", precision, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False
+        )
+    if (latents is not None) + (num_samples is not None) + (precision is not None) != 1:
         raise InvalidArgumentError(
-            "exactly one of latents and num_samples must be given; got "
-            f"latents={'None' if latents is None else 'an array'}, num_samples={num_samples!r}"
+            "exactly one of latents, num_samples and precision must be given; got "
+            f"latents={'None' if latents is None else 'an array'}, num_samples={num_samples!r}, "
+            f"precision={precision!r}"
         )
     if latents is not None:
         latents = _check_latents(latents, gen.latent_dim, gen.dtype)
@@ -270,8 +293,10 @@ def class_radius(
             raise InvalidArgumentError(
                 f"sample_offset applies to sampled points only; got {sample_offset} with latents"
             )
-    else:
+    elif num_samples is not None:
         num_samples = check_num_samples(num_samples, min_value=MIN_SAMPLES_RADIUS)
+    elif sample_offset:
+        raise InvalidArgumentError(f"sample_offset applies to num_samples only; got {sample_offset} with precision")
     run = RunSettings(
         seed=seed,
         sample_offset=sample_offset,
@@ -282,6 +307,8 @@ def class_radius(
         progress=progress,
         stacklevel=3,
     )
+    if precision is not None:
+        return class_radius_to_precision(gen, clf, run=run, precision=precision)
     return class_radius_unchecked(gen, clf, latents=latents, num_samples=num_samples, run=run)
 
 

@@ -1,0 +1,351 @@
+r"""The class radius to a requested precision: multilevel Monte Carlo over search budgets.
+
+A full search costs hundreds of calls of c∘g per point, and most of what a user pays for is the Monte Carlo error of
+the mean, not the accuracy of one point. The mean radius of the full search, :math:`\mu = E[r_L(z)]`, is written
+as a telescoping sum over search budgets :math:`B_0 < \dots < B_L` (Giles 2008):
+
+.. math:: \mu = E[r_0(z)] + \sum_{l=1}^{L} E[r_l(z) - r_{l-1}(z)],
+
+where :math:`r_l(z)` is the verified radius of the search at budget :math:`B_l`. Each term is estimated on its own
+points, the two searches of a difference on the *same* point (with the same seeded pool), so the differences have
+small variance and few points need the expensive search. The level sizes that minimise the calls for a given
+variance are :math:`n_l \propto \sqrt{V_l / C_l}` (:math:`V_l` the variance of a level's term, :math:`C_l` its
+calls per point).
+
+Every term is a mean of verified radii at some budget, so the estimate is an estimate of the mean of the full
+search's verified radii (the quantity :func:`genloose.class_radius` estimates with one full search per point), with
+the same upper-bound meaning. Which budgets form the levels is decided by measurement on a pilot sample that is
+searched at every candidate budget: the ladder of least predicted calls wins, plain sampling at the full budget
+included, so the method falls back to one search per point where a cheaper search says little.
+
+The i-th point of the run is point i of the seeded sequence (``sample_offset``), and points are assigned to levels
+in fixed index ranges, so the result depends only on the seed and the settings, not on the batch size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from genloose._errors import GenlooseWarning, InvalidArgumentError, SearchFailureWarning
+from genloose.estimate import Estimate, normal_quantile
+from genloose.metrics.radius.aggregate import exceeds_cap
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+    from genloose.metrics.radius.result import RadiusResult
+    from genloose.metrics.radius.search import RunSettings
+    from genloose.models import Classifier, Generator
+
+    #: ``search(start, count, budget)``: points start..start+count-1 searched at ``budget`` (None: the full one).
+    SearchRange = Callable[[int, int, int | None], RadiusResult]
+
+__all__ = ["PrecisionSummary", "class_radius_to_precision", "run_to_precision"]
+
+#: Budgets tried below the full one, as fractions of it (the pilot searches every pilot point at each).
+CANDIDATE_FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
+#: The smallest coarse budget worth trying: below it a search has not left its pool seeds.
+MIN_COARSE_BUDGET = 24
+#: Rounds of "estimate the variances, add the points they call for" after the pilot.
+MAX_ROUNDS = 5
+#: Rounds after the first plan for this fraction more points than their variance estimates call for, so that a
+#: variance estimated a little low is still covered without one more round.
+PLANNING_MARGIN = 1.05
+#: The first round, planned from the pilot's rough variances, adds this share of the points they call for.
+FIRST_ROUND_SHARE = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class PrecisionSummary:
+    """How a class-radius run with a requested precision spent its calls, level by level.
+
+    Level l's term is :math:`r_l - r_{l-1}` (:math:`r_0` on level 0): the verified radius at budget
+    ``level_budgets[l]`` minus the one at ``level_coarse_budgets[l]`` on the same point (0: no coarse search).
+
+    Attributes
+    ----------
+    requested, reached : float
+        The relative half-width of the interval asked for, and the one reached.
+    met : bool
+        ``reached <= requested``; False when ``SearchConfig.precision_max_points`` stopped the run first.
+    total_calls : int
+        Every call of c∘g the run made: all levels, the pilot and the pool labelling.
+    pool_calls : int
+        Calls spent labelling the seeding pool (once per search call).
+    pilot_points : int
+        Points searched at every candidate budget to choose the levels; they belong to every level.
+    pilot_calls : int
+        Calls the pilot spent at candidate budgets that were not chosen.
+    level_budgets, level_coarse_budgets, level_points, level_calls : ndarray of int64
+        Per level: the budgets, the points (pilot included) and the calls of its two searches (a pilot search at
+        a budget that two levels share counts in both).
+    level_means, level_variances : ndarray of float64
+        Per level: the sample mean and variance of its term.
+
+    Examples
+    --------
+    >>> import torch, genloose
+    >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, precision=0.1,
+    ...                           progress=False)
+    >>> r.precision.met, list(r.precision.to_frame().columns)[:3]
+    (True, ['budget', 'coarse_budget', 'num_points'])
+    """
+
+    requested: float
+    reached: float
+    met: bool
+    total_calls: int
+    pool_calls: int
+    pilot_points: int
+    pilot_calls: int
+    level_budgets: np.ndarray
+    level_coarse_budgets: np.ndarray
+    level_points: np.ndarray
+    level_calls: np.ndarray
+    level_means: np.ndarray
+    level_variances: np.ndarray
+
+    @property
+    def num_points(self) -> int:
+        """Distinct points searched (the pilot counted once)."""
+        return self.pilot_points + int((self.level_points - self.pilot_points).sum())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per level: budgets, points, calls, and the mean and variance of the level's term.
+
+        Examples
+        --------
+        >>> import torch, genloose
+        >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, precision=0.1,
+        ...                           progress=False)
+        >>> list(r.precision.to_frame().columns)
+        ['budget', 'coarse_budget', 'num_points', 'calls', 'mean', 'variance']
+        """
+        import pandas as pd
+
+        coarse = [int(b) if b else None for b in self.level_coarse_budgets]
+        return pd.DataFrame(
+            {
+                "budget": self.level_budgets.astype(np.int64),
+                "coarse_budget": pd.array(coarse, dtype="Int64"),
+                "num_points": self.level_points.astype(np.int64),
+                "calls": self.level_calls.astype(np.int64),
+                "mean": self.level_means.astype(np.float64),
+                "variance": self.level_variances.astype(np.float64),
+            }
+        )
+
+
+@dataclass
+class _Samples:
+    """The per-point radii and calls of the pilot at each budget it was searched at."""
+
+    radii: dict[int, np.ndarray]
+    queries: dict[int, np.ndarray]
+
+
+def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettings, precision: float) -> RadiusResult:
+    """:func:`genloose.class_radius` with ``precision``: the multilevel run, on validated arguments.
+
+    The result's per-point arrays hold the points searched at the full budget (the pilot and the last level);
+    its ``estimate`` combines every level, and ``precision`` says how the calls were spent.
+    """
+    from genloose.distributed import merge_radius_results
+    from genloose.metrics.radius.search import class_radius_unchecked
+
+    def search(start: int, count: int, budget: int | None) -> RadiusResult:
+        config = run.config if budget is None else replace(run.config, max_queries=budget)
+        with warnings.catch_warnings():
+            if budget is not None:  # a coarse level: a truncated search, by design
+                warnings.simplefilter("ignore", SearchFailureWarning)
+            return class_radius_unchecked(
+                gen,
+                clf,
+                latents=None,
+                num_samples=count,
+                run=replace(run, sample_offset=start, config=config, stacklevel=run.stacklevel + 2),
+            )
+
+    estimate, summary, full = run_to_precision(
+        search,
+        precision=precision,
+        confidence=run.confidence,
+        max_points=run.config.precision_max_points,
+        pilot_points=run.config.precision_pilot_points,
+        stacklevel=run.stacklevel + 1,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SearchFailureWarning)  # the cap check is made again on the estimate
+        merged = merge_radius_results(full, confidence=run.confidence)
+    exceeds = exceeds_cap(estimate, merged.fawzi_cap, merged.fawzi_cap_stderr)
+    if exceeds:
+        warnings.warn(
+            f"class_radius: the estimate {estimate.value:.4g} ± {estimate.stderr:.2g} exceeds the universal cap "
+            f"{merged.fawzi_cap:.4g} ± {merged.fawzi_cap_stderr:.2g}: the search has failed",
+            SearchFailureWarning,
+            stacklevel=run.stacklevel,
+        )
+    return replace(merged, estimate=estimate, exceeds_cap=exceeds, pool_queries=summary.pool_calls, precision=summary)
+
+
+def run_to_precision(
+    search: SearchRange,
+    *,
+    precision: float,
+    confidence: float,
+    max_points: int,
+    pilot_points: int,
+    stacklevel: int = 2,
+) -> tuple[Estimate, PrecisionSummary, list[RadiusResult]]:
+    """The multilevel run on a range search: the estimate, the summary and the full-budget searches' results."""
+    pool_calls = search_calls = 0
+    full: list[RadiusResult] = []
+
+    def run(start: int, count: int, budget: int | None) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal pool_calls, search_calls
+        result = search(start, count, budget)
+        pool_calls += result.pool_queries
+        search_calls += int(result.queries.sum())
+        if budget is None:
+            full.append(result)
+        radii = np.asarray(result.radii, dtype=np.float64)
+        if not np.isfinite(radii).all():
+            raise InvalidArgumentError(
+                f"precision needs a verified radius at every point; {int((~np.isfinite(radii)).sum())} of "
+                f"{count} points have none at a budget of {budget or 'the full search'} "
+                "(set SearchConfig(on_unverified='raise') to see why, or run without precision to censor them)"
+            )
+        return radii, np.asarray(result.queries, dtype=np.int64)
+
+    top_radii, top_queries = run(0, pilot_points, None)
+    top = int(full[0].metadata["budget_per_point"])
+    candidates = sorted({b for f in CANDIDATE_FRACTIONS if (b := round(top * f)) >= MIN_COARSE_BUDGET} - {top})
+    pilot = _Samples(radii={top: top_radii}, queries={top: top_queries})
+    for budget in candidates:
+        pilot.radii[budget], pilot.queries[budget] = run(0, pilot_points, budget)
+
+    ladder = _cheapest_ladder(pilot, candidates, top)
+    unused = set(candidates) - set(ladder)
+    pilot_calls = int(sum(pilot.queries[b].sum() for b in unused))
+    z = normal_quantile(confidence)
+
+    # each level's terms: the pilot's, then one array per index range added round by round
+    terms: list[list[np.ndarray]] = [[_term(pilot, ladder, level)] for level in range(len(ladder))]
+    calls: list[int] = [_term_calls(pilot, ladder, level) for level in range(len(ladder))]
+    next_index = pilot_points
+    estimate, half_width = _combine(terms, pilot_points, z, confidence)
+    for round_ in range(MAX_ROUNDS):
+        if half_width <= precision * abs(estimate.value) or next_index >= max_points:
+            break
+        # the pilot's variances are rough: its round plans half the points, later rounds the rest
+        share = FIRST_ROUND_SHARE if round_ == 0 else PLANNING_MARGIN
+        target = precision * abs(estimate.value) / z / math.sqrt(share)
+        for level, size in enumerate(_level_sizes(terms, calls, target)):
+            extra = min(max(size - sum(t.size for t in terms[level]), 0), max_points - next_index)
+            if extra <= 0:
+                continue
+            fine_budget = ladder[level] if ladder[level] != top else None
+            fine_r, fine_q = run(next_index, extra, fine_budget)
+            term, spent = fine_r, int(fine_q.sum())
+            if level:
+                coarse_r, coarse_q = run(next_index, extra, ladder[level - 1])
+                term, spent = fine_r - coarse_r, spent + int(coarse_q.sum())
+            terms[level].append(term)
+            calls[level] += spent
+            next_index += extra
+        estimate, half_width = _combine(terms, pilot_points, z, confidence)
+    reached = half_width / abs(estimate.value) if estimate.value else math.inf
+    if reached > precision:
+        warnings.warn(
+            f"class_radius: the relative precision reached is {reached:.3g}, not the {precision:.3g} asked for: "
+            f"{next_index} points were searched, SearchConfig.precision_max_points={max_points} "
+            "(raise it to go further)",
+            GenlooseWarning,
+            stacklevel=stacklevel,
+        )
+    joined = [np.concatenate(t) for t in terms]
+    summary = PrecisionSummary(
+        requested=precision,
+        reached=float(reached),
+        met=bool(reached <= precision),
+        total_calls=search_calls + pool_calls,
+        pool_calls=pool_calls,
+        pilot_points=pilot_points,
+        pilot_calls=pilot_calls,
+        level_budgets=np.array(ladder, dtype=np.int64),
+        level_coarse_budgets=np.array((0, *ladder[:-1]), dtype=np.int64),
+        level_points=np.array([t.size for t in joined], dtype=np.int64),
+        level_calls=np.array(calls, dtype=np.int64),
+        level_means=np.array([t.mean() for t in joined]),
+        level_variances=np.array([t.var(ddof=1) for t in joined]),
+    )
+    return estimate, summary, full
+
+
+def _term(samples: _Samples, ladder: tuple[int, ...], level: int) -> np.ndarray:
+    fine = samples.radii[ladder[level]]
+    return fine - samples.radii[ladder[level - 1]] if level else fine.copy()
+
+
+def _term_calls(samples: _Samples, ladder: tuple[int, ...], level: int) -> int:
+    spent = int(samples.queries[ladder[level]].sum())
+    return spent + (int(samples.queries[ladder[level - 1]].sum()) if level else 0)
+
+
+def _cheapest_ladder(pilot: _Samples, candidates: list[int], top: int) -> tuple[int, ...]:
+    """The budgets (ending at ``top``) whose multilevel estimator needs the fewest calls for a given variance.
+
+    For levels with term variances V_l and calls per point C_l the optimal allocation costs (Σ sqrt(V_l C_l))²
+    per unit of inverse variance; plain sampling at ``top`` is the ladder with one level.
+    """
+    best: tuple[float, tuple[int, ...]] = (math.inf, (top,))
+    for size in range(len(candidates) + 1):
+        for coarse in itertools.combinations(candidates, size):
+            ladder = (*coarse, top)
+            cost = 0.0
+            for level in range(len(ladder)):
+                variance = float(_term(pilot, ladder, level).var(ddof=1))
+                per_point = _term_calls(pilot, ladder, level) / pilot.radii[top].size
+                cost += math.sqrt(max(variance, 0.0) * per_point)
+            if cost**2 < best[0]:
+                best = (cost**2, ladder)
+    return best[1]
+
+
+def _level_sizes(terms: list[list[np.ndarray]], calls: list[int], target_stderr: float) -> list[int]:
+    """Points per level for a standard error of ``target_stderr`` at least calls: n_l ∝ sqrt(V_l / C_l)."""
+    variances = [float(np.concatenate(t).var(ddof=1)) for t in terms]
+    per_point = [c / sum(x.size for x in t) for c, t in zip(calls, terms, strict=True)]
+    scale = sum(math.sqrt(v * c) for v, c in zip(variances, per_point, strict=True)) / target_stderr**2
+    return [math.ceil(scale * math.sqrt(v / c)) if c > 0 else 0 for v, c in zip(variances, per_point, strict=True)]
+
+
+def _combine(terms: list[list[np.ndarray]], pilot_points: int, z: float, confidence: float) -> tuple[Estimate, float]:
+    """The sum of the level means with its standard error, the pilot's sharing across levels included.
+
+    The pilot's points belong to every level, so the level means are correlated through them:
+    Var = Σ_l V_l / n_l + Σ_{l≠k} m C_lk / (n_l n_k), with C_lk the covariance of the terms on the pilot.
+    """
+    samples = [np.concatenate(t) for t in terms]
+    sizes = np.array([s.size for s in samples], dtype=np.float64)
+    means = np.array([s.mean() for s in samples])
+    variance = sum(float(s.var(ddof=1)) / n for s, n in zip(samples, sizes, strict=True))
+    pilot = np.stack([t[0] for t in terms])
+    if len(terms) > 1:
+        covariance = np.cov(pilot, ddof=1)
+        for a, b in itertools.permutations(range(len(terms)), 2):
+            variance += pilot_points * float(covariance[a, b]) / (sizes[a] * sizes[b])
+    stderr = math.sqrt(max(variance, 0.0))
+    value = float(means.sum())
+    estimate = Estimate.from_normal(
+        value, stderr, n=int(sizes.max()), confidence=confidence, method="multilevel Monte Carlo over search budgets"
+    )
+    return estimate, z * stderr

@@ -1,0 +1,177 @@
+"""The class radius to a requested precision (multilevel Monte Carlo over search budgets)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+import genloose
+from genloose import testing
+from genloose.metrics.radius.precision import run_to_precision
+
+
+def _with_precision(testbed, precision, *, pilot_points=32, max_points=100_000, **kwargs):
+    config = genloose.SearchConfig(precision_pilot_points=pilot_points, precision_max_points=max_points)
+    return genloose.class_radius(
+        testbed.generator,
+        testbed.classifier,
+        latent_dim=testbed.latent_dim,
+        precision=precision,
+        config=config,
+        progress=False,
+        **kwargs,
+    )
+
+
+def _stub(radius_at):
+    """A range search whose point i has radius ``radius_at[budget](i)`` (each point costs ``budget`` calls)."""
+    log: list[tuple[int, int, int | None]] = []
+
+    def search(start: int, count: int, budget: int | None):
+        log.append((start, count, budget))
+        radii = np.asarray(radius_at[budget](np.arange(start, start + count)), dtype=np.float64)
+        queries = np.full(count, budget or 960, dtype=np.int64)
+        return SimpleNamespace(radii=radii, queries=queries, pool_queries=5, metadata={"budget_per_point": 960})
+
+    return search, log
+
+
+def _hash_uniform(index: np.ndarray, salt: int) -> np.ndarray:
+    """A fixed pseudo-random number in [0, 1) per index, whichever range asks for it."""
+    return np.array([np.random.default_rng([salt, int(i)]).random() for i in index])
+
+
+def _run(search, precision, *, max_points=10_000, pilot_points=16):
+    return run_to_precision(
+        search, precision=precision, confidence=0.95, max_points=max_points, pilot_points=pilot_points
+    )
+
+
+BUDGETS = (None, 30, 60, 120, 240)
+
+
+def test_when_every_budget_finds_the_same_radius_all_but_the_pilot_go_to_the_cheapest_level():
+    search, _ = _stub({b: (lambda i: 1.0 + _hash_uniform(i, 1)) for b in BUDGETS})
+    estimate, summary, full = _run(search, 0.01)
+    assert summary.level_budgets.tolist() == [30, 960]
+    assert summary.level_points[1] == 16
+    assert summary.level_variances[1] == 0.0
+    assert summary.met
+    assert summary.reached <= 0.01
+    # the differences vanish: the estimate is the plain mean of the points searched at 30
+    n = int(summary.level_points[0])
+    assert estimate.value == pytest.approx(float(np.mean(1.0 + _hash_uniform(np.arange(n), 1))), rel=1e-12)
+    assert [r.radii.size for r in full] == [16]  # only the pilot was searched at the full budget
+
+
+def test_when_coarse_searches_say_nothing_the_run_is_plain_sampling():
+    radius = {b: (lambda i, b=b: 1.0 + _hash_uniform(i, b)) for b in BUDGETS[1:]}
+    radius[None] = lambda i: 1.0 + _hash_uniform(i, 7)
+    search, _ = _stub(radius)
+    estimate, summary, full = _run(search, 0.05)
+    assert summary.level_budgets.tolist() == [960]
+    assert summary.met
+    n = int(summary.level_points[0])
+    assert estimate.value == pytest.approx(float(np.mean(1.0 + _hash_uniform(np.arange(n), 7))), rel=1e-12)
+    assert sum(r.radii.size for r in full) == n
+
+
+def test_ranges_are_disjoint_after_the_pilot_and_every_call_is_counted():
+    search, log = _stub({b: (lambda i, b=b: 1.0 + _hash_uniform(i, 1) + 1.0 / (b or 960)) for b in BUDGETS})
+    _, summary, _ = _run(search, 0.01)
+    ranges = sorted({(start, count) for start, count, _ in log})
+    assert ranges[0] == (0, 16)
+    for (a, n), (b, _) in itertools.pairwise(ranges):
+        assert a + n <= b
+    assert summary.total_calls == sum(count * (budget or 960) for _, count, budget in log) + 5 * len(log)
+    assert summary.pool_calls == 5 * len(log)
+
+
+def test_the_point_cap_stops_the_run_with_a_warning_and_reports_what_was_reached():
+    search, _ = _stub({b: (lambda i: _hash_uniform(i, 3)) for b in BUDGETS})
+    with pytest.warns(genloose.GenlooseWarning, match="precision_max_points=50"):
+        _, summary, _ = _run(search, 0.001, max_points=50)
+    assert not summary.met
+    assert summary.reached > 0.001
+    assert summary.num_points == 50
+
+
+@pytest.fixture(scope="module")
+def sectors():
+    return testing.sectors(3, 5)
+
+
+def test_estimate_on_an_exact_testbed_is_within_its_error(sectors):
+    result = _with_precision(sectors, 0.05, seed=3)
+    exact = sectors.exact_mean_radius()
+    assert result.precision.met
+    assert result.precision.reached <= 0.05
+    # 4 standard errors: a correct estimator fails this for one seed in 16000; the search's own error is 1e-4
+    assert abs(result.estimate.value - exact) <= 4 * result.estimate.stderr + 1e-4 * exact
+    # the per-point arrays are the full-budget points, each a verified upper bound (to float32 labelling)
+    assert (result.radii >= sectors.exact_radius(result.latents) - 1e-6).all()
+    assert result.total_queries == result.precision.total_calls > result.queries.sum()
+
+
+@pytest.mark.slow
+def test_interval_covers_the_exact_mean_at_the_nominal_rate(sectors):
+    exact = sectors.exact_mean_radius()
+    replications = 60
+    covered = sum(
+        bool(r.estimate.ci_low <= exact <= r.estimate.ci_high)
+        for r in (_with_precision(sectors, 0.15, seed=100 + s, pilot_points=16) for s in range(replications))
+    )
+    # at a true coverage of 0.95, fewer covered than this happens with probability below 1e-3
+    assert covered >= stats.binom.ppf(1e-3, replications, 0.95)
+
+
+def test_result_does_not_depend_on_the_batch_size(sectors):
+    runs = [_with_precision(sectors, 0.2, seed=1, batch_size=b, pilot_points=8) for b in (7, 256)]
+    assert runs[0].estimate == runs[1].estimate
+    assert runs[0].total_queries == runs[1].total_queries
+    assert (runs[0].radii == runs[1].radii).all()
+
+
+def test_result_round_trips_through_json(sectors):
+    from genloose._serialize import decode_object, encode_object
+
+    result = _with_precision(sectors, 0.2, seed=2, pilot_points=8)
+    back = decode_object("RadiusResult", encode_object(result))
+    assert back.estimate == result.estimate
+    assert back.precision.to_frame().equals(result.precision.to_frame())
+    assert back.total_queries == result.total_queries
+
+
+@pytest.mark.parametrize("precision", [0, 1, -0.1, math.nan, math.inf, True, "0.1"])
+def test_bad_precision_is_refused_by_name(precision):
+    with pytest.raises(genloose.InvalidArgumentError, match="precision"):
+        genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, precision=precision)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"num_samples": 10}, {"latents": np.zeros((3, 2))}, {"num_samples": 10, "sample_offset": 3}]
+)
+def test_precision_with_a_fixed_sample_is_refused(kwargs):
+    with pytest.raises(genloose.InvalidArgumentError, match="precision"):
+        genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, precision=0.1, **kwargs)
+
+
+def test_sample_offset_with_precision_is_refused():
+    with pytest.raises(genloose.InvalidArgumentError, match="sample_offset"):
+        genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, precision=0.1, sample_offset=3)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("precision_pilot_points", 4), ("precision_max_points", 0), ("precision_pilot_points", 200)],
+)
+def test_bad_precision_sizes_are_refused_by_name(field, value):
+    kwargs = {"precision_max_points": 100, field: value}
+    with pytest.raises(genloose.InvalidArgumentError, match=field):
+        genloose.SearchConfig(**kwargs)
