@@ -532,6 +532,12 @@ def _check_compatible(a: Report, b: Report) -> bool:
         )
     if ma.seed != mb.seed or ma.seed < 0:
         return False
+    if a.radius_result.precision is not None or b.radius_result.precision is not None:
+        raise InvalidArgumentError(
+            f"a and b share seed={ma.seed}, but a report made with precision= searched points of its own choosing, "
+            "so their radii cannot be paired, and the overlapping samples are not independent either: evaluate "
+            "them with different seeds for an unpaired comparison"
+        )
     if ma.num_samples != mb.num_samples:
         raise InvalidArgumentError(
             f"a and b share seed={ma.seed} but have num_samples {ma.num_samples} and {mb.num_samples}: their "

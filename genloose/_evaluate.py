@@ -11,6 +11,7 @@ from genloose._validation import (
     check_access,
     check_batch_size,
     check_confidence,
+    check_float,
     check_num_samples,
     check_progress,
     check_seed,
@@ -23,8 +24,9 @@ from genloose.distributed import (
     shard_range,
 )
 from genloose.metrics.radius.config import SearchConfig, as_search_config, reject_moved_arguments
+from genloose.metrics.radius.precision import class_radius_to_precision
 from genloose.metrics.radius.result import RadiusResult
-from genloose.metrics.radius.search import RunSettings, class_radius_unchecked
+from genloose.metrics.radius.search import RunSettings, class_radius_unchecked, label_sample
 from genloose.models import as_classifier, as_generator
 from genloose.report import Report, build_report
 
@@ -45,6 +47,7 @@ def evaluate(
     confidence: float = 0.95,
     batch_size: int = 256,
     config: SearchConfig | None = None,
+    precision: float | None = None,
     progress: bool | None = None,
     **moved: Any,
 ) -> Report:
@@ -86,6 +89,13 @@ def evaluate(
     config : SearchConfig, optional
         The search's budgets, tolerances and stage knobs, passed to :func:`genloose.class_radius` (default
         ``SearchConfig()``); the report records it in ``radius_result.metadata["search_config"]``.
+    precision : float, optional
+        The relative half-width wanted for the class radius's interval, in (0, 1): genloose then chooses the
+        points searched and how hard (as :func:`genloose.class_radius` with ``precision``), while the
+        ``num_samples`` points are only labelled, for the collision metrics (one call each).
+        ``report.radius_result.precision`` says the precision reached and how the calls were split. Such
+        reports compare only unpaired (:func:`genloose.compare`: use different seeds). In a distributed run
+        every rank makes the whole run.
     progress : bool, optional
         Progress bar: ``None`` shows one on a terminal unless ``TQDM_DISABLE`` is set, ``False`` never
         does; only rank 0 shows it.
@@ -157,6 +167,11 @@ def evaluate(
             "access": check_access(access),
             "batch_size": check_batch_size(batch_size),
             "config": as_search_config(config),
+            "precision": None
+            if precision is None
+            else check_float(
+                "precision", precision, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False
+            ),
         }
         models["generator"] = as_generator(generator, latent_dim=latent_dim)
         models["classifier"] = as_classifier(classifier, num_classes=num_classes)
@@ -189,7 +204,24 @@ def evaluate(
         )
         return class_radius_unchecked(gen, clf, latents=None, num_samples=stop - start, run=run)
 
-    if world_size == 1:
+    sample_labels, sample_queries = None, 0
+    if settings["precision"] is not None:  # every rank makes the whole run: the same result everywhere
+        run = RunSettings(
+            seed=settings["seed"],
+            sample_offset=0,
+            access=settings["access"],
+            batch_size=settings["batch_size"],
+            confidence=confidence,
+            config=settings["config"],
+            progress=progress,
+            stacklevel=2,
+        )
+        result = class_radius_to_precision(gen, clf, run=run, precision=settings["precision"])
+        sample_labels = label_sample(
+            gen, clf, seed=settings["seed"], num_samples=num_samples, batch_size=settings["batch_size"]
+        )
+        sample_queries = num_samples
+    elif world_size == 1:
         result = search(0, num_samples)
     else:
         start, stop = shard_range(num_samples, rank=rank, world_size=world_size)
@@ -220,6 +252,8 @@ def evaluate(
             world_size=world_size,
             device=str(gen.device),
             dtype=str(gen.dtype),
+            sample_labels=sample_labels,
+            sample_queries=sample_queries,
         )
 
 

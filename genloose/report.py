@@ -794,10 +794,14 @@ def build_report(
     world_size: int,
     device: str,
     dtype: str,
+    sample_labels: np.ndarray | None = None,
+    sample_queries: int = 0,
 ) -> Report:
     """Assemble a :class:`Report` from a (merged) class-radius result; no model is called.
 
-    The collision metrics use ``result.labels`` (the sample's labels, already computed by the search).
+    The collision metrics use ``result.labels`` (the sample's labels, already computed by the search), or
+    ``sample_labels`` when the radius came from other points (a run with ``precision``, whose labelling of the
+    sample cost ``sample_queries`` calls).
 
     Examples
     --------
@@ -812,7 +816,7 @@ def build_report(
 
     from genloose.metrics.collision import collision_probability_from_counts, collision_transforms
 
-    labels = np.asarray(result.labels, dtype=np.int64)
+    labels = np.asarray(result.labels if sample_labels is None else sample_labels, dtype=np.int64)
     width = max(num_classes or 0, int(labels.max()) + 1 if labels.size else 0)
     counts = np.bincount(labels, minlength=width).astype(np.int64)
     n = int(labels.size)
@@ -831,8 +835,10 @@ def build_report(
     radius = result.estimate
     diagnostics = Diagnostics(
         num_censored=int(result.num_censored),
-        queries_per_point=float(result.queries.mean()),
-        total_queries=int(result.total_queries),
+        queries_per_point=float(
+            result.queries.mean() if result.precision is None else result.total_queries / result.precision.num_points
+        ),
+        total_queries=int(result.total_queries) + sample_queries,
         num_observed_classes=observed,
         max_class_probability=max_p,
         cap_respected=not result.exceeds_cap,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -392,3 +393,45 @@ def test_no_fallback_warning_when_chosen_or_not_needed(access: str) -> None:
             torch.nn.Identity(), classifier, latent_dim=3, num_classes=3, num_samples=20, access=access, progress=False
         )
     assert _fallback_warnings(caught) == []
+
+
+def _two_halves(x):
+    return torch.stack([x[:, 0], -x[:, 0]], 1)
+
+
+def test_evaluate_with_precision_labels_the_same_sample_and_reaches_the_precision() -> None:
+    plain = genloose.evaluate(torch.nn.Identity(), _two_halves, latent_dim=3, num_samples=200, seed=4, progress=False)
+    report = genloose.evaluate(
+        torch.nn.Identity(), _two_halves, latent_dim=3, num_samples=200, seed=4, precision=0.05, progress=False
+    )
+    # the collision metrics come from the same 200 labelled points, the radius from the multilevel run
+    assert report.collision_probability == plain.collision_probability
+    assert (report.class_counts == plain.class_counts).all()
+    assert report.metadata.num_samples == 200
+    summary = report.radius_result.precision
+    assert summary.met
+    assert report.class_radius.ci_high - report.class_radius.value <= 0.05 * report.class_radius.value
+    assert report.diagnostics.total_queries == summary.total_calls + 200
+    # E r = sqrt(2/pi) for two half-spaces; 4 standard errors plus the search's relative error
+    assert abs(report.class_radius.value - math.sqrt(2 / math.pi)) <= 4 * report.class_radius.stderr + 1e-3
+    back = genloose.Report.from_json(report.to_json())
+    assert back.class_radius == report.class_radius
+    assert back.radius_result.precision.to_frame().equals(summary.to_frame())
+
+
+def test_reports_made_with_precision_compare_unpaired_only() -> None:
+    def run(seed: int) -> genloose.Report:
+        return genloose.evaluate(
+            torch.nn.Identity(), _two_halves, latent_dim=2, num_samples=50, seed=seed, precision=0.2, progress=False
+        )
+
+    a, b = run(1), run(2)
+    assert not genloose.compare(a, b).paired
+    with pytest.raises(genloose.InvalidArgumentError, match="different seeds"):
+        genloose.compare(a, run(1))
+
+
+@pytest.mark.parametrize("precision", [0, 1.5, "0.1", True])
+def test_evaluate_refuses_a_bad_precision_by_name(precision: Any) -> None:
+    with pytest.raises(genloose.InvalidArgumentError, match="precision"):
+        genloose.evaluate(torch.nn.Identity(), _two_halves, latent_dim=2, num_samples=10, precision=precision)

@@ -311,6 +311,12 @@ CASES: list[Case] = [
         {"latents": bad_latents(2)},
     ),
     Case(
+        "class_radius(precision=...)",
+        lambda **kw: genloose.class_radius(**kw),
+        {**{k: v for k, v in _RADIUS_VALID.items() if k != "num_samples"}, "precision": 0.5},
+        {"precision": bad_open_unit()},
+    ),
+    Case(
         "SearchConfig",
         genloose.SearchConfig,
         {},
@@ -328,6 +334,8 @@ CASES: list[Case] = [
             "max_radius": st.one_of(st.floats(max_value=0.0), NON_FINITE, st.booleans(), NOT_NUMERIC),
             "lipschitz": st.one_of(st.floats(max_value=0.0), NON_FINITE, st.booleans(), NOT_NUMERIC),
             "on_unverified": st.one_of(st.sampled_from(["", "ignore", "Raise"]), NOT_NUMERIC),
+            "precision_max_points": bad_integers(1),
+            "precision_pilot_points": bad_integers(8),
         },
     ),
     Case(
@@ -414,6 +422,7 @@ CASES += [
             "num_classes": bad_num_classes(),
             "seed": bad_integers(0),
             "confidence": bad_open_unit(),
+            "precision": bad_open_unit(),
             "latent_dim": bad_integers(1),
             "generator": BAD_GENERATORS,
             "classifier": BAD_CLASSIFIERS,

@@ -48,7 +48,7 @@ from genloose.metrics.radius.state import POLISH_RTOL, ChunkState
 from genloose.metrics.radius.whitebox import NormalRayRefiner, linearized_candidates, normal_ray_iteration
 from genloose.models import Classifier, Generator, as_classifier, as_generator
 
-__all__ = ["RunSettings", "class_radius", "class_radius_unchecked"]
+__all__ = ["RunSettings", "class_radius", "class_radius_unchecked", "label_sample"]
 
 Access = Literal["auto", "white-box", "black-box"]
 
@@ -362,6 +362,21 @@ def class_radius_unchecked(
             )
         points64 = latents if latents is not None else draw_latents(seed, d, sample_offset + n, start=sample_offset)
         return _search(labeler, points64, sample_seed=sample_seed, run=run)
+
+
+def label_sample(gen: Generator, clf: Classifier, *, seed: int, num_samples: int, batch_size: int) -> np.ndarray:
+    """The labels of points 0, ..., num_samples - 1 of the seed's sequence (one call of c∘g each), checked.
+
+    What :func:`genloose.evaluate` with ``precision`` uses for the collision metrics, whose sample is not the
+    class-radius run's.
+    """
+    d = gen.latent_dim
+    check_memory("num_samples", num_samples, 2 * 8 * num_samples * d, f"{num_samples} points of dimension {d}")
+    labeler = LatentLabeler(gen, clf)
+    with labeler.session():
+        labeler.check_is_a_function(labeler.to_latents(draw_latents(seed, d, min(num_samples, FUNCTION_PROBE_ROWS))))
+        z = labeler.to_latents(draw_latents(seed, d, num_samples))
+        return _label_in_chunks(labeler, z, batch_size, "latent index").cpu().numpy().astype(np.int64)
 
 
 def _resolve_access(labeler: LatentLabeler, access: str, probe: torch.Tensor) -> str:
