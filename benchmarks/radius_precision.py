@@ -16,6 +16,10 @@ Run::
     python benchmarks/radius_precision.py                          # grid GANs, ±5% and ±2%
     python benchmarks/radius_precision.py --models "digits d=64" --precisions 0.1,0.05 --plain-points 60
     python benchmarks/radius_precision.py --models none --coverage 200
+    python benchmarks/radius_precision.py --models none --precisions 0.1 --grid-coverage 100
+
+``--grid-coverage R`` runs R seeded replications on the grid GAN w32d1 and counts the intervals that contain a
+reference: one full search per point on ``--reference-points`` points of another seed.
 """
 
 from __future__ import annotations
@@ -112,6 +116,30 @@ def coverage(replications: int, precision: float) -> None:
         )
 
 
+def grid_coverage(name: str, replications: int, precision: float, reference_points: int) -> None:
+    """Coverage on a grid GAN, against one full search per point on ``reference_points`` points (seed 10**6)."""
+    model = dict((key, build) for key, build, _ in radius_peers.MODELS)[name]()
+    options = {"latent_dim": model.latent_dim, "progress": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", genloose.SearchFailureWarning)
+        reference = genloose.class_radius(
+            model.generator, model.classifier, num_samples=reference_points, seed=10**6, **options
+        ).estimate
+        covered = 0
+        for seed in range(replications):
+            result = genloose.class_radius(
+                model.generator, model.classifier, precision=precision, seed=2000 + seed, **options
+            )
+            covered += result.estimate.ci_low <= reference.value <= result.estimate.ci_high
+    low, high = stats.binomtest(covered, replications).proportion_ci(0.95)
+    print(
+        f"coverage at ±{precision:.0%}, {name}: {covered / replications:.1%} of {replications} intervals contain the "
+        f"reference {reference.value:.5f} ± {reference.stderr:.5f} (one full search on each of {reference_points:,} "
+        f"points; the reference's own standard error is {reference.stderr / (precision * reference.value / 1.96):.0%} "
+        f"of the intervals' half-width); 95% CI of the coverage [{low:.1%}, {high:.1%}]"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(GRID_MODELS), help='comma-separated names, or "none"')
@@ -119,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plain-points", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--coverage", type=int, default=0, help="replications per exact testbed (0: skip)")
+    parser.add_argument("--grid-coverage", type=int, default=0, help="replications on grid w32d1 (0: skip)")
+    parser.add_argument("--reference-points", type=int, default=40_000)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -128,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             compare(name.strip(), precisions, args.plain_points, args.seed)
     if args.coverage:
         coverage(args.coverage, max(precisions))
+    if args.grid_coverage:
+        grid_coverage("grid w32d1", args.grid_coverage, max(precisions), args.reference_points)
     return 0
 
 
