@@ -309,6 +309,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
         estimate, cap, cap_stderr, exceeds = aggregate_radii(
             radii, censored, counts, confidence, sampled=all(r.seed is not None for r in results)
         )
+    with_images = all(r.image_distances is not None for r in results)
     with_lower = all(r.lower_bounds is not None for r in results)
     lower = cat("lower_bounds") if with_lower else None
     lower_mean = lower_bound_estimate(lower, confidence) if lower is not None else None
@@ -331,6 +332,7 @@ def merge_radius_results(results: Sequence[Any], *, confidence: float) -> Any:
         fawzi_cap_stderr=cap_stderr,
         exceeds_cap=exceeds,
         lower_bounds=lower,
+        image_distances=cat("image_distances") if with_images else None,
         lower_estimate=lower_mean,
         still_improving=cat("still_improving") if all(r.still_improving is not None for r in results) else None,
         metadata=metadata,

@@ -190,6 +190,21 @@ class LatentLabeler:
             out = self._outputs(latents, grad=False, where=where, offset=offset)
         return out if out.ndim == 2 else None
 
+    def image_distances(self, latents: torch.Tensor, others: torch.Tensor) -> np.ndarray:
+        """||g(others[i]) - g(latents[i])||_2 in sample space, in float64 (two generator calls per row, in blocks).
+
+        The samples are flattened per row; the classifier is not called and no query is counted.
+        """
+        distances = []
+        with torch.no_grad():
+            for (start, real, block), (_, _, other) in zip(self._blocks(latents), self._blocks(others), strict=True):
+                place = self._places("latent index", 0, start)
+                here = self.generator.call_block(block, grad=False, place=place, real=real)[:real]
+                there = self.generator.call_block(other, grad=False, place=place, real=real)[:real]
+                difference = (there.to(torch.float64) - here.to(torch.float64)).reshape(real, -1)
+                distances.append(torch.linalg.vector_norm(difference, dim=1).cpu().numpy())
+        return np.concatenate(distances) if distances else np.zeros(0)
+
     def check_is_a_function(self, probe: torch.Tensor) -> None:
         """Raise :class:`NonDeterministicModelError` unless c∘g gives each row of ``probe`` one answer.
 

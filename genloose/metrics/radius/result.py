@@ -68,6 +68,13 @@ class RadiusResult:
     still_improving : ndarray of shape (n,) or None
         Points whose radius still shrank by more than 0.1% in the last 10% of their budget: their search ended
         before it converged, so their radii are loose upper bounds (a larger ``max_queries`` tightens them).
+    image_distances : ndarray of shape (n,) or None
+        ||g(witness) - g(z)||_2, the distance in sample space (outputs flattened) between the generated
+        samples at the point and at its witness; NaN where censored. Since the witness lies on the generator's
+        image and is labelled differently, this is an upper bound on the in-distribution robustness of Fawzi
+        et al. (2018) at g(z) (the smallest perturbation *along the generator's image* that changes the class).
+        The paper's bounds are on the latent radius, not on this; Fawzi et al. bound it through the generator's
+        modulus of continuity.
     metadata : dict
         The run's settings and call counts (``search_config``, ``forward_queries``, ...).
     precision : PrecisionSummary or None
@@ -103,6 +110,7 @@ class RadiusResult:
     lower_bounds: np.ndarray | None = None
     lower_estimate: Estimate | None = None
     still_improving: np.ndarray | None = None
+    image_distances: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     precision: PrecisionSummary | None = None
 
@@ -127,6 +135,26 @@ class RadiusResult:
         return 0 if self.still_improving is None else int(self.still_improving.sum())
 
     @property
+    def image_distance(self) -> Estimate | None:
+        """Mean of ``image_distances`` over the uncensored points, with a Monte Carlo interval at the estimate's
+        level (None when not recorded).
+
+        Examples
+        --------
+        >>> import torch, genloose
+        >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, num_samples=50,
+        ...                           progress=False)
+        >>> bool(abs(r.image_distance.value - r.estimate.value) < 1e-6)  # g = identity: the same distances
+        True
+        """
+        if self.image_distances is None:
+            return None
+        from genloose.metrics.radius.aggregate import mean_estimate
+
+        finite = self.image_distances[~self.censored]
+        return mean_estimate(finite, self.num_samples, self.estimate.confidence)
+
+    @property
     def total_queries(self) -> int:
         """All calls of c∘g, pool included (with ``precision``: every level's, the pilot's and the pools')."""
         if self.precision is not None:
@@ -143,7 +171,7 @@ class RadiusResult:
         >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x, latent_dim=2, num_samples=8,
         ...                           progress=False)
         >>> list(r.to_frame().columns)
-        ['point', 'label', 'witness_label', 'radius', 'censored', 'queries', 'still_improving']
+        ['point', 'label', 'witness_label', 'radius', 'censored', 'queries', 'still_improving', 'image_distance']
         """
         import pandas as pd
 
@@ -157,6 +185,8 @@ class RadiusResult:
         }
         if self.still_improving is not None:
             columns["still_improving"] = self.still_improving.astype(bool)
+        if self.image_distances is not None:
+            columns["image_distance"] = self.image_distances.astype(np.float64)
         if self.lower_bounds is not None:
             columns["lower_bound"] = self.lower_bounds.astype(np.float64)
         return pd.DataFrame(columns)

@@ -524,6 +524,10 @@ def _search(labeler: LatentLabeler, points64: np.ndarray, *, sample_seed: int | 
     witnesses[censored] = np.nan
     witness_labels[censored] = -1
     labels = y_all.cpu().numpy()
+    image_distances = np.full(n, np.nan)
+    found = np.flatnonzero(~censored)
+    if found.size:
+        image_distances[found] = labeler.image_distances(z_all[found], labeler.to_latents(witnesses[found]))
 
     counts = np.bincount(np.concatenate([labels, pool_y.cpu().numpy()]), minlength=labeler.num_classes or 0).astype(
         np.int64
@@ -577,6 +581,7 @@ def _search(labeler: LatentLabeler, points64: np.ndarray, *, sample_seed: int | 
         censoring="excluded",
         lower_bounds=lower,
         lower_estimate=lower_estimate,
+        image_distances=image_distances,
         metadata={
             "budget_per_point": budget,
             "rtol": rtol,

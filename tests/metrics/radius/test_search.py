@@ -211,7 +211,7 @@ def test_points_still_improving_at_the_end_of_their_budget_are_reported() -> Non
 def test_result_frame_and_repr() -> None:
     result = _run(sectors(3, 3), num_samples=10)
     frame = result.to_frame()
-    columns = ["point", "label", "witness_label", "radius", "censored", "queries", "still_improving"]
+    columns = ["point", "label", "witness_label", "radius", "censored", "queries", "still_improving", "image_distance"]
     assert list(frame.columns) == columns
     assert frame.dtypes.to_dict() == {
         "point": np.int64,
@@ -221,6 +221,7 @@ def test_result_frame_and_repr() -> None:
         "censored": bool,
         "queries": np.int64,
         "still_improving": bool,
+        "image_distance": np.float64,
     }
     assert "class radius <=" in repr(result)
     assert result.total_queries == result.queries.sum() + result.pool_queries
@@ -282,8 +283,8 @@ class TestBadInput:
         [
             ({"num_samples": 0}, "num_samples must be an integer >= 1"),
             ({"num_samples": -3}, "num_samples must be an integer >= 1"),
-            ({}, "exactly one of latents and num_samples"),
-            ({"num_samples": 3, "latents": np.zeros((3, 2))}, "exactly one of latents and num_samples"),
+            ({}, "exactly one of latents, num_samples and precision"),
+            ({"num_samples": 3, "latents": np.zeros((3, 2))}, "exactly one of latents, num_samples and precision"),
             ({"latents": np.zeros((3, 5))}, r"latents must have shape \(n, 2\)"),
             ({"latents": np.array([[0.0, np.nan]])}, "latents must be finite; 1 row"),
             ({"latents": "abc"}, "latents must be a float array"),
@@ -491,3 +492,36 @@ def test_models_in_other_float_dtypes_give_verified_upper_bounds(dtype: torch.dt
     assert_radii_at_least_exact(result, testbed, rtol=1e-5, atol=1e-6)
     if dtype == torch.float64:
         assert_radii_close_to_exact(result, testbed, rtol=2e-3 if access == "white-box" else 0.05, atol=1e-9)
+
+
+def test_image_distances_are_the_sample_space_distances_to_the_witnesses() -> None:
+    # a linear generator: ||g(w) - g(z)|| = ||A (w - z)||, computed here independently in float64
+    torch.manual_seed(0)
+    weight = torch.randn(5, 3, dtype=torch.float64)
+    generator = torch.nn.Linear(3, 5, bias=False).double()
+    with torch.no_grad():
+        generator.weight.copy_(weight)
+
+    def classifier(x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([x[:, 0], -x[:, 0], x[:, 1]], 1)
+
+    result = genloose.class_radius(generator, classifier, latent_dim=3, num_samples=20, seed=1, progress=False)
+    expected = np.linalg.norm((result.witnesses - result.latents) @ weight.numpy().T, axis=1)
+    np.testing.assert_allclose(result.image_distances, expected, rtol=1e-12)
+    finite = expected[~result.censored]
+    assert result.image_distance.value == pytest.approx(finite.mean(), rel=1e-12)
+    assert result.image_distance.n == 20
+
+
+def test_image_distances_are_nan_where_censored_and_merge_across_shards() -> None:
+    from genloose.distributed import merge_radius_results
+
+    tb = sectors(3, 3)
+
+    def run(n: int, offset: int) -> genloose.RadiusResult:
+        return genloose.class_radius(
+            tb.generator, tb.classifier, latent_dim=3, num_samples=n, sample_offset=offset, seed=2, progress=False
+        )
+
+    whole, merged = run(12, 0), merge_radius_results([run(5, 0), run(7, 5)], confidence=0.95)
+    np.testing.assert_array_equal(merged.image_distances, whole.image_distances)
