@@ -9,7 +9,8 @@ So shards merge by addition, in any order and grouping, with the empty state as 
 * :class:`RadiusAccumulator`: per-point radii (or :class:`~genloose.RadiusResult`\\ s) -> the class-radius
   estimate, censored points counted.
 
-:func:`merge_states` adds two state dicts without any accumulator object, so a Ray or Dask map-reduce
+:func:`merge_states` (the one merge, defined with the state base class in :mod:`genloose.metrics._state`
+and re-exported here) adds two state dicts without any accumulator object, so a Ray or Dask map-reduce
 (or a hand-rolled multiprocessing pool) needs nothing but this function; with torch.distributed use
 :func:`genloose.distributed.all_reduce_state`.
 """
@@ -17,7 +18,6 @@ So shards merge by addition, in any order and grouping, with the empty state as 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ import numpy as np
 from genloose._errors import InvalidArgumentError
 from genloose._validation import as_numpy, check_confidence, describe, is_tensor
 from genloose.estimate import Estimate
-from genloose.metrics._state import SumState
+from genloose.metrics._state import SumState, merge_states
 from genloose.metrics.collision import (
     CollisionCounter,
     Method,
@@ -35,131 +35,6 @@ from genloose.metrics.collision import (
 from genloose.metrics.radius.aggregate import censored_mean
 
 __all__ = ["CollisionAccumulator", "RadiusAccumulator", "merge_states"]
-
-
-def _is_array(value: Any) -> bool:
-    return isinstance(value, (np.ndarray, np.generic)) or is_tensor(value)
-
-
-def _as_numpy(value: Any, name: str = "states") -> np.ndarray:
-    return np.asarray(as_numpy(value, name) if is_tensor(value) else value)
-
-
-def _merge_value(key: str, a: Any, b: Any) -> Any:
-    if _is_array(a) and _is_array(b):
-        x, y = _as_numpy(a), _as_numpy(b)
-        if x.dtype.kind not in "iuf" or y.dtype.kind not in "iuf":
-            raise InvalidArgumentError(f"states[{key!r}] must be numeric arrays; got {describe(a)} and {describe(b)}")
-        if x.shape != y.shape:
-            if x.ndim != 1 or y.ndim != 1:
-                raise InvalidArgumentError(
-                    f"states[{key!r}] must have equal shapes, or be 1-D count arrays; got {describe(a)} and "
-                    f"{describe(b)}"
-                )
-            width = max(x.shape[0], y.shape[0])  # class counts of different lengths: pad with zeros
-            x = np.pad(x, (0, width - x.shape[0]))
-            y = np.pad(y, (0, width - y.shape[0]))
-        return np.asarray(x + y)
-    if _is_array(a) or _is_array(b):
-        raise InvalidArgumentError(
-            f"states[{key!r}] must be arrays in both states or options in both; got {describe(a)} and {describe(b)}"
-        )
-    if a != b:  # an option (num_classes, confidence): must agree
-        raise InvalidArgumentError(f"states must have the same options to merge; got {key}={a!r} and {key}={b!r}")
-    return a
-
-
-def merge_states(*states: Any) -> Any:
-    """Merge accumulator states by addition: state dicts, or accumulator objects; inputs are unchanged.
-
-    States hold sums, so the merge is associative and commutative (exactly for counts, up to
-    floating-point rounding for sums of floats), and the state of an empty accumulator is its identity.
-
-    * State dicts (``state_dict()``, e.g. shipped from Ray or Dask workers): entries that are numpy arrays
-      (or torch tensors) are added, 1-D count arrays of different lengths zero-padded; every other entry
-      is an option (``num_classes``, ``confidence``) and must be equal. Returns a new dict.
-    * Accumulator objects (:class:`RadiusAccumulator`, :class:`CollisionAccumulator`, any
-      :class:`~genloose.metrics.collision.CollisionCounter`): returns a new accumulator (left fold of
-      ``merge``).
-
-    Parameters
-    ----------
-    *states : dict or accumulator
-        At least one, all of the same kind.
-
-    Returns
-    -------
-    dict or accumulator
-        Of the kind given.
-
-    Raises
-    ------
-    InvalidArgumentError
-        No state, mixed kinds, different keys or options, or a value that is neither.
-
-    Examples
-    --------
-    >>> left, right = RadiusAccumulator(), RadiusAccumulator()
-    >>> left.update([1.0, 2.0])
-    >>> right.update([3.0])
-    >>> merged = merge_states(left.state_dict(), right.state_dict())
-    >>> int(merged["count"]), float(merged["sum"])
-    (3, 6.0)
-    >>> RadiusAccumulator.from_state_dict(merged).compute().value
-    2.0
-    >>> merge_states(left, right).compute().value
-    2.0
-    """
-    from genloose.metrics._state import SumState
-
-    if not states:
-        raise InvalidArgumentError("states must hold at least one state to merge; got 0 state(s)")
-    if all(isinstance(state, SumState) for state in states):
-        total = states[0].copy()
-        for state in states[1:]:
-            total = total.merge(state)
-        return total
-    for i, state in enumerate(states):
-        if not isinstance(state, Mapping):
-            raise InvalidArgumentError(
-                f"states[{i}] must be a state dict (a mapping) or an accumulator, all of one kind; got "
-                f"{describe(state)}"
-            )
-    first = states[0]
-    for state in states[1:]:
-        if set(state) != set(first):
-            raise InvalidArgumentError(
-                f"states must come from the same kind of accumulator (same keys); got keys {sorted(first)} "
-                f"and {sorted(state)}"
-            )
-    kind = _state_kind(first)
-    for i, state in enumerate(states):
-        _check_state_dict(kind, state, f"states[{i}]")
-    total = dict(first)
-    for state in states[1:]:
-        total = {key: _merge_value(key, total[key], state[key]) for key in first}
-    if len(states) == 1:
-        total = {key: (_as_numpy(v).copy() if _is_array(v) else v) for key, v in first.items()}
-    _check_state_dict(kind, total, "states (merged)")
-    return total
-
-
-def _state_kind(state: Mapping[str, Any]) -> type[SumState] | None:
-    """The accumulator whose ``state_dict()`` has the keys of ``state`` (None for another kind of state)."""
-    for kind in (RadiusAccumulator, CollisionAccumulator):
-        if set(state) == {*kind._fields, *kind._options}:
-            return kind
-    return None
-
-
-def _check_state_dict(kind: type[SumState] | None, state: Mapping[str, Any], name: str) -> None:
-    """Refuse a state its accumulator would refuse (negative counts, n not the sum of the counts, NaN sums)."""
-    if kind is None:
-        return
-    try:
-        kind.from_state_dict(state)
-    except InvalidArgumentError as error:
-        raise InvalidArgumentError(f"{name} must be a valid {kind.__name__} state; {error}") from error
 
 
 class RadiusAccumulator(SumState):
