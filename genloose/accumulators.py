@@ -18,6 +18,7 @@ and re-exported here) adds two state dicts without any accumulator object, so a 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -181,37 +182,94 @@ class RadiusAccumulator(SumState):
         )
 
 
+class _Unset:
+    """The default of a deprecated keyword: tells 'not given' from any value a user can pass."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+
 class CollisionAccumulator(CollisionCounter):
     """Streaming class counts -> collision probability, collision entropy, effective number of classes.
 
     :class:`~genloose.metrics.collision.CollisionCounter` (whose state is the class counts and ``n``,
     merged by addition) with the two derived measures added; :meth:`compute` is the collision
     probability. Each method equals the ``*_from_counts`` function of :mod:`genloose.metrics.collision`
-    on all the labels seen.
+    on all the labels seen, at the accumulator's ``confidence``.
 
     Parameters
     ----------
     num_classes : int, optional
         If given, the counts have this length and larger labels are refused.
+    confidence : float, default 0.95
+        Level of the Wald intervals of :meth:`compute`, :meth:`collision_entropy` and
+        :meth:`effective_number_of_classes`: a setting of the accumulator, given to its constructor as
+        for :class:`RadiusAccumulator` (and torchmetrics' metrics). It is an option of the state, as
+        ``num_classes`` is: :meth:`merge` refuses accumulators built with another level.
+
+    Notes
+    -----
+    Passing ``confidence=`` to :meth:`compute`, :meth:`collision_entropy` or
+    :meth:`effective_number_of_classes` is deprecated: it still gives the interval at that level, with a
+    :class:`DeprecationWarning` that says to pass it to the constructor.
 
     Examples
     --------
-    >>> acc = CollisionAccumulator()
+    >>> acc = CollisionAccumulator(confidence=0.9)
     >>> acc.update([0, 0, 1])
     >>> acc.update([1, 2])
     >>> round(acc.compute().value, 4), round(acc.effective_number_of_classes().value, 4)  # 4/20
     (0.2, 5.0)
+    >>> acc.compute().confidence
+    0.9
     """
 
-    def collision_entropy(self, *, method: Method = "unbiased", confidence: float = 0.95) -> Estimate:
+    _options = ("num_classes", "confidence")
+
+    def __init__(self, num_classes: int | None = None, *, confidence: float = 0.95) -> None:
+        self.confidence = check_confidence(confidence)
+        super().__init__(num_classes)
+
+    def _confidence(self, method_name: str, confidence: Any) -> float:
+        if confidence is _UNSET:
+            return self.confidence
+        warnings.warn(
+            f"CollisionAccumulator.{method_name}(confidence=...) is deprecated: pass confidence to the "
+            f"constructor, CollisionAccumulator(confidence={confidence!r}), as for RadiusAccumulator; "
+            f"this call uses confidence={confidence!r} instead of the accumulator's {self.confidence!r}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return check_confidence(confidence)
+
+    def compute(self, *, method: Method = "unbiased", confidence: float = _UNSET) -> Estimate:
+        """The collision probability of all labels seen, at the accumulator's ``confidence``.
+
+        As :func:`~genloose.metrics.collision.collision_probability_from_counts`; leaves the state
+        unchanged. ``confidence=`` here is deprecated (see the class notes).
+
+        Raises
+        ------
+        InvalidArgumentError
+            If no label was seen.
+        """
+        return super().compute(method=method, confidence=self._confidence("compute", confidence))
+
+    def collision_entropy(self, *, method: Method = "unbiased", confidence: float = _UNSET) -> Estimate:
         r""":math:`-\log\|p\|_2^2` of the labels seen
-        (:func:`~genloose.metrics.collision.collision_entropy_from_counts`)."""
+        (:func:`~genloose.metrics.collision.collision_entropy_from_counts`), at the accumulator's ``confidence``."""
+        confidence = self._confidence("collision_entropy", confidence)
         self._require_samples()
         return collision_entropy_from_counts(self.counts, method=method, confidence=confidence)
 
-    def effective_number_of_classes(self, *, method: Method = "unbiased", confidence: float = 0.95) -> Estimate:
+    def effective_number_of_classes(self, *, method: Method = "unbiased", confidence: float = _UNSET) -> Estimate:
         r""":math:`1/\|p\|_2^2` of the labels seen
-        (:func:`~genloose.metrics.collision.effective_number_of_classes_from_counts`)."""
+        (:func:`~genloose.metrics.collision.effective_number_of_classes_from_counts`), at the accumulator's
+        ``confidence``."""
+        confidence = self._confidence("effective_number_of_classes", confidence)
         self._require_samples()
         return effective_number_of_classes_from_counts(self.counts, method=method, confidence=confidence)
 

@@ -216,8 +216,34 @@ def test_collision_accumulator_matches_the_functions() -> None:
     acc = _collision(labels[:100].tolist(), labels[100:].tolist())
     assert acc.compute() == collision_probability(labels)
     assert acc.collision_entropy() == collision_entropy(labels)
-    assert acc.effective_number_of_classes(confidence=0.9) == effective_number_of_classes(labels, confidence=0.9)
+    at_90 = CollisionAccumulator(confidence=0.9)
+    at_90.update(labels)
+    assert at_90.effective_number_of_classes() == effective_number_of_classes(labels, confidence=0.9)
+    assert at_90.compute() == collision_probability(labels, confidence=0.9)
     with pytest.raises(InvalidArgumentError, match="0 sample"):
         CollisionAccumulator().collision_entropy()
     with pytest.raises(InvalidArgumentError, match="0 sample"):
         CollisionAccumulator().effective_number_of_classes()
+
+
+def test_collision_confidence_is_a_constructor_setting_and_the_old_keyword_is_deprecated() -> None:
+    labels = [0, 0, 1, 2, 2, 3]
+    acc = CollisionAccumulator(confidence=0.8)
+    acc.update(labels)
+    assert acc.confidence == 0.8
+    assert acc.state_dict()["confidence"] == 0.8
+    assert CollisionAccumulator.from_state_dict(acc.state_dict()).compute() == acc.compute()
+    assert acc.compute().confidence == 0.8
+    assert acc.collision_entropy().confidence == 0.8
+    default = CollisionAccumulator()
+    default.update(labels)
+    for name in ("compute", "collision_entropy", "effective_number_of_classes"):
+        with pytest.warns(DeprecationWarning, match=rf"{name}\(confidence=...\) is deprecated: pass confidence to the"):
+            old = getattr(default, name)(confidence=0.8)
+        assert old == getattr(acc, name)()  # the old call form still gives the interval at its level
+    with pytest.raises(InvalidArgumentError, match="confidence"):
+        CollisionAccumulator(confidence=1.5)
+    with pytest.raises(InvalidArgumentError, match="confidence"), pytest.warns(DeprecationWarning, match="deprecated"):
+        default.compute(confidence=1.5)
+    with pytest.raises(InvalidArgumentError, match="same options"):
+        acc.merge(default)

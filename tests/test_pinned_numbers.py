@@ -88,12 +88,12 @@ def fingerprint_accumulators() -> dict[str, Any]:
     radius = RadiusAccumulator(confidence=0.9)
     radius.update(rng.exponential(size=17))
     radius.update(np.array([0.25, np.inf, 2.0]))
-    collision = CollisionAccumulator()
+    collision = CollisionAccumulator(confidence=0.9)
     collision.update(rng.integers(0, 7, size=40))
     out = _estimate("radius", radius.compute())
-    out.update(_estimate("collision_probability", collision.compute(confidence=0.9)))
-    out.update(_estimate("collision_entropy", collision.collision_entropy(confidence=0.9)))
-    out.update(_estimate("effective_number_of_classes", collision.effective_number_of_classes(confidence=0.9)))
+    out.update(_estimate("collision_probability", collision.compute()))
+    out.update(_estimate("collision_entropy", collision.collision_entropy()))
+    out.update(_estimate("effective_number_of_classes", collision.effective_number_of_classes()))
     return out
 
 
