@@ -170,7 +170,8 @@ class RunMetadata:
     num_classes : int or None
         K as declared by the classifier (score width or ``num_classes``), if known.
     device, dtype : str
-        Where and in which float type the models were run.
+        Where and in which float type the models were run; ``dtype`` is spelled as in the search's metadata,
+        without the ``torch.`` prefix (``"float32"``).
     genloose_version, torch_version, python_version : str
         Versions.
     """
@@ -805,8 +806,8 @@ def build_report(
     >>> result = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2,
     ...                                num_samples=100, progress=False)
     >>> build_report(result, confidence=0.95, num_classes=2, world_size=1, device="cpu",
-    ...              dtype="torch.float32").class_radius == result.estimate
-    True
+    ...              dtype="torch.float32").metadata.dtype  # one spelling: no torch. prefix
+    'float32'
     """
     import torch
 
@@ -846,7 +847,7 @@ def build_report(
         confidence=float(confidence),
         num_classes=num_classes,
         device=device,
-        dtype=dtype,
+        dtype=str(dtype).removeprefix("torch."),
         torch_version=str(torch.__version__),
     )
     return Report(
