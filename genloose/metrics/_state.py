@@ -32,8 +32,8 @@ __all__ = ["SumState", "merge_states"]
 
 _SUM_DTYPES = (np.dtype(np.int64), np.dtype(np.float64))
 _KINDS: dict[frozenset[str], type[SumState]] = {}
-"""The subclass whose ``state_dict()`` has these keys (the most recently defined, for a subclass that only
-adds methods, as :class:`~genloose.accumulators.CollisionAccumulator` does), to check state dicts."""
+"""The subclass whose ``state_dict()`` has these keys, to check state dicts (filled as subclasses are defined;
+where a subclass only adds methods and keeps its parent's keys, the most recently defined)."""
 
 
 class SumState:
