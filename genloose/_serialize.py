@@ -23,6 +23,7 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,22 @@ SCHEMA_VERSION = 2
 
 1: the first. 2: ``RadiusResult.class_counts`` renamed ``class_counts_with_pool`` (the counts hold the
 seeding pool too). Files of version 1 are read with their old names mapped (:data:`_RENAMED`).
+
+Within version 2, ``RunMetadata.dtype`` was first written as ``"torch.float32"`` and is now ``"float32"``,
+the spelling of the search's metadata; older files are read with their values respelled
+(:data:`_RESPELLED`). The field is a string either way, so an older genloose reads the newer files.
 """
 
 _RENAMED: dict[str, dict[str, str]] = {"RadiusResult": {"class_counts": "class_counts_with_pool"}}
 """Old field name -> new field name, per class, for files written before a rename."""
+
+
+def _dtype_name(value: Any) -> Any:
+    return value.removeprefix("torch.") if isinstance(value, str) else value
+
+
+_RESPELLED: dict[str, dict[str, Callable[[Any], Any]]] = {"RunMetadata": {"dtype": _dtype_name}}
+"""Field -> the function giving a value an older genloose wrote its current spelling, per class."""
 
 
 class _BrokenFieldError(Exception):
@@ -214,9 +227,11 @@ def _decode(annotation: str, value: Any, where: str) -> Any:
 
 
 def _renamed_fields(name: str, value: dict[str, Any]) -> dict[str, Any]:
-    """``value`` with the fields an older genloose wrote under another name given their current names."""
+    """``value`` with the fields an older genloose wrote under another name (or spelling) made current."""
     renamed = {old: new for old, new in _RENAMED.get(name, {}).items() if old in value and new not in value}
-    return {renamed.get(key, key): item for key, item in value.items()} if renamed else value
+    value = {renamed.get(key, key): item for key, item in value.items()} if renamed else value
+    respelled = {key: respell(value[key]) for key, respell in _RESPELLED.get(name, {}).items() if key in value}
+    return {**value, **respelled} if respelled else value
 
 
 def _decode_dataclass(expected: str, value: Any, where: str) -> Any:

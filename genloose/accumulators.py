@@ -9,7 +9,8 @@ So shards merge by addition, in any order and grouping, with the empty state as 
 * :class:`RadiusAccumulator`: per-point radii (or :class:`~genloose.RadiusResult`\\ s) -> the class-radius
   estimate, censored points counted.
 
-:func:`merge_states` adds two state dicts without any accumulator object, so a Ray or Dask map-reduce
+:func:`merge_states` (the one merge, defined with the state base class in :mod:`genloose.metrics._state`
+and re-exported here) adds two state dicts without any accumulator object, so a Ray or Dask map-reduce
 (or a hand-rolled multiprocessing pool) needs nothing but this function; with torch.distributed use
 :func:`genloose.distributed.all_reduce_state`.
 """
@@ -17,7 +18,7 @@ So shards merge by addition, in any order and grouping, with the empty state as 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ import numpy as np
 from genloose._errors import InvalidArgumentError
 from genloose._validation import as_numpy, check_confidence, describe, is_tensor
 from genloose.estimate import Estimate
-from genloose.metrics._state import SumState
+from genloose.metrics._state import SumState, merge_states
 from genloose.metrics.collision import (
     CollisionCounter,
     Method,
@@ -35,131 +36,6 @@ from genloose.metrics.collision import (
 from genloose.metrics.radius.aggregate import censored_mean
 
 __all__ = ["CollisionAccumulator", "RadiusAccumulator", "merge_states"]
-
-
-def _is_array(value: Any) -> bool:
-    return isinstance(value, (np.ndarray, np.generic)) or is_tensor(value)
-
-
-def _as_numpy(value: Any, name: str = "states") -> np.ndarray:
-    return np.asarray(as_numpy(value, name) if is_tensor(value) else value)
-
-
-def _merge_value(key: str, a: Any, b: Any) -> Any:
-    if _is_array(a) and _is_array(b):
-        x, y = _as_numpy(a), _as_numpy(b)
-        if x.dtype.kind not in "iuf" or y.dtype.kind not in "iuf":
-            raise InvalidArgumentError(f"states[{key!r}] must be numeric arrays; got {describe(a)} and {describe(b)}")
-        if x.shape != y.shape:
-            if x.ndim != 1 or y.ndim != 1:
-                raise InvalidArgumentError(
-                    f"states[{key!r}] must have equal shapes, or be 1-D count arrays; got {describe(a)} and "
-                    f"{describe(b)}"
-                )
-            width = max(x.shape[0], y.shape[0])  # class counts of different lengths: pad with zeros
-            x = np.pad(x, (0, width - x.shape[0]))
-            y = np.pad(y, (0, width - y.shape[0]))
-        return np.asarray(x + y)
-    if _is_array(a) or _is_array(b):
-        raise InvalidArgumentError(
-            f"states[{key!r}] must be arrays in both states or options in both; got {describe(a)} and {describe(b)}"
-        )
-    if a != b:  # an option (num_classes, confidence): must agree
-        raise InvalidArgumentError(f"states must have the same options to merge; got {key}={a!r} and {key}={b!r}")
-    return a
-
-
-def merge_states(*states: Any) -> Any:
-    """Merge accumulator states by addition: state dicts, or accumulator objects; inputs are unchanged.
-
-    States hold sums, so the merge is associative and commutative (exactly for counts, up to
-    floating-point rounding for sums of floats), and the state of an empty accumulator is its identity.
-
-    * State dicts (``state_dict()``, e.g. shipped from Ray or Dask workers): entries that are numpy arrays
-      (or torch tensors) are added, 1-D count arrays of different lengths zero-padded; every other entry
-      is an option (``num_classes``, ``confidence``) and must be equal. Returns a new dict.
-    * Accumulator objects (:class:`RadiusAccumulator`, :class:`CollisionAccumulator`, any
-      :class:`~genloose.metrics.collision.CollisionCounter`): returns a new accumulator (left fold of
-      ``merge``).
-
-    Parameters
-    ----------
-    *states : dict or accumulator
-        At least one, all of the same kind.
-
-    Returns
-    -------
-    dict or accumulator
-        Of the kind given.
-
-    Raises
-    ------
-    InvalidArgumentError
-        No state, mixed kinds, different keys or options, or a value that is neither.
-
-    Examples
-    --------
-    >>> left, right = RadiusAccumulator(), RadiusAccumulator()
-    >>> left.update([1.0, 2.0])
-    >>> right.update([3.0])
-    >>> merged = merge_states(left.state_dict(), right.state_dict())
-    >>> int(merged["count"]), float(merged["sum"])
-    (3, 6.0)
-    >>> RadiusAccumulator.from_state_dict(merged).compute().value
-    2.0
-    >>> merge_states(left, right).compute().value
-    2.0
-    """
-    from genloose.metrics._state import SumState
-
-    if not states:
-        raise InvalidArgumentError("states must hold at least one state to merge; got 0 state(s)")
-    if all(isinstance(state, SumState) for state in states):
-        total = states[0].copy()
-        for state in states[1:]:
-            total = total.merge(state)
-        return total
-    for i, state in enumerate(states):
-        if not isinstance(state, Mapping):
-            raise InvalidArgumentError(
-                f"states[{i}] must be a state dict (a mapping) or an accumulator, all of one kind; got "
-                f"{describe(state)}"
-            )
-    first = states[0]
-    for state in states[1:]:
-        if set(state) != set(first):
-            raise InvalidArgumentError(
-                f"states must come from the same kind of accumulator (same keys); got keys {sorted(first)} "
-                f"and {sorted(state)}"
-            )
-    kind = _state_kind(first)
-    for i, state in enumerate(states):
-        _check_state_dict(kind, state, f"states[{i}]")
-    total = dict(first)
-    for state in states[1:]:
-        total = {key: _merge_value(key, total[key], state[key]) for key in first}
-    if len(states) == 1:
-        total = {key: (_as_numpy(v).copy() if _is_array(v) else v) for key, v in first.items()}
-    _check_state_dict(kind, total, "states (merged)")
-    return total
-
-
-def _state_kind(state: Mapping[str, Any]) -> type[SumState] | None:
-    """The accumulator whose ``state_dict()`` has the keys of ``state`` (None for another kind of state)."""
-    for kind in (RadiusAccumulator, CollisionAccumulator):
-        if set(state) == {*kind._fields, *kind._options}:
-            return kind
-    return None
-
-
-def _check_state_dict(kind: type[SumState] | None, state: Mapping[str, Any], name: str) -> None:
-    """Refuse a state its accumulator would refuse (negative counts, n not the sum of the counts, NaN sums)."""
-    if kind is None:
-        return
-    try:
-        kind.from_state_dict(state)
-    except InvalidArgumentError as error:
-        raise InvalidArgumentError(f"{name} must be a valid {kind.__name__} state; {error}") from error
 
 
 class RadiusAccumulator(SumState):
@@ -306,37 +182,94 @@ class RadiusAccumulator(SumState):
         )
 
 
+class _Unset:
+    """The default of a deprecated keyword: tells 'not given' from any value a user can pass."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+
 class CollisionAccumulator(CollisionCounter):
     """Streaming class counts -> collision probability, collision entropy, effective number of classes.
 
     :class:`~genloose.metrics.collision.CollisionCounter` (whose state is the class counts and ``n``,
     merged by addition) with the two derived measures added; :meth:`compute` is the collision
     probability. Each method equals the ``*_from_counts`` function of :mod:`genloose.metrics.collision`
-    on all the labels seen.
+    on all the labels seen, at the accumulator's ``confidence``.
 
     Parameters
     ----------
     num_classes : int, optional
         If given, the counts have this length and larger labels are refused.
+    confidence : float, default 0.95
+        Level of the Wald intervals of :meth:`compute`, :meth:`collision_entropy` and
+        :meth:`effective_number_of_classes`: a setting of the accumulator, given to its constructor as
+        for :class:`RadiusAccumulator` (and torchmetrics' metrics). It is an option of the state, as
+        ``num_classes`` is: :meth:`merge` refuses accumulators built with another level.
+
+    Notes
+    -----
+    Passing ``confidence=`` to :meth:`compute`, :meth:`collision_entropy` or
+    :meth:`effective_number_of_classes` is deprecated: it still gives the interval at that level, with a
+    :class:`DeprecationWarning` that says to pass it to the constructor.
 
     Examples
     --------
-    >>> acc = CollisionAccumulator()
+    >>> acc = CollisionAccumulator(confidence=0.9)
     >>> acc.update([0, 0, 1])
     >>> acc.update([1, 2])
     >>> round(acc.compute().value, 4), round(acc.effective_number_of_classes().value, 4)  # 4/20
     (0.2, 5.0)
+    >>> acc.compute().confidence
+    0.9
     """
 
-    def collision_entropy(self, *, method: Method = "unbiased", confidence: float = 0.95) -> Estimate:
+    _options = ("num_classes", "confidence")
+
+    def __init__(self, num_classes: int | None = None, *, confidence: float = 0.95) -> None:
+        self.confidence = check_confidence(confidence)
+        super().__init__(num_classes)
+
+    def _confidence(self, method_name: str, confidence: Any) -> float:
+        if confidence is _UNSET:
+            return self.confidence
+        warnings.warn(
+            f"CollisionAccumulator.{method_name}(confidence=...) is deprecated: pass confidence to the "
+            f"constructor, CollisionAccumulator(confidence={confidence!r}), as for RadiusAccumulator; "
+            f"this call uses confidence={confidence!r} instead of the accumulator's {self.confidence!r}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return check_confidence(confidence)
+
+    def compute(self, *, method: Method = "unbiased", confidence: float = _UNSET) -> Estimate:
+        """The collision probability of all labels seen, at the accumulator's ``confidence``.
+
+        As :func:`~genloose.metrics.collision.collision_probability_from_counts`; leaves the state
+        unchanged. ``confidence=`` here is deprecated (see the class notes).
+
+        Raises
+        ------
+        InvalidArgumentError
+            If no label was seen.
+        """
+        return super().compute(method=method, confidence=self._confidence("compute", confidence))
+
+    def collision_entropy(self, *, method: Method = "unbiased", confidence: float = _UNSET) -> Estimate:
         r""":math:`-\log\|p\|_2^2` of the labels seen
-        (:func:`~genloose.metrics.collision.collision_entropy_from_counts`)."""
+        (:func:`~genloose.metrics.collision.collision_entropy_from_counts`), at the accumulator's ``confidence``."""
+        confidence = self._confidence("collision_entropy", confidence)
         self._require_samples()
         return collision_entropy_from_counts(self.counts, method=method, confidence=confidence)
 
-    def effective_number_of_classes(self, *, method: Method = "unbiased", confidence: float = 0.95) -> Estimate:
+    def effective_number_of_classes(self, *, method: Method = "unbiased", confidence: float = _UNSET) -> Estimate:
         r""":math:`1/\|p\|_2^2` of the labels seen
-        (:func:`~genloose.metrics.collision.effective_number_of_classes_from_counts`)."""
+        (:func:`~genloose.metrics.collision.effective_number_of_classes_from_counts`), at the accumulator's
+        ``confidence``."""
+        confidence = self._confidence("effective_number_of_classes", confidence)
         self._require_samples()
         return effective_number_of_classes_from_counts(self.counts, method=method, confidence=confidence)
 

@@ -204,40 +204,6 @@ def test_collision_state_round_trips(a: list[int]) -> None:
         assert fresh.effective_number_of_classes() == acc.effective_number_of_classes()
 
 
-# ----------------------------------------------------------------------------------------------
-# merge_states on plain dicts
-# ----------------------------------------------------------------------------------------------
-
-
-def test_merge_states_pads_count_arrays_and_checks_options() -> None:
-    a = {"num_classes": None, "counts": np.array([1, 2], dtype=np.int64), "n": np.array(3)}
-    b = {"num_classes": None, "counts": np.array([0, 0, 5], dtype=np.int64), "n": np.array(5)}
-    merged = merge_states(a, b)
-    np.testing.assert_array_equal(merged["counts"], [1, 2, 5])
-    assert int(merged["n"]) == 8
-    np.testing.assert_array_equal(a["counts"], [1, 2])  # inputs unchanged
-    tensor = merge_states({"x": torch.tensor([1, 2])}, {"x": np.array([3, 4])})
-    np.testing.assert_array_equal(tensor["x"], [4, 6])
-    only = merge_states(a)
-    assert only["counts"] is not a["counts"]
-    with pytest.raises(InvalidArgumentError, match="same options"):
-        merge_states({"num_classes": 3}, {"num_classes": 4})
-    with pytest.raises(InvalidArgumentError, match="same keys"):
-        merge_states({"a": 1}, {"b": 1})
-    with pytest.raises(InvalidArgumentError, match="arrays in both states or options in both"):
-        merge_states({"a": np.array(1)}, {"a": 1})
-    with pytest.raises(InvalidArgumentError, match="numeric arrays"):
-        merge_states({"a": np.array(["x"])}, {"a": np.array(["y"])})
-    with pytest.raises(InvalidArgumentError, match="equal shapes"):
-        merge_states({"a": np.zeros((2, 2))}, {"a": np.zeros((2, 3))})
-    with pytest.raises(InvalidArgumentError, match="state dict"):
-        merge_states([1], {"a": 1})
-    with pytest.raises(InvalidArgumentError, match="0 state"):
-        merge_states()
-    with pytest.raises(InvalidArgumentError, match="same options"):
-        merge_states(RadiusAccumulator(), RadiusAccumulator(confidence=0.9))
-
-
 def test_collision_accumulator_matches_the_functions() -> None:
     from genloose.metrics.collision import (
         collision_entropy,
@@ -250,8 +216,34 @@ def test_collision_accumulator_matches_the_functions() -> None:
     acc = _collision(labels[:100].tolist(), labels[100:].tolist())
     assert acc.compute() == collision_probability(labels)
     assert acc.collision_entropy() == collision_entropy(labels)
-    assert acc.effective_number_of_classes(confidence=0.9) == effective_number_of_classes(labels, confidence=0.9)
+    at_90 = CollisionAccumulator(confidence=0.9)
+    at_90.update(labels)
+    assert at_90.effective_number_of_classes() == effective_number_of_classes(labels, confidence=0.9)
+    assert at_90.compute() == collision_probability(labels, confidence=0.9)
     with pytest.raises(InvalidArgumentError, match="0 sample"):
         CollisionAccumulator().collision_entropy()
     with pytest.raises(InvalidArgumentError, match="0 sample"):
         CollisionAccumulator().effective_number_of_classes()
+
+
+def test_collision_confidence_is_a_constructor_setting_and_the_old_keyword_is_deprecated() -> None:
+    labels = [0, 0, 1, 2, 2, 3]
+    acc = CollisionAccumulator(confidence=0.8)
+    acc.update(labels)
+    assert acc.confidence == 0.8
+    assert acc.state_dict()["confidence"] == 0.8
+    assert CollisionAccumulator.from_state_dict(acc.state_dict()).compute() == acc.compute()
+    assert acc.compute().confidence == 0.8
+    assert acc.collision_entropy().confidence == 0.8
+    default = CollisionAccumulator()
+    default.update(labels)
+    for name in ("compute", "collision_entropy", "effective_number_of_classes"):
+        with pytest.warns(DeprecationWarning, match=rf"{name}\(confidence=...\) is deprecated: pass confidence to the"):
+            old = getattr(default, name)(confidence=0.8)
+        assert old == getattr(acc, name)()  # the old call form still gives the interval at its level
+    with pytest.raises(InvalidArgumentError, match="confidence"):
+        CollisionAccumulator(confidence=1.5)
+    with pytest.raises(InvalidArgumentError, match="confidence"), pytest.warns(DeprecationWarning, match="deprecated"):
+        default.compute(confidence=1.5)
+    with pytest.raises(InvalidArgumentError, match="same options"):
+        acc.merge(default)

@@ -216,3 +216,14 @@ def test_a_version_1_file_loads_with_its_old_field_names(six: Report) -> None:
     both["exact"]["radius_result"]["class_counts_with_pool"] = exact["class_counts"]
     with pytest.raises(InvalidArgumentError, match="fields this genloose does not know: class_counts"):
         Report.from_json(json.dumps(both))
+
+
+def test_a_file_with_the_old_torch_dtype_spelling_loads_with_the_one_spelling(six: Report) -> None:
+    # early version-2 files spelled RunMetadata.dtype "torch.float32"; the search's metadata spells "float32"
+    assert six.metadata.dtype == six.radius_result.metadata["dtype"] == "float32"
+    data = json.loads(six.to_json())
+    assert data["exact"]["metadata"]["dtype"] == "float32"
+    data["exact"]["metadata"]["dtype"] = "torch.float32"
+    back = Report.from_json(json.dumps(data))
+    assert back.metadata.dtype == "float32"
+    assert_same(back, six)

@@ -1,4 +1,4 @@
-"""A small base class for mergeable metric states whose fields are sums.
+"""Streaming states: the base class of mergeable metric states whose fields are sums, and the one merge.
 
 A *sum state* holds named ``int64`` / ``float64`` numpy arrays (counts, Σx, Σx², ...) that combine
 across shards by elementwise addition. Addition makes merging associative and commutative, with the
@@ -9,6 +9,11 @@ larger label appears); they are padded with zeros at the end before adding.
 Subclasses declare ``_fields`` (the array names), ``_options`` (constructor options that must agree
 for two states to merge, also stored in :meth:`SumState.state_dict`), implement ``_empty_state``
 and may override ``_check_state`` to enforce their invariants.
+
+:func:`merge_states` is the one merge, of state objects and of their plain ``state_dict()`` dicts alike
+(what a Ray or Dask map-reduce ships); :mod:`genloose.accumulators` re-exports it as
+``genloose.merge_states``. A state dict whose keys are those of a subclass's ``state_dict()`` is checked
+as that subclass would check it.
 """
 
 from __future__ import annotations
@@ -16,17 +21,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from functools import reduce
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from genloose._errors import InvalidArgumentError
-from genloose._validation import describe
+from genloose._validation import as_numpy, describe, is_tensor
 
 __all__ = ["SumState", "merge_states"]
 
 _SUM_DTYPES = (np.dtype(np.int64), np.dtype(np.float64))
-_S = TypeVar("_S", bound="SumState")
+_KINDS: dict[frozenset[str], type[SumState]] = {}
+"""The subclass whose ``state_dict()`` has these keys, to check state dicts (filled as subclasses are defined;
+where a subclass only adds methods and keeps its parent's keys, the most recently defined)."""
 
 
 class SumState:
@@ -48,6 +55,11 @@ class SumState:
 
     _fields: ClassVar[tuple[str, ...]] = ()
     _options: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls._fields:
+            _KINDS[frozenset((*cls._fields, *cls._options))] = cls
 
     def __init__(self) -> None:
         self._state: dict[str, np.ndarray] = self._empty_state()
@@ -169,11 +181,116 @@ def _add(a: np.ndarray, b: np.ndarray, name: str) -> np.ndarray:
     return a + b
 
 
-def merge_states(*states: _S) -> _S:
-    """Merge any number of states of one type into a new one (left fold of :meth:`SumState.merge`).
+def _is_array(value: Any) -> bool:
+    return isinstance(value, (np.ndarray, np.generic)) or is_tensor(value)
+
+
+def _as_numpy(value: Any, name: str = "states") -> np.ndarray:
+    return np.asarray(as_numpy(value, name) if is_tensor(value) else value)
+
+
+def _merge_value(key: str, a: Any, b: Any) -> Any:
+    if _is_array(a) and _is_array(b):
+        x, y = _as_numpy(a), _as_numpy(b)
+        if x.dtype.kind not in "iuf" or y.dtype.kind not in "iuf":
+            raise InvalidArgumentError(f"states[{key!r}] must be numeric arrays; got {describe(a)} and {describe(b)}")
+        if x.shape != y.shape:
+            if x.ndim != 1 or y.ndim != 1:
+                raise InvalidArgumentError(
+                    f"states[{key!r}] must have equal shapes, or be 1-D count arrays; got {describe(a)} and "
+                    f"{describe(b)}"
+                )
+            width = max(x.shape[0], y.shape[0])  # class counts of different lengths: pad with zeros
+            x = np.pad(x, (0, width - x.shape[0]))
+            y = np.pad(y, (0, width - y.shape[0]))
+        return np.asarray(x + y)
+    if _is_array(a) or _is_array(b):
+        raise InvalidArgumentError(
+            f"states[{key!r}] must be arrays in both states or options in both; got {describe(a)} and {describe(b)}"
+        )
+    if a != b:  # an option (num_classes, confidence): must agree
+        raise InvalidArgumentError(f"states must have the same options to merge; got {key}={a!r} and {key}={b!r}")
+    return a
+
+
+def _check_state_dict(kind: type[SumState] | None, state: Mapping[str, Any], name: str) -> None:
+    """Refuse a state its class would refuse (negative counts, n not the sum of the counts, NaN sums)."""
+    if kind is None:
+        return
+    try:
+        kind.from_state_dict(state)
+    except InvalidArgumentError as error:
+        raise InvalidArgumentError(f"{name} must be a valid {kind.__name__} state; {error}") from error
+
+
+def _merge_dicts(states: tuple[Any, ...]) -> dict[str, Any]:
+    for i, state in enumerate(states):
+        if not isinstance(state, Mapping):
+            raise InvalidArgumentError(
+                f"states[{i}] must be a state dict (a mapping) or an accumulator, all of one kind; got "
+                f"{describe(state)}"
+            )
+    first = states[0]
+    for state in states[1:]:
+        if set(state) != set(first):
+            raise InvalidArgumentError(
+                f"states must come from the same kind of accumulator (same keys); got keys {sorted(first)} "
+                f"and {sorted(state)}"
+            )
+    kind = _KINDS.get(frozenset(first))
+    for i, state in enumerate(states):
+        _check_state_dict(kind, state, f"states[{i}]")
+    total = dict(first)
+    for state in states[1:]:
+        total = {key: _merge_value(key, total[key], state[key]) for key in first}
+    if len(states) == 1:
+        total = {key: (_as_numpy(v).copy() if _is_array(v) else v) for key, v in first.items()}
+    _check_state_dict(kind, total, "states (merged)")
+    return total
+
+
+def merge_states(*states: Any) -> Any:
+    """Merge states by addition: state objects, or their state dicts; inputs are unchanged.
+
+    States hold sums, so the merge is associative and commutative (exactly for counts, up to
+    floating-point rounding for sums of floats), and the state of an empty accumulator is its identity.
+
+    * State objects (:class:`~genloose.accumulators.RadiusAccumulator`,
+      :class:`~genloose.accumulators.CollisionAccumulator`, any
+      :class:`~genloose.metrics.collision.CollisionCounter`, any :class:`SumState`): returns a new one
+      (left fold of ``merge``).
+    * State dicts (``state_dict()``, e.g. shipped from Ray or Dask workers): entries that are numpy arrays
+      (or torch tensors) are added, 1-D count arrays of different lengths zero-padded; every other entry
+      is an option (``num_classes``, ``confidence``) and must be equal. Returns a new dict.
+
+    Parameters
+    ----------
+    *states : dict or SumState
+        At least one, all of the same kind.
+
+    Returns
+    -------
+    dict or SumState
+        Of the kind given.
+
+    Raises
+    ------
+    InvalidArgumentError
+        No state, mixed kinds, different keys or options, or a value that is neither.
 
     Examples
     --------
+    >>> from genloose.accumulators import RadiusAccumulator
+    >>> left, right = RadiusAccumulator(), RadiusAccumulator()
+    >>> left.update([1.0, 2.0])
+    >>> right.update([3.0])
+    >>> merged = merge_states(left.state_dict(), right.state_dict())
+    >>> int(merged["count"]), float(merged["sum"])
+    (3, 6.0)
+    >>> RadiusAccumulator.from_state_dict(merged).compute().value
+    2.0
+    >>> merge_states(left, right).compute().value
+    2.0
     >>> from genloose.metrics.collision import CollisionCounter
     >>> a, b, c = CollisionCounter(), CollisionCounter(), CollisionCounter()
     >>> a.update([0, 1]); b.update([1]); c.update([2, 2])
@@ -182,7 +299,6 @@ def merge_states(*states: _S) -> _S:
     """
     if not states:
         raise InvalidArgumentError("states must hold at least one state to merge; got 0 state(s)")
-    first = states[0]
-    if not callable(getattr(first, "merge", None)) or not callable(getattr(first, "copy", None)):
-        raise InvalidArgumentError(f"states must be mergeable states (SumState objects); got {describe(first)}")
-    return reduce(lambda acc, s: acc.merge(s), states[1:], first.copy())
+    if all(isinstance(state, SumState) for state in states):
+        return reduce(lambda acc, s: acc.merge(s), states[1:], states[0].copy())
+    return _merge_dicts(states)

@@ -109,21 +109,6 @@ def fawzi_cap(counts: np.ndarray) -> tuple[float, float]:
     return cap, math.sqrt(variance)
 
 
-def _g_derivative(q: float) -> float:
-    """d g(q) / dq for g(q) = log(4πH)/sqrt(2H), H = -log q (0 < q < 1)."""
-    h = -math.log(q)
-    s = math.sqrt(2.0 * h)
-    dg_dh = 1.0 / (h * s) - math.log(4.0 * math.pi * h) / s**3
-    return -dg_dh / q
-
-
-def _inverse_g_derivative(r: float, h: float) -> float:
-    """d G⁻¹(r) / dr = 1 / G'(H) at H = G⁻¹(r)."""
-    s = math.sqrt(2.0 * h)
-    dg_dh = 1.0 / (h * s) - math.log(4.0 * math.pi * h) / s**3
-    return 1.0 / dg_dh if dg_dh != 0 else math.nan
-
-
 def _point_bound(
     value: float, n: int, confidence: float, method: str, hypothesis: str, *, holds: bool = True
 ) -> BoundEstimate:
@@ -193,7 +178,7 @@ def theorem_3_1_estimate(collision: Estimate, max_probability: float) -> BoundEs
     >>> round(theorem_3_1_estimate(q, 0.12).value, 6)
     1.568085
     """
-    from genloose.theory import HYPOTHESIS_MAX_PROBABILITY, theorem_3_1_bound
+    from genloose.theory import HYPOTHESIS_MAX_PROBABILITY, g_prime, theorem_3_1_bound
 
     top = HYPOTHESIS_MAX_PROBABILITY
     hypothesis = f"every p_k <= 1/5 (max p̂ = {max_probability:.4g})"
@@ -210,7 +195,7 @@ def theorem_3_1_estimate(collision: Estimate, max_probability: float) -> BoundEs
 
     value = g(collision.value)
     q = collision.value
-    stderr = abs(_g_derivative(q)) * collision.stderr if 0 < q < 1 else math.nan
+    stderr = abs(float(g_prime(q))) * collision.stderr if 0 < q < 1 else math.nan
     return BoundEstimate(
         value,
         stderr,
@@ -256,7 +241,7 @@ def entropy_upper_bound_estimate(radius: Estimate, max_probability: float) -> Bo
     >>> entropy_upper_bound_estimate(r, 0.1).value == collision_entropy_upper_bound(1.0)
     True
     """
-    from genloose.theory import THEOREM_3_1_RADIUS_LIMIT, collision_entropy_upper_bound
+    from genloose.theory import THEOREM_3_1_RADIUS_LIMIT, collision_entropy_upper_bound, g_entropy_prime
 
     limit = THEOREM_3_1_RADIUS_LIMIT
     method = "G^-1 at the radius estimate; CI mapped through the decreasing G^-1 (radius clipped to [0, g(1/5)])"
@@ -274,11 +259,9 @@ def entropy_upper_bound_estimate(radius: Estimate, max_probability: float) -> Bo
         return float(collision_entropy_upper_bound(min(max(r, 0.0), limit)))
 
     value = inverse(radius.value)
-    stderr = (
-        abs(_inverse_g_derivative(radius.value, value)) * radius.stderr
-        if math.isfinite(value) and radius.value > 0
-        else math.nan
-    )
+    # dG^-1/dr = 1 / G'(H) at H = G^-1(r)
+    slope = float(g_entropy_prime(value)) if math.isfinite(value) and radius.value > 0 else 0.0
+    stderr = radius.stderr / abs(slope) if slope != 0 else math.nan
     return BoundEstimate(
         value,
         stderr,

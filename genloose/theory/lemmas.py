@@ -7,7 +7,8 @@
 * Lemma B.5, the range of :math:`\\|p\\|_2^2` under a cap on :math:`\\max_i p_i`: tight
   (:func:`collision_probability_range`) and as the paper states it (:func:`lemma_b5_paper_upper_bound`).
 * Lemmas B.6 and B.7: :func:`g`, :func:`g_prime`, :func:`g_double_prime`, :func:`lemma_b6_numerator` and the
-  landmarks of :math:`g` (:data:`G_ROOT`, :data:`G_ARGMAX`, :data:`G_MAX`).
+  landmarks of :math:`g` (:data:`G_ROOT`, :data:`G_ARGMAX`, :data:`G_MAX`); :func:`g_entropy_prime`, the slope
+  of :math:`g` as a function of the collision entropy (the delta method of the inverted bound uses it).
 * Theorem B.1's chain of inequalities, class by class (:func:`theorem_3_1_proof_chain`).
 
 The hypothesis policy is the one of :mod:`genloose.theory.bounds`: NaN plus one
@@ -51,6 +52,7 @@ __all__ = [
     "collision_probability_range",
     "g",
     "g_double_prime",
+    "g_entropy_prime",
     "g_prime",
     "lemma_b1_bound",
     "lemma_b2_quantile_bound",
@@ -159,6 +161,52 @@ def g_prime(collision_probability: Any) -> float | np.ndarray:
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         value = (_LOG_4PI + np.log(entropy) - 2.0) / (2.0 * math.sqrt(2.0) * array * entropy**1.5)
     value = np.where(entropy == 0, -np.inf, value)
+    return _out(np.asarray(value, dtype=np.float64), scalar)
+
+
+def g_entropy_prime(entropy: Any) -> float | np.ndarray:
+    """The derivative of :math:`G(H) = g(e^{-H})` with respect to the collision entropy :math:`H`.
+
+    .. math:: G'(H) = \\frac{2 - \\log(4\\pi H)}{2\\sqrt{2}\\, H^{3/2}}
+
+    Computed in :math:`H` directly: the chain rule through :func:`g_prime`, :math:`G'(H) = -e^{-H} g'(e^{-H})`,
+    would underflow :math:`q = e^{-H}` to 0 for :math:`H \\gtrsim 745`. The slope of the inverted bound
+    :func:`~genloose.theory.bounds.collision_entropy_upper_bound` at a radius :math:`r` is
+    :math:`1 / G'(G^{-1}(r))`.
+
+    Parameters
+    ----------
+    entropy : float or array_like
+        :math:`H \\ge 0` (``inf`` allowed).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        :math:`G'(H)`: negative exactly for :math:`H > e^2/(4\\pi) = 0.588` (where :math:`G` decreases and is
+        inverted), ``inf`` at :math:`H = 0` (the limit), ``-0.0`` at :math:`H = \\infty` and where it underflows
+        (:math:`H \\gtrsim 10^{205}`).
+
+    Notes
+    -----
+    Lemma B.7 in the variable :math:`y = \\log(1/x)` (verified against mpmath's numerical derivative in
+    tests/theory/test_lemmas.py).
+
+    Examples
+    --------
+    >>> round(g_entropy_prime(math.log(5.0)), 6)  # at q = 1/5: -g'(1/5) / 5
+    -0.174355
+    >>> g_entropy_prime([1000.0, math.inf])
+    array([-8.31680834e-05, -0.00000000e+00])
+    """
+    array, scalar = _as_real_array(entropy, "entropy")
+    if (array < 0).any():
+        raise InvalidArgumentError(
+            f"entropy must be >= 0; got {describe(entropy)} with minimum {float(np.min(array))!r}"
+        )
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        value = (2.0 - _LOG_4PI - np.log(array)) / (2.0 * math.sqrt(2.0) * array**1.5)
+    value = np.where(array == 0, np.inf, value)
+    value = np.where(np.isposinf(array), -0.0, value)
     return _out(np.asarray(value, dtype=np.float64), scalar)
 
 

@@ -93,6 +93,7 @@ BAD_PROBABILITY = st.one_of(
     st.floats(max_value=-1e-9), st.floats(min_value=1.000001), st.just(float("nan")), NOT_NUMERIC
 )
 BAD_COLLISION_PROBABILITY = st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.000001), NOT_NUMERIC)
+_COLLISION_STATE = genloose.CollisionAccumulator(3).state_dict()  # its options; each bad state below sets sums
 
 
 def bad_latents(latent_dim: int) -> st.SearchStrategy[Any]:
@@ -265,6 +266,7 @@ CASES: list[Case] = [
             (theory.g_prime, "collision_probability", 0.1, BAD_COLLISION_PROBABILITY),
             (theory.g_double_prime, "collision_probability", 0.1, BAD_COLLISION_PROBABILITY),
             (theory.lemma_b6_numerator, "entropy", 1.0, bad_nonnegative_reals()),
+            (theory.g_entropy_prime, "entropy", 1.0, bad_nonnegative_reals()),
             (theory.collision_probability_lower_bound, "class_radius", 0.5, bad_nonnegative_reals()),
             (theory.fawzi_bound_uniform, "num_classes", 10, bad_integers(1)),
             # real K > 1 by design: Theorem B.1's proof applies the lemma at K = 1/p_i
@@ -472,9 +474,10 @@ CASES += [
                 st.integers(),
                 st.text(max_size=2),
                 st.just([1, 2]),
-                st.just({"num_classes": 3, "counts": np.array([-1, 5, 2]), "n": np.array(6)}),  # negative
-                st.just({"num_classes": 3, "counts": np.array([1, 5, 2]), "n": np.array(7)}),  # n != sum
-                st.just({"num_classes": 4, "counts": np.array([1, 5, 2]), "n": np.array(8)}),  # not K entries
+                st.just({**_COLLISION_STATE, "counts": np.array([-1, 5, 2]), "n": np.array(6)}),  # negative
+                st.just({**_COLLISION_STATE, "counts": np.array([1, 5, 2]), "n": np.array(7)}),  # n != sum
+                # not num_classes entries
+                st.just({**_COLLISION_STATE, "num_classes": 4, "counts": np.array([1, 5, 2]), "n": np.array(8)}),
             )
         },
         message_names={"second": "states"},

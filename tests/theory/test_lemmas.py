@@ -121,6 +121,33 @@ def test_g_double_prime_matches_mpmath_derivative(x: float) -> None:
     assert _rel(lm.g_double_prime(x), _mp_derivatives(x)[1]) <= 1e-12
 
 
+@pytest.mark.parametrize("y", [1e-3, 0.3, 1.0, math.log(5.0), 10.0, 745.0, 1e5, 1e200])
+def test_g_entropy_prime_matches_mpmath_derivative(y: float) -> None:
+    """G'(H) against mpmath's numerical derivative of G(H) = log(4 pi H) / sqrt(2 H), also where e^-H underflows;
+    differentiated in t = log H (G'(H) = dG(e^t)/dt / H) so that mpmath's step is relative at every scale."""
+    with mp.workdps(DPS):
+        yy = mp.mpf(y)
+        expected = mp.diff(lambda t: _mp_g_of_entropy(mp.exp(t)), mp.log(yy)) / yy
+    assert _rel(lm.g_entropy_prime(y), expected) <= 1e-12
+
+
+@pytest.mark.parametrize("x", [1e-100, 1e-10, 0.01, 0.2, 0.5, 0.9])
+def test_g_entropy_prime_is_the_chain_rule_of_g_prime(x: float) -> None:
+    """G'(H) = -x g'(x) at H = log(1/x), where x does not underflow."""
+    assert lm.g_entropy_prime(-math.log(x)) == pytest.approx(-x * lm.g_prime(x), rel=1e-13)
+
+
+def test_g_entropy_prime_edges_and_bad_input() -> None:
+    assert lm.g_entropy_prime(0.0) == math.inf
+    assert lm.g_entropy_prime(math.inf) == 0.0
+    assert lm.g_entropy_prime(2000.0) < 0  # q = e^-2000 is 0 in float64; G' is not
+    assert np.all(np.asarray(lm.g_entropy_prime([0.7, 5.0, 1e200])) < 0)  # G decreases above e^2/(4 pi)
+    assert lm.g_entropy_prime(1e300) == 0.0  # about -1e-448: underflows
+    for bad in (-1.0, math.nan, "1"):
+        with pytest.raises(InvalidArgumentError, match="entropy"):
+            lm.g_entropy_prime(bad)
+
+
 def test_derivatives_at_the_ends() -> None:
     assert lm.g_prime(1.0) == -math.inf
     assert lm.g_double_prime(1.0) == -math.inf
