@@ -78,6 +78,7 @@ first."""
 
 _LABELS = {
     "class_radius": "class radius (upper estimate)",
+    "image_distance": "||g(witness) - g(z)|| (upper bd.)",
     "collision_probability": "collision probability ||p||²",
     "collision_entropy": "collision entropy -log ||p||²",
     "effective_number_of_classes": "effective number of classes",
@@ -292,6 +293,12 @@ def summary(report: Report) -> str:
     censored = f", {d.num_censored} censored" if d.num_censored else ""
     if math.isnan(radius.value):
         radius_line = f"class radius: undefined (all {m.num_samples} points censored: no witness found)"
+    elif report.radius_result.precision is not None:
+        run = report.radius_result.precision
+        radius_line = (
+            f"class radius <= {_fmt(radius.value)}{_interval(radius)}, an upper estimate to ±{run.reached:.1%} "
+            f"from {run.num_points} points searched at {len(run.level_budgets)} budget level(s), {m.access} search"
+        )
     else:
         radius_line = (
             f"class radius <= {_fmt(radius.value)}{_interval(radius)}, an upper estimate from {m.num_samples} "

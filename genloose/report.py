@@ -219,6 +219,9 @@ class Report:
         ['class_radius', 'collision_probability']
         """
         out: dict[str, Estimate] = {name: getattr(self, name) for name in ESTIMATE_QUANTITIES}
+        image = self.radius_result.image_distance
+        if image is not None:  # reports from before genloose recorded it have none
+            out["image_distance"] = image
         out.update({name: getattr(self.bounds, name) for name in BOUND_QUANTITIES})
         return out
 
