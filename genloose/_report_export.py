@@ -78,7 +78,7 @@ first."""
 
 _LABELS = {
     "class_radius": "class radius (upper estimate)",
-    "image_distance": "||g(witness) - g(z)|| (upper bd.)",
+    "image_distance": "image distance ||g(z*) - g(z)||",
     "collision_probability": "collision probability ||p||²",
     "collision_entropy": "collision entropy -log ||p||²",
     "effective_number_of_classes": "effective number of classes",
@@ -115,7 +115,11 @@ def _diagnostic_rows(report: Report) -> list[tuple[str, float, str]]:
         ("total_queries", float(d.total_queries), "calls of c∘g in the search, seeding pool included"),
         ("num_observed_classes", float(d.num_observed_classes), "classes with a positive count"),
         ("max_class_probability", float(d.max_class_probability), "max of the sample frequencies"),
-        ("cap_respected", float(d.cap_respected), "indicator: the search's cap check passed"),
+        (
+            "cap_respected",
+            math.nan if d.cap_respected is None else float(d.cap_respected),
+            "indicator: the search's cap check passed (NaN: not checked, as for latents not drawn from N(0, I))",
+        ),
     ]
 
 
@@ -178,7 +182,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         total_queries=int(d.total_queries),
         num_observed_classes=int(d.num_observed_classes),
         max_class_probability=float(d.max_class_probability),
-        cap_respected=bool(d.cap_respected),
+        cap_respected=None if d.cap_respected is None else bool(d.cap_respected),
         class_counts=[int(c) for c in report.class_counts],
         class_probabilities=[float(p) for p in report.class_probabilities],
     )
@@ -259,7 +263,10 @@ def render(report: Report) -> str:
             continue
         interval = "" if math.isnan(estimate.ci_low) else f"[{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]"
         lines.append(f"  {label:<34} {_fmt(estimate.value):>10} {_fmt(estimate.stderr, 3):>10}   {interval}")
-    cap = "respected" if d.cap_respected else "EXCEEDED (the search failed)"
+    if d.cap_respected is None:
+        cap = "not checked (the check needs at least two points drawn from N(0, I))"
+    else:
+        cap = "respected" if d.cap_respected else "EXCEEDED (the search failed)"
     lines.append(
         f"diagnostics: {d.num_censored} censored, {d.queries_per_point:.0f} queries/point, "
         f"{d.num_observed_classes} classes observed (max p̂ = {d.max_class_probability:.3g}), Fawzi cap {cap}"
@@ -314,6 +321,11 @@ def summary(report: Report) -> str:
         lines.append("Fawzi cap: infinite (one class: no boundary)")
     elif math.isnan(radius.value):
         lines.append(f"Fawzi cap {_fmt(cap.value)} (holds for every classifier): no radius to check against it")
+    elif d.cap_respected is None:
+        lines.append(
+            f"Fawzi cap {_fmt(cap.value)} (bounds the mean over z ~ N(0, I)): not checked (it needs two or more "
+            "points drawn from it)"
+        )
     elif d.cap_respected:
         lines.append(f"Fawzi cap {_fmt(cap.value)} (holds for every classifier): the radius is within it")
     else:

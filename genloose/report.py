@@ -10,6 +10,7 @@ This module holds the result types and their assembly; the export and rendering 
 
 from __future__ import annotations
 
+import math
 import platform
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +33,7 @@ from genloose.metrics.bounds import (
     theorem_3_1_estimate,
     theorem_3_2_estimate,
 )
+from genloose.metrics.radius.aggregate import cap_check_applies
 from genloose.metrics.radius.result import RadiusResult
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ __all__ = [
     "DIAGNOSTIC_QUANTITIES",
     "ESTIMATE_QUANTITIES",
     "FRAME_DTYPES",
+    "SAMPLE_SPACE_QUANTITIES",
     "BoundEstimate",
     "Bounds",
     "Diagnostics",
@@ -59,6 +62,9 @@ ESTIMATE_QUANTITIES: tuple[str, ...] = (
     "effective_number_of_classes",
 )
 """The estimated quantities, in report order."""
+
+SAMPLE_SPACE_QUANTITIES: tuple[str, ...] = ("image_distance",)
+"""Quantities measured in sample space at the witnesses (``RadiusResult.image_distance``), after the estimates."""
 
 BOUND_QUANTITIES: tuple[str, ...] = (
     "fawzi_cap",
@@ -95,11 +101,13 @@ class Diagnostics:
         Classes seen in the sample (:math:`\\hat p_k > 0`).
     max_class_probability : float
         :math:`\\max_k \\hat p_k`.
-    cap_respected : bool
+    cap_respected : bool or None
         The search's own cap check, ``not radius_result.exceeds_cap``: false when the radius estimate lies
         above the Fawzi cap (at the sample and seeding-pool frequencies) beyond both their errors, which
         proves the search failed, since the cap holds for every classifier (one-sided z-test, see
-        :func:`genloose.class_radius`).
+        :func:`genloose.class_radius`). None when the check does not apply: the cap bounds the mean over
+        z ~ N(0, I), so latents chosen by the caller are not checked, nor a single point or an undefined
+        estimate.
     """
 
     num_censored: int
@@ -107,7 +115,7 @@ class Diagnostics:
     total_queries: int
     num_observed_classes: int
     max_class_probability: float
-    cap_respected: bool
+    cap_respected: bool | None
 
 
 @dataclass(frozen=True)
@@ -220,8 +228,10 @@ class Report:
         """
         out: dict[str, Estimate] = {name: getattr(self, name) for name in ESTIMATE_QUANTITIES}
         image = self.radius_result.image_distance
-        if image is not None:  # reports from before genloose recorded it have none
-            out["image_distance"] = image
+        if image is None:  # a report from before genloose recorded it
+            nan = math.nan
+            image = Estimate.from_normal(nan, nan, n=0, confidence=self.confidence, method="not recorded")
+        out["image_distance"] = image
         out.update({name: getattr(self.bounds, name) for name in BOUND_QUANTITIES})
         return out
 
@@ -241,7 +251,7 @@ class Report:
         ...                       progress=False)
         >>> frame = r.to_frame()
         >>> list(frame.columns[:4]), len(frame)
-        (['quantity', 'value', 'stderr', 'ci_low'], 14)
+        (['quantity', 'value', 'stderr', 'ci_low'], 15)
         """
         return _export.report_frame(self)
 
@@ -363,7 +373,7 @@ class Report:
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.csv"
         >>> r.save_csv(path)
         >>> len(pandas.read_csv(path))
-        14
+        15
         """
         _export.save_text(path, self.to_frame().to_csv(index=False), overwrite=overwrite)
 
@@ -514,7 +524,11 @@ def build_report(
         total_queries=int(result.total_queries) + sample_queries,
         num_observed_classes=observed,
         max_class_probability=max_p,
-        cap_respected=not result.exceeds_cap,
+        cap_respected=(
+            not result.exceeds_cap
+            if cap_check_applies(result.estimate, result.fawzi_cap, sampled=result.seed is not None)
+            else None
+        ),
     )
     metadata = RunMetadata(
         seed=int(result.seed) if result.seed is not None else -1,

@@ -159,7 +159,7 @@ def test_single_class_model_is_documented_not_an_error(single_class_model) -> No
     assert report.collision_probability.value == 1.0
     assert report.class_counts.tolist() == [20, 0, 0]
     assert report.diagnostics.num_observed_classes == 1
-    assert report.diagnostics.cap_respected  # nothing contradicts the (infinite) cap
+    assert report.diagnostics.cap_respected is None  # no finite estimate and an infinite cap: nothing to check
     assert isinstance(report.bounds.fawzi_cap, BoundEstimate)
 
 
@@ -276,3 +276,18 @@ def test_reports_made_with_precision_compare_unpaired_only() -> None:
 def test_evaluate_refuses_a_bad_precision_by_name(precision: Any) -> None:
     with pytest.raises(genloose.InvalidArgumentError, match="precision"):
         genloose.evaluate(torch.nn.Identity(), _two_halves, latent_dim=2, num_samples=10, precision=precision)
+
+
+def test_the_cap_check_is_reported_as_not_made_where_it_does_not_apply() -> None:
+    from genloose.report import build_report
+
+    options = {"latent_dim": 2, "progress": False}
+    given = genloose.class_radius(torch.nn.Identity(), _two_halves, latents=np.ones((5, 2)), **options)
+    sampled = genloose.class_radius(torch.nn.Identity(), _two_halves, num_samples=5, **options)
+    build = {"confidence": 0.95, "num_classes": 2, "world_size": 1, "device": "cpu", "dtype": "float32"}
+    not_checked = build_report(given, **build)
+    assert not_checked.diagnostics.cap_respected is None
+    assert "not checked" in not_checked.summary()
+    assert math.isnan(not_checked.to_frame().set_index("quantity").loc["cap_respected", "value"])
+    assert genloose.Report.from_json(not_checked.to_json()).diagnostics.cap_respected is None
+    assert build_report(sampled, **build).diagnostics.cap_respected is True

@@ -15,6 +15,7 @@ from genloose.report import (
     DIAGNOSTIC_QUANTITIES,
     ESTIMATE_QUANTITIES,
     FRAME_DTYPES,
+    SAMPLE_SPACE_QUANTITIES,
     empty_frame,
     reports_to_frame,
 )
@@ -33,14 +34,15 @@ def test_frame_has_the_fixed_schema(ten_sectors) -> None:
     expected_dtypes = pd.Series({k: pd.api.types.pandas_dtype(v) for k, v in FRAME_DTYPES.items()})
     pd.testing.assert_series_equal(frame.dtypes, expected_dtypes, check_names=False)
     pd.testing.assert_frame_equal(frame.iloc[:0].reset_index(drop=True), empty_frame())
-    assert frame["quantity"].tolist() == [*ESTIMATE_QUANTITIES, *BOUND_QUANTITIES, *DIAGNOSTIC_QUANTITIES]
+    quantities = [*ESTIMATE_QUANTITIES, *SAMPLE_SPACE_QUANTITIES, *BOUND_QUANTITIES, *DIAGNOSTIC_QUANTITIES]
+    assert frame["quantity"].tolist() == quantities
     row = frame.set_index("quantity").loc["class_radius"]
     assert row["value"] == report.class_radius.value
     assert row["n"] == report.class_radius.n
     assert (frame["seed"] == 3).all()
     assert (frame["world_size"] == 1).all()
     assert (frame["genloose_version"] == genloose.__version__).all()
-    assert frame["hypothesis_holds"].isna().sum() == len(ESTIMATE_QUANTITIES) + len(DIAGNOSTIC_QUANTITIES)
+    assert frame["hypothesis_holds"].isna().sum() == len(ESTIMATE_QUANTITIES) + len(SAMPLE_SPACE_QUANTITIES) + len(DIAGNOSTIC_QUANTITIES)
     assert frame.set_index("quantity").loc["cap_respected", "value"] == 1.0
     wide = frame.pivot(index="quantity", columns="seed", values="value")
     assert wide.shape == (len(frame), 1)
@@ -67,7 +69,7 @@ def test_dict_and_json_have_stable_keys(ten_sectors) -> None:
     _, report = ten_sectors
     data = report.to_dict()
     expected = []
-    for name in (*ESTIMATE_QUANTITIES, *BOUND_QUANTITIES):
+    for name in (*ESTIMATE_QUANTITIES, *SAMPLE_SPACE_QUANTITIES, *BOUND_QUANTITIES):
         expected += [f"{name}_{s}" for s in ("value", "stderr", "ci_low", "ci_high", "n", "method")]
         if name in BOUND_QUANTITIES:
             expected.append(f"{name}_hypothesis_holds")

@@ -32,6 +32,24 @@ __all__ = [
 CAP_TEST_LEVEL = 1e-3  # one-sided false-alarm rate of the cap check when E r equals the cap exactly
 
 
+def cap_check_applies(estimate: Estimate, cap: float, *, sampled: bool) -> bool:
+    """Whether :func:`exceeds_cap` tests anything: a sample from N(0, I) of at least two points, finite numbers.
+
+    Examples
+    --------
+    >>> e = Estimate.from_normal(0.9, 0.01, n=100, confidence=0.95, method="mean")
+    >>> cap_check_applies(e, 0.8, sampled=True), cap_check_applies(e, 0.8, sampled=False)
+    (True, False)
+    """
+    return bool(
+        sampled
+        and estimate.n >= 2
+        and np.isfinite(estimate.stderr)
+        and np.isfinite(estimate.value)
+        and np.isfinite(cap)
+    )
+
+
 def exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float, *, sampled: bool = True) -> bool:
     """Whether the estimate lies above the cap beyond both their errors (a one-sided z-test at CAP_TEST_LEVEL).
 
@@ -59,9 +77,7 @@ def exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float, *, sampled: b
     >>> exceeds_cap(e, 0.8, 0.01), exceeds_cap(e, 0.88, 0.01), exceeds_cap(e, 0.8, 0.01, sampled=False)
     (True, False, False)
     """
-    if not (sampled and estimate.n >= 2 and np.isfinite(estimate.stderr)):
-        return False
-    if not (np.isfinite(estimate.value) and np.isfinite(cap)):
+    if not cap_check_applies(estimate, cap, sampled=sampled):
         return False
     spread = math.hypot(estimate.stderr, cap_stderr if np.isfinite(cap_stderr) else 0.0)
     critical = float(ndtri(1.0 - CAP_TEST_LEVEL))
