@@ -38,6 +38,8 @@ VALUES: dict[str, tuple[list[Any], list[tuple[Any, str]]]] = {
     "max_radius": ([None, 1e-9, 6], [(0.0, "> 0"), (math.inf, "finite"), (-1.0, "> 0")]),
     "lipschitz": ([None, 0.5, 3], [(0, "> 0"), (True, "a real")]),
     "on_unverified": (["raise", "censor"], [("ignore", "one of 'raise', 'censor'"), (None, "one of")]),
+    "precision_max_points": ([32, 10**6], [(0, "an integer >= 1"), (1e5, "an integer")]),
+    "precision_pilot_points": ([8, 32], [(7, "an integer >= 8"), (10**6, "at most precision_max_points")]),
 }
 
 
@@ -60,6 +62,8 @@ def test_defaults_are_the_search_defaults() -> None:
         "max_radius": None,
         "lipschitz": None,
         "on_unverified": "raise",
+        "precision_max_points": 100_000,
+        "precision_pilot_points": 32,
     }
 
 
