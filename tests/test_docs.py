@@ -1,17 +1,22 @@
-"""The documentation: the site builds in mkdocs strict mode, and the quickstart's code runs as printed.
+"""The documentation: the site builds in mkdocs strict mode, and every code example runs as printed.
 
 * ``test_site_builds_in_strict_mode`` runs ``mkdocs build --strict`` into a temporary directory. Strict mode
   turns every warning into a failure: a broken link or anchor, a page missing from the nav or a nav entry
   without its page, an API reference (``::: genloose.x``) that does not resolve, a docstring that does not
   parse. It is skipped, with the reason, when the ``docs`` extra is not installed.
-* ``test_quickstart_runs_and_prints_what_it_shows`` executes the ``python`` code blocks of
-  docs/quickstart.md in order, in one namespace, like a reader pasting them into a session. Where a code
-  block is followed by a ``text`` block, that block is the output the page claims: the code's stdout must
-  match it, word for word, with numbers equal to a relative 1e-3 (so that a change in the estimator that
-  moves a printed number shows up here and the page gets updated).
+* ``test_every_python_block_of_the_page_runs`` executes, for README.md and every page under docs/, the
+  ``python`` code blocks in order, in one namespace, like a reader pasting them into a session, in a
+  scratch directory, with progress bars off. Any error, or any warning the code does not catch, fails.
+  Where a code block is followed by a ``text`` block, that block is the output the page claims: the code's
+  stdout must match it, word for word, with numbers equal to a relative 1e-3 (so that a change in the
+  estimator that moves a printed number shows up here and the page gets updated). A block whose fence
+  carries a title starting with "Sketch" (```` ```python title="Sketch: needs your own models" ````) cannot
+  run by nature and is skipped; nothing else is (docs/testing.md documents the convention). Pages that take
+  minutes are marked slow with the reason (``_SLOW_PAGES``); the fast run still executes their imports.
 
-After a deliberate change, ``python tests/test_docs.py --update-quickstart`` reruns the page's code and
-rewrites its ``text`` output blocks with what the code prints now (review the diff).
+After a deliberate change, ``python tests/test_docs.py --update [PAGE.md ...]`` reruns a page's code (by
+default docs/quickstart.md) in a scratch directory and rewrites its ``text`` output blocks with what the
+code prints now (review the diff).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -38,7 +44,10 @@ from genloose import SearchFailureWarning
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
-_BLOCK = re.compile(r"^```(?P<lang>[a-z]*)(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", flags=re.S | re.M)
+# a fenced block: three or more backticks, closed by the same number (a longer fence may show a shorter one)
+_BLOCK = re.compile(
+    r"^(?P<fence>`{3,})(?P<lang>[a-z]*)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", flags=re.S | re.M
+)
 _NUMBER = re.compile(r"([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)")
 # A ```python block that cannot run by nature (the reader's own models, a GPU, a multi-process launcher) is
 # marked with a title that starts with "Sketch", e.g. ```python title="Sketch: needs your own models".
@@ -125,7 +134,8 @@ def test_code_blocks_are_found_with_their_outputs_and_sketch_marks(tmp_path: Pat
     page.write_text(
         "# t\n\n```python\nprint(1)\n```\n\n```text\n1\n```\n\n"
         '```python title="Sketch: needs your own models"\nmodel(x)\n```\n\n```bash\nls\n```\n'
-        '```python title="bubble.py"\nx = 2\n```\n',
+        '```python title="bubble.py"\nx = 2\n```\n'
+        '````markdown\n```python title="Sketch"\nshown(x)\n```\n````\n',
         encoding="utf-8",
     )
     blocks = _doc_blocks(page)
@@ -311,5 +321,9 @@ def _update_page(page: Path) -> None:
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] != "--update":
         sys.exit("usage: python tests/test_docs.py --update [PAGE.md ...]  (default: docs/quickstart.md)")
-    for name in sys.argv[2:] or [str(DOCS / "quickstart.md")]:
-        _update_page(Path(name).resolve())
+    os.environ["TQDM_DISABLE"] = "1"
+    pages = [Path(name).resolve() for name in sys.argv[2:]] or [DOCS / "quickstart.md"]
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)  # pages write files
+        for page in pages:
+            _update_page(page)
