@@ -508,7 +508,7 @@ def pairing_note(a: Report, b: Report, paired: bool) -> str:
     ma, mb = a.metadata, b.metadata
     if paired:
         return f"same seed {ma.seed} and num_samples {ma.num_samples}: the same latents, so the paired tests apply"
-    reason = "a seed is unknown" if ma.seed < 0 or mb.seed < 0 else f"seeds {ma.seed} and {mb.seed} differ"
+    reason = "a seed is unknown" if ma.seed is None or mb.seed is None else f"seeds {ma.seed} and {mb.seed} differ"
     return (
         f"{reason}: independent samples, so the unpaired tests apply (Welch, z); for the more powerful paired "
         "tests evaluate both with the same seed and num_samples"
@@ -530,7 +530,7 @@ def _check_compatible(a: Report, b: Report) -> bool:
             "a and b must be labelled by classifiers with the same number of classes; got num_classes="
             f"{ma.num_classes} and {mb.num_classes}"
         )
-    if ma.seed != mb.seed or ma.seed < 0:
+    if ma.seed is None or ma.seed != mb.seed:
         return False
     if a.radius_result.precision is not None or b.radius_result.precision is not None:
         raise InvalidArgumentError(

@@ -62,7 +62,7 @@ FRAME_DTYPES: dict[str, str] = {
     "n": "int64",
     "method": "object",
     "hypothesis_holds": "boolean",
-    "seed": "int64",
+    "seed": "Int64",
     "latent_dim": "int64",
     "num_samples": "int64",
     "access": "object",
@@ -188,7 +188,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     )
     m = report.metadata
     out.update(
-        seed=int(m.seed),
+        seed=None if m.seed is None else int(m.seed),
         latent_dim=int(m.latent_dim),
         num_samples=int(m.num_samples),
         access=m.access,

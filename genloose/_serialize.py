@@ -42,7 +42,8 @@ seeding pool too). Files of version 1 are read with their old names mapped (:dat
 
 Within version 2, ``RunMetadata.dtype`` was first written as ``"torch.float32"`` and is now ``"float32"``,
 the spelling of the search's metadata; older files are read with their values respelled
-(:data:`_RESPELLED`). The field is a string either way, so an older genloose reads the newer files.
+(:data:`_RESPELLED`). The field is a string either way, so an older genloose reads the newer files. Likewise
+``RunMetadata.seed`` was ``-1`` for latents given by the caller and is now ``None``.
 """
 
 _RENAMED: dict[str, dict[str, str]] = {"RadiusResult": {"class_counts": "class_counts_with_pool"}}
@@ -53,7 +54,11 @@ def _dtype_name(value: Any) -> Any:
     return value.removeprefix("torch.") if isinstance(value, str) else value
 
 
-_RESPELLED: dict[str, dict[str, Callable[[Any], Any]]] = {"RunMetadata": {"dtype": _dtype_name}}
+def _seed_or_none(value: Any) -> Any:
+    return None if value == -1 and not isinstance(value, bool) else value
+
+
+_RESPELLED: dict[str, dict[str, Callable[[Any], Any]]] = {"RunMetadata": {"dtype": _dtype_name, "seed": _seed_or_none}}
 """Field -> the function giving a value an older genloose wrote its current spelling, per class."""
 
 

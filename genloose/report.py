@@ -124,8 +124,11 @@ class RunMetadata:
 
     Attributes
     ----------
-    seed, latent_dim, num_samples : int
-        The sample: points ``0, ..., num_samples - 1`` of the N(0, I) sequence of ``seed``.
+    seed : int or None
+        The seed of the N(0, I) sequence the sample's points ``0, ..., num_samples - 1`` come from; None when the
+        latents were given by the caller (a report built from ``class_radius(latents=...)``).
+    latent_dim, num_samples : int
+        d and the sample size.
     access : str
         ``"white-box"`` or ``"black-box"`` (what the search used).
     world_size : int
@@ -141,7 +144,7 @@ class RunMetadata:
         Versions.
     """
 
-    seed: int
+    seed: int | None
     latent_dim: int
     num_samples: int
     access: str
@@ -531,7 +534,7 @@ def build_report(
         ),
     )
     metadata = RunMetadata(
-        seed=int(result.seed) if result.seed is not None else -1,
+        seed=None if result.seed is None else int(result.seed),
         latent_dim=int(result.latent_dim),
         num_samples=n,
         access=result.access,
