@@ -28,7 +28,7 @@ import itertools
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,6 +56,8 @@ CANDIDATE_FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
 MIN_COARSE_BUDGET = 24
 #: Rounds of "estimate the variances, add the points they call for" after the pilot.
 MAX_ROUNDS = 5
+#: Label the seeding pool once per run and reuse its labels in every search call (the pool depends only on the seed).
+SHARE_POOL = True
 #: Rounds after the first plan for this fraction more points than their variance estimates call for, so that a
 #: variance estimated a little low is still covered without one more round.
 PLANNING_MARGIN = 1.05
@@ -79,7 +81,7 @@ class PrecisionSummary:
     total_calls : int
         Every call of c∘g the run made: all levels, the pilot and the pool labelling.
     pool_calls : int
-        Calls spent labelling the seeding pool (once per search call).
+        Calls spent labelling the seeding pool (once per run: the search calls share its labels).
     pilot_points : int
         Points searched at every candidate budget to choose the levels; they belong to every level.
     pilot_calls : int
@@ -161,6 +163,8 @@ def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettin
     from genloose.distributed import merge_radius_results
     from genloose.metrics.radius.search import class_radius_unchecked
 
+    pool_cache: dict[str, Any] | None = {} if SHARE_POOL else None
+
     def search(start: int, count: int, budget: int | None) -> RadiusResult:
         config = run.config if budget is None else replace(run.config, max_queries=budget)
         with warnings.catch_warnings():
@@ -171,7 +175,9 @@ def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettin
                 clf,
                 latents=None,
                 num_samples=count,
-                run=replace(run, sample_offset=start, config=config, stacklevel=run.stacklevel + 2),
+                run=replace(
+                    run, sample_offset=start, config=config, stacklevel=run.stacklevel + 2, pool_cache=pool_cache
+                ),
             )
 
     estimate, summary, full = run_to_precision(

@@ -328,6 +328,9 @@ class RunSettings:
     config: SearchConfig
     progress: bool | None
     stacklevel: int
+    #: Shared by the calls of one run on the same models and seed (a precision run's levels): the seeding pool's
+    #: labels, computed by the first call and reused, uncounted, by the others (None: label the pool every call).
+    pool_cache: dict[str, Any] | None = None
 
 
 def class_radius_unchecked(
@@ -418,7 +421,12 @@ def _search(labeler: LatentLabeler, points64: np.ndarray, *, sample_seed: int | 
 
     before_pool = labeler.queries.total
     pool_z = labeler.to_latents(draw_latents(seed, d, pool_size, purpose=Purpose.POOL))
-    pool_y = _label_in_chunks(labeler, pool_z, batch_size, "seeding-pool point") if pool_size else y_all[:0]
+    if run.pool_cache is not None and "labels" in run.pool_cache:  # labelled by an earlier call of the same run
+        pool_y = run.pool_cache["labels"]
+    else:
+        pool_y = _label_in_chunks(labeler, pool_z, batch_size, "seeding-pool point") if pool_size else y_all[:0]
+        if run.pool_cache is not None:
+            run.pool_cache["labels"] = pool_y
     pool_queries = labeler.queries.total - before_pool
     pool_np = pool_z.detach().cpu().to(torch.float64).numpy()
     pool_labels = pool_y.cpu().numpy()

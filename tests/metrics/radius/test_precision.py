@@ -13,6 +13,7 @@ from scipy import stats
 
 import genloose
 from genloose import testing
+from genloose.metrics.radius import precision as precision_module
 from genloose.metrics.radius.precision import run_to_precision
 
 
@@ -175,3 +176,14 @@ def test_bad_precision_sizes_are_refused_by_name(field, value):
     kwargs = {"precision_max_points": 100, field: value}
     with pytest.raises(genloose.InvalidArgumentError, match=field):
         genloose.SearchConfig(**kwargs)
+
+
+def test_the_pool_is_labelled_once_per_run_and_sharing_it_changes_no_number(sectors, monkeypatch):
+    shared = _with_precision(sectors, 0.2, seed=5, pilot_points=8)
+    monkeypatch.setattr(precision_module, "SHARE_POOL", False)
+    alone = _with_precision(sectors, 0.2, seed=5, pilot_points=8)
+    assert shared.estimate == alone.estimate
+    assert (shared.radii == alone.radii).all()
+    assert shared.precision.pool_calls == 2048  # the default pool, labelled once
+    assert alone.precision.pool_calls > shared.precision.pool_calls
+    assert alone.total_queries - shared.total_queries == alone.precision.pool_calls - 2048
