@@ -217,10 +217,9 @@ def evaluate(
             stacklevel=2,
         )
         result = class_radius_to_precision(gen, clf, run=run, precision=settings["precision"])
-        sample_labels = label_sample(
+        sample_labels, sample_queries = label_sample(
             gen, clf, seed=settings["seed"], num_samples=num_samples, batch_size=settings["batch_size"]
         )
-        sample_queries = num_samples
     elif world_size == 1:
         result = search(0, num_samples)
     else:

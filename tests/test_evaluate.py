@@ -252,7 +252,8 @@ def test_evaluate_with_precision_labels_the_same_sample_and_reaches_the_precisio
     summary = report.radius_result.precision
     assert summary.met
     assert report.class_radius.ci_high - report.class_radius.value <= 0.05 * report.class_radius.value
-    assert report.diagnostics.total_queries == summary.total_calls + 200
+    # the 200 labels and the labelling's function check (a few probe rows) come on top of the run's calls
+    assert summary.total_calls + 200 <= report.diagnostics.total_queries <= summary.total_calls + 200 + 64
     # E r = sqrt(2/pi) for two half-spaces; 4 standard errors plus the search's relative error
     assert abs(report.class_radius.value - math.sqrt(2 / math.pi)) <= 4 * report.class_radius.stderr + 1e-3
     back = genloose.Report.from_json(report.to_json())

@@ -201,7 +201,8 @@ class LatentLabeler:
                 place = self._places("latent index", 0, start)
                 here = self.generator.call_block(block, grad=False, place=place, real=real)[:real]
                 there = self.generator.call_block(other, grad=False, place=place, real=real)[:real]
-                difference = (there.to(torch.float64) - here.to(torch.float64)).reshape(real, -1)
+                wide = torch.complex128 if (here.is_complex() or there.is_complex()) else torch.float64
+                difference = (there.to(wide) - here.to(wide)).reshape(real, -1)
                 distances.append(torch.linalg.vector_norm(difference, dim=1).cpu().numpy())
         return np.concatenate(distances) if distances else np.zeros(0)
 

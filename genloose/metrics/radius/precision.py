@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genloose._errors import GenlooseWarning, InvalidArgumentError, SearchFailureWarning
+from genloose._errors import GenlooseError, GenlooseWarning, SearchFailureWarning
 from genloose.estimate import Estimate, normal_quantile
 from genloose.metrics.radius.aggregate import exceeds_cap
 
@@ -56,6 +56,8 @@ CANDIDATE_FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
 MIN_COARSE_BUDGET = 24
 #: Rounds of "estimate the variances, add the points they call for" after the pilot.
 MAX_ROUNDS = 5
+#: Every level above the cheapest keeps at least this share of the cheapest level's points (see _level_sizes).
+MIN_LEVEL_SHARE = 1 / 20
 #: Label the seeding pool once per run and reuse its labels in every search call (the pool depends only on the seed).
 SHARE_POOL = True
 #: Rounds after the first plan for this fraction more points than their variance estimates call for, so that a
@@ -77,7 +79,8 @@ class PrecisionSummary:
     requested, reached : float
         The relative half-width of the interval asked for, and the one reached.
     met : bool
-        ``reached <= requested``; False when ``SearchConfig.precision_max_points`` stopped the run first.
+        ``reached <= requested``; False when ``SearchConfig.precision_max_points`` (or, rarely, the number of
+        rounds) stopped the run first, with a warning that says which.
     total_calls : int
         Every call of c∘g the run made: all levels, the pilot and the pool labelling.
     pool_calls : int
@@ -219,19 +222,27 @@ def run_to_precision(
         nonlocal pool_calls, search_calls
         result = search(start, count, budget)
         pool_calls += result.pool_queries
-        search_calls += int(result.queries.sum())
+        # every call of c∘g the search made (labelling, probes, re-verification, its pool), when it says so
+        metadata = result.metadata
+        if "forward_queries" in metadata and "backward_queries" in metadata:
+            search_calls += int(metadata["forward_queries"]) + int(metadata["backward_queries"])
+        else:
+            search_calls += int(result.queries.sum()) + int(result.pool_queries)
         if budget is None:
             full.append(result)
         radii = np.asarray(result.radii, dtype=np.float64)
-        if not np.isfinite(radii).all():
-            raise InvalidArgumentError(
-                f"precision needs a verified radius at every point; {int((~np.isfinite(radii)).sum())} of "
-                f"{count} points have none at a budget of {budget or 'the full search'} "
-                "(set SearchConfig(on_unverified='raise') to see why, or run without precision to censor them)"
+        missing = int((~np.isfinite(radii)).sum())
+        if missing and not (budget is None and start == 0 and missing == count):
+            raise GenlooseError(
+                f"class_radius with precision needs a witness for every point, and {missing} of {count} points "
+                f"have none within a budget of {budget or 'the full search'} calls: run without precision, where "
+                "points without a witness are counted and excluded from the mean (censored)"
             )
         return radii, np.asarray(result.queries, dtype=np.int64)
 
     top_radii, top_queries = run(0, pilot_points, None)
+    if not np.isfinite(top_radii).any():  # no boundary found at all (a single class): the estimate is undefined
+        return full[0].estimate, _undefined_summary(precision, search_calls, pool_calls, pilot_points), full
     top = int(full[0].metadata["budget_per_point"])
     candidates = sorted({b for f in CANDIDATE_FRACTIONS if (b := round(top * f)) >= MIN_COARSE_BUDGET} - {top})
     pilot = _Samples(radii={top: top_radii}, queries={top: top_queries})
@@ -254,8 +265,15 @@ def run_to_precision(
         # the pilot's variances are rough: its round plans half the points, later rounds the rest
         share = FIRST_ROUND_SHARE if round_ == 0 else PLANNING_MARGIN
         target = precision * abs(estimate.value) / z / math.sqrt(share)
-        for level, size in enumerate(_level_sizes(terms, calls, target)):
-            extra = min(max(size - sum(t.size for t in terms[level]), 0), max_points - next_index)
+        have = [sum(t.size for t in level_terms) for level_terms in terms]
+        wanted = _level_sizes(terms, calls, target)
+        if all(w <= h for w, h in zip(wanted, have, strict=True)):
+            # the plan (which leaves out the pilot's covariances) asks for nothing more: grow every level by the
+            # ratio of the variance reached to the variance wanted
+            growth = (half_width / (precision * abs(estimate.value))) ** 2 * PLANNING_MARGIN
+            wanted = [math.ceil(h * growth) + 1 for h in have]
+        for level, size in enumerate(wanted):
+            extra = min(max(size - have[level], 0), max_points - next_index)
             if extra <= 0:
                 continue
             fine_budget = ladder[level] if ladder[level] != top else None
@@ -270,10 +288,13 @@ def run_to_precision(
         estimate, half_width = _combine(terms, pilot_points, z, confidence)
     reached = half_width / abs(estimate.value) if estimate.value else math.inf
     if reached > precision:
+        why = (
+            f"SearchConfig.precision_max_points={max_points} points were searched (raise it to go further)"
+            if next_index >= max_points
+            else f"{next_index} points were searched in {MAX_ROUNDS} rounds (the variances kept growing)"
+        )
         warnings.warn(
-            f"class_radius: the relative precision reached is {reached:.3g}, not the {precision:.3g} asked for: "
-            f"{next_index} points were searched, SearchConfig.precision_max_points={max_points} "
-            "(raise it to go further)",
+            f"class_radius: the relative precision reached is {reached:.3g}, not the {precision:.3g} asked for: " + why,
             GenlooseWarning,
             stacklevel=stacklevel,
         )
@@ -282,7 +303,7 @@ def run_to_precision(
         requested=precision,
         reached=float(reached),
         met=bool(reached <= precision),
-        total_calls=search_calls + pool_calls,
+        total_calls=search_calls,
         pool_calls=pool_calls,
         pilot_points=pilot_points,
         pilot_calls=pilot_calls,
@@ -294,6 +315,26 @@ def run_to_precision(
         level_variances=np.array([t.var(ddof=1) for t in joined]),
     )
     return estimate, summary, full
+
+
+def _undefined_summary(precision: float, calls: int, pool_calls: int, pilot_points: int) -> PrecisionSummary:
+    """The summary of a run whose pilot found no witness at all: nothing was estimated."""
+    empty_int, empty_float = np.zeros(0, dtype=np.int64), np.zeros(0)
+    return PrecisionSummary(
+        requested=precision,
+        reached=math.nan,
+        met=False,
+        total_calls=calls,
+        pool_calls=pool_calls,
+        pilot_points=pilot_points,
+        pilot_calls=calls,
+        level_budgets=empty_int,
+        level_coarse_budgets=empty_int,
+        level_points=empty_int,
+        level_calls=empty_int,
+        level_means=empty_float,
+        level_variances=empty_float,
+    )
 
 
 def _term(samples: _Samples, ladder: tuple[int, ...], level: int) -> np.ndarray:
@@ -327,11 +368,18 @@ def _cheapest_ladder(pilot: _Samples, candidates: list[int], top: int) -> tuple[
 
 
 def _level_sizes(terms: list[list[np.ndarray]], calls: list[int], target_stderr: float) -> list[int]:
-    """Points per level for a standard error of ``target_stderr`` at least calls: n_l ∝ sqrt(V_l / C_l)."""
+    """Points per level for a standard error of ``target_stderr`` at least calls: n_l ∝ sqrt(V_l / C_l).
+
+    Every level above the cheapest keeps at least :data:`MIN_LEVEL_SHARE` of the cheapest level's points: a
+    difference that was 0 on every pilot point (a cheap search that fails only rarely) would otherwise never be
+    sampled again, and its rare failures would bias the estimate with an interval that cannot show it.
+    """
     variances = [float(np.concatenate(t).var(ddof=1)) for t in terms]
     per_point = [c / sum(x.size for x in t) for c, t in zip(calls, terms, strict=True)]
     scale = sum(math.sqrt(v * c) for v, c in zip(variances, per_point, strict=True)) / target_stderr**2
-    return [math.ceil(scale * math.sqrt(v / c)) if c > 0 else 0 for v, c in zip(variances, per_point, strict=True)]
+    sizes = [math.ceil(scale * math.sqrt(v / c)) if c > 0 else 0 for v, c in zip(variances, per_point, strict=True)]
+    floor = math.ceil(MIN_LEVEL_SHARE * sizes[0])
+    return [sizes[0], *(max(size, floor) for size in sizes[1:])]
 
 
 def _combine(terms: list[list[np.ndarray]], pilot_points: int, z: float, confidence: float) -> tuple[Estimate, float]:

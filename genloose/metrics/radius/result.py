@@ -149,10 +149,20 @@ class RadiusResult:
         """
         if self.image_distances is None:
             return None
+        import dataclasses
+        import warnings
+
         from genloose.metrics.radius.aggregate import mean_estimate
 
         finite = self.image_distances[~self.censored]
-        return mean_estimate(finite, self.num_samples, self.estimate.confidence)
+        with warnings.catch_warnings():  # the class radius's own estimate has already said what is undefined
+            warnings.simplefilter("ignore")
+            estimate = mean_estimate(finite, self.num_samples, self.estimate.confidence)
+        censored = self.num_censored
+        method = "mean of ||g(witness) - g(z)|| (upper bounds in sample space), Monte Carlo Wald CI"
+        if censored:
+            method += f"; {censored} of {self.num_samples} points without a witness excluded"
+        return dataclasses.replace(estimate, method=method)
 
     @property
     def total_queries(self) -> int:

@@ -367,8 +367,10 @@ def class_radius_unchecked(
         return _search(labeler, points64, sample_seed=sample_seed, run=run)
 
 
-def label_sample(gen: Generator, clf: Classifier, *, seed: int, num_samples: int, batch_size: int) -> np.ndarray:
-    """The labels of points 0, ..., num_samples - 1 of the seed's sequence (one call of c∘g each), checked.
+def label_sample(
+    gen: Generator, clf: Classifier, *, seed: int, num_samples: int, batch_size: int
+) -> tuple[np.ndarray, int]:
+    """The labels of points 0, ..., num_samples - 1 of the seed's sequence, checked, and the calls of c∘g spent.
 
     What :func:`genloose.evaluate` with ``precision`` uses for the collision metrics, whose sample is not the
     class-radius run's.
@@ -379,7 +381,8 @@ def label_sample(gen: Generator, clf: Classifier, *, seed: int, num_samples: int
     with labeler.session():
         labeler.check_is_a_function(labeler.to_latents(draw_latents(seed, d, min(num_samples, FUNCTION_PROBE_ROWS))))
         z = labeler.to_latents(draw_latents(seed, d, num_samples))
-        return _label_in_chunks(labeler, z, batch_size, "latent index").cpu().numpy().astype(np.int64)
+        labels = _label_in_chunks(labeler, z, batch_size, "latent index").cpu().numpy().astype(np.int64)
+    return labels, labeler.queries.total
 
 
 def _resolve_access(labeler: LatentLabeler, access: str, probe: torch.Tensor) -> str:

@@ -58,17 +58,22 @@ BUDGETS = (None, 30, 60, 120, 240)
 
 
 def test_when_every_budget_finds_the_same_radius_all_but_the_pilot_go_to_the_cheapest_level():
-    search, _ = _stub({b: (lambda i: 1.0 + _hash_uniform(i, 1)) for b in BUDGETS})
+    search, log = _stub({b: (lambda i: 1.0 + _hash_uniform(i, 1)) for b in BUDGETS})
     estimate, summary, full = _run(search, 0.01)
     assert summary.level_budgets.tolist() == [30, 960]
-    assert summary.level_points[1] == 16
+    # a difference that is 0 on every point still gets its minimum share of the cheapest level's points
+    assert summary.level_points[1] == math.ceil(precision_module.MIN_LEVEL_SHARE * summary.level_points[0])
     assert summary.level_variances[1] == 0.0
     assert summary.met
     assert summary.reached <= 0.01
-    # the differences vanish: the estimate is the plain mean of the points searched at 30
-    n = int(summary.level_points[0])
-    assert estimate.value == pytest.approx(float(np.mean(1.0 + _hash_uniform(np.arange(n), 1))), rel=1e-12)
-    assert [r.radii.size for r in full] == [16]  # only the pilot was searched at the full budget
+    # the differences vanish: the estimate is the plain mean of the cheapest level's points (the pilot, and the
+    # ranges searched at 30 alone, not as the coarse half of a difference)
+    full_starts = {start for start, _, budget in log if budget is None}
+    ranges = [(0, 16)] + [(s, n) for s, n, b in log if b == 30 and s not in full_starts]
+    points = np.concatenate([np.arange(s, s + n) for s, n in ranges])
+    assert points.size == summary.level_points[0]
+    assert estimate.value == pytest.approx(float(np.mean(1.0 + _hash_uniform(points, 1))), rel=1e-12)
+    assert sum(r.radii.size for r in full) == summary.level_points[1]  # the top level's points, pilot included
 
 
 def test_when_coarse_searches_say_nothing_the_run_is_plain_sampling():
@@ -187,3 +192,25 @@ def test_the_pool_is_labelled_once_per_run_and_sharing_it_changes_no_number(sect
     assert shared.precision.pool_calls == 2048  # the default pool, labelled once
     assert alone.precision.pool_calls > shared.precision.pool_calls
     assert alone.total_queries - shared.total_queries == alone.precision.pool_calls - 2048
+
+
+def test_a_model_with_one_class_gives_an_undefined_estimate_as_without_precision():
+    def one_class(x):
+        return torch.stack([torch.ones_like(x[:, 0]), torch.zeros_like(x[:, 0])], 1)
+
+    with pytest.warns(genloose.UndefinedMetricWarning):
+        result = genloose.class_radius(torch.nn.Identity(), one_class, latent_dim=2, precision=0.1, progress=False)
+    assert math.isnan(result.estimate.value)
+    assert not result.precision.met
+    assert math.isnan(result.precision.reached)
+
+
+def test_a_point_without_a_witness_stops_the_run_with_a_clear_error():
+    # point 3 has no witness within the cheapest budget; the others are fine
+    def radius(i, budget):
+        r = 1.0 + _hash_uniform(i, 1)
+        return np.where((i == 3) & (budget == 30), np.inf, r)
+
+    search, _ = _stub({b: (lambda i, b=b: radius(i, b)) for b in BUDGETS})
+    with pytest.raises(genloose.GenlooseError, match="1 of 16 points have none within a budget of 30"):
+        _run(search, 0.05)
