@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import ndtri
 
-from genloose._errors import UndefinedMetricWarning
+from genloose._errors import SearchFailureWarning, UndefinedMetricWarning
 from genloose.estimate import Estimate
 from genloose.metrics.bounds import fawzi_cap
 
@@ -82,6 +82,16 @@ def exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float, *, sampled: b
     spread = math.hypot(estimate.stderr, cap_stderr if np.isfinite(cap_stderr) else 0.0)
     critical = float(ndtri(1.0 - CAP_TEST_LEVEL))
     return bool(estimate.value - cap > critical * spread)
+
+
+def warn_exceeds_cap(estimate: Estimate, cap: float, cap_stderr: float, *, stacklevel: int) -> None:
+    """The :class:`~genloose.SearchFailureWarning` of a failed cap check (``stacklevel`` from the caller)."""
+    warnings.warn(
+        f"class_radius: the estimate {estimate.value:.4g} ± {estimate.stderr:.2g} exceeds the universal "
+        f"cap {cap:.4g} ± {cap_stderr:.2g} (one-sided test at level {CAP_TEST_LEVEL:g}): the search has failed",
+        SearchFailureWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 _MEAN_METHOD = "mean of per-point upper bounds (witness distances), Monte Carlo Wald CI"

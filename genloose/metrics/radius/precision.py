@@ -34,7 +34,7 @@ import numpy as np
 
 from genloose._errors import GenlooseError, GenlooseWarning, SearchFailureWarning
 from genloose.estimate import Estimate, normal_quantile
-from genloose.metrics.radius.aggregate import exceeds_cap
+from genloose.metrics.radius.aggregate import exceeds_cap, warn_exceeds_cap
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -196,12 +196,7 @@ def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettin
         merged = merge_radius_results(full, confidence=run.confidence)
     exceeds = exceeds_cap(estimate, merged.fawzi_cap, merged.fawzi_cap_stderr)
     if exceeds:
-        warnings.warn(
-            f"class_radius: the estimate {estimate.value:.4g} ± {estimate.stderr:.2g} exceeds the universal cap "
-            f"{merged.fawzi_cap:.4g} ± {merged.fawzi_cap_stderr:.2g}: the search has failed",
-            SearchFailureWarning,
-            stacklevel=run.stacklevel,
-        )
+        warn_exceeds_cap(estimate, merged.fawzi_cap, merged.fawzi_cap_stderr, stacklevel=run.stacklevel)
     return replace(merged, estimate=estimate, exceeds_cap=exceeds, pool_queries=summary.pool_calls, precision=summary)
 
 
@@ -222,12 +217,8 @@ def run_to_precision(
         nonlocal pool_calls, search_calls
         result = search(start, count, budget)
         pool_calls += result.pool_queries
-        # every call of c∘g the search made (labelling, probes, re-verification, its pool), when it says so
-        metadata = result.metadata
-        if "forward_queries" in metadata and "backward_queries" in metadata:
-            search_calls += int(metadata["forward_queries"]) + int(metadata["backward_queries"])
-        else:
-            search_calls += int(result.queries.sum()) + int(result.pool_queries)
+        # every call of c∘g the search made: labelling, probes, re-verification, its pool
+        search_calls += int(result.metadata["forward_queries"]) + int(result.metadata["backward_queries"])
         if budget is None:
             full.append(result)
         radii = np.asarray(result.radii, dtype=np.float64)

@@ -33,7 +33,7 @@ from genloose._validation import (
     describe,
     is_tensor,
 )
-from genloose.metrics.radius.aggregate import CAP_TEST_LEVEL, aggregate_radii, lower_bound_estimate
+from genloose.metrics.radius.aggregate import aggregate_radii, lower_bound_estimate, warn_exceeds_cap
 from genloose.metrics.radius.blackbox import SignRefiner
 from genloose.metrics.radius.class_directions import ClassDirections
 from genloose.metrics.radius.config import SearchConfig, as_search_config, reject_moved_arguments
@@ -562,12 +562,7 @@ def _search(labeler: LatentLabeler, points64: np.ndarray, *, sample_seed: int | 
             stacklevel=stacklevel,
         )
     if exceeds:
-        warnings.warn(
-            f"class_radius: the estimate {estimate.value:.4g} ± {estimate.stderr:.2g} exceeds the universal "
-            f"cap {cap:.4g} ± {cap_stderr:.2g} (one-sided test at level {CAP_TEST_LEVEL:g}): the search has failed",
-            SearchFailureWarning,
-            stacklevel=stacklevel,
-        )
+        warn_exceeds_cap(estimate, cap, cap_stderr, stacklevel=stacklevel)
     lower = lower_estimate = None
     if lipschitz is not None:
         lower = np.minimum(_lipschitz_lower_bounds(labeler, z_all, lipschitz, batch_size), radii)

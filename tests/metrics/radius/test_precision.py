@@ -38,7 +38,8 @@ def _stub(radius_at):
         log.append((start, count, budget))
         radii = np.asarray(radius_at[budget](np.arange(start, start + count)), dtype=np.float64)
         queries = np.full(count, budget or 960, dtype=np.int64)
-        return SimpleNamespace(radii=radii, queries=queries, pool_queries=5, metadata={"budget_per_point": 960})
+        metadata = {"budget_per_point": 960, "forward_queries": int(queries.sum()) + 5, "backward_queries": 0}
+        return SimpleNamespace(radii=radii, queries=queries, pool_queries=5, metadata=metadata)
 
     return search, log
 
