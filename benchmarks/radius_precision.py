@@ -29,6 +29,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,39 +45,35 @@ import radius_peers
 GRID_MODELS = ("grid w128d3-long", "grid w32d1", "grid w12d1")
 
 
-def plain_cost(model: radius_peers.Model, points: int, seed: int) -> tuple[float, float, float]:
-    """(CV of r, calls per point, pool calls) of one full search per point, measured on ``points`` points."""
+def _model(name: str) -> radius_peers.Model:
+    """A benchmark model of radius_peers.MODELS by name."""
+    return dict((key, build) for key, build, _ in radius_peers.MODELS)[name]()
+
+
+def _search(model: Any, **options: Any) -> genloose.RadiusResult:
+    """``genloose.class_radius`` on a model or testbed, without progress bar or search-failure warnings."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", genloose.SearchFailureWarning)
-        result = genloose.class_radius(
-            model.generator,
-            model.classifier,
-            latent_dim=model.latent_dim,
-            num_samples=points,
-            seed=seed,
-            progress=False,
+        return genloose.class_radius(
+            model.generator, model.classifier, latent_dim=model.latent_dim, progress=False, **options
         )
+
+
+def plain_cost(model: radius_peers.Model, points: int, seed: int) -> tuple[float, float, float]:
+    """(CV of r, calls per point, pool calls) of one full search per point, measured on ``points`` points."""
+    result = _search(model, num_samples=points, seed=seed)
     radii = result.radii
     return float(radii.std(ddof=1) / radii.mean()), float(result.queries.mean()), float(result.pool_queries)
 
 
 def compare(name: str, precisions: list[float], plain_points: int, seed: int) -> None:
-    model = dict((key, build) for key, build, _ in radius_peers.MODELS)[name]()
+    model = _model(name)
     cv, per_point, pool = plain_cost(model, plain_points, seed)
     z = stats.norm.ppf(0.975)
     print(f"{name}: plain search on {plain_points} points: CV {cv:.3f}, {per_point:.0f} calls per point")
     for precision in precisions:
         start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", genloose.SearchFailureWarning)
-            result = genloose.class_radius(
-                model.generator,
-                model.classifier,
-                latent_dim=model.latent_dim,
-                precision=precision,
-                seed=seed,
-                progress=False,
-            )
+        result = _search(model, precision=precision, seed=seed)
         seconds = time.perf_counter() - start
         plain = (z * cv / precision) ** 2 * per_point + pool
         summary = result.precision
@@ -98,14 +95,7 @@ def coverage(replications: int, precision: float) -> None:
         covered = 0
         calls = []
         for seed in range(replications):
-            result = genloose.class_radius(
-                tb.generator,
-                tb.classifier,
-                latent_dim=tb.latent_dim,
-                precision=precision,
-                seed=1000 + seed,
-                progress=False,
-            )
+            result = _search(tb, precision=precision, seed=1000 + seed)
             covered += result.estimate.ci_low <= exact <= result.estimate.ci_high
             calls.append(result.total_queries)
         share = covered / replications
@@ -118,19 +108,12 @@ def coverage(replications: int, precision: float) -> None:
 
 def grid_coverage(name: str, replications: int, precision: float, reference_points: int) -> None:
     """Coverage on a grid GAN, against one full search per point on ``reference_points`` points (seed 10**6)."""
-    model = dict((key, build) for key, build, _ in radius_peers.MODELS)[name]()
-    options = {"latent_dim": model.latent_dim, "progress": False}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", genloose.SearchFailureWarning)
-        reference = genloose.class_radius(
-            model.generator, model.classifier, num_samples=reference_points, seed=10**6, **options
-        ).estimate
-        covered = 0
-        for seed in range(replications):
-            result = genloose.class_radius(
-                model.generator, model.classifier, precision=precision, seed=2000 + seed, **options
-            )
-            covered += result.estimate.ci_low <= reference.value <= result.estimate.ci_high
+    model = _model(name)
+    reference = _search(model, num_samples=reference_points, seed=10**6).estimate
+    covered = 0
+    for seed in range(replications):
+        result = _search(model, precision=precision, seed=2000 + seed)
+        covered += result.estimate.ci_low <= reference.value <= result.estimate.ci_high
     low, high = stats.binomtest(covered, replications).proportion_ci(0.95)
     print(
         f"coverage at ±{precision:.0%}, {name}: {covered / replications:.1%} of {replications} intervals contain the "
