@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any, Literal
 
 from genloose._errors import GenlooseWarning, SearchFailureWarning, UndefinedMetricWarning
@@ -191,31 +192,23 @@ def evaluate(
     if settings["access"] == "auto" and static_reason is not None and rank == 0:
         _warn_fallback(static_reason, gen.latent_dim)
 
+    run = RunSettings(
+        seed=settings["seed"],
+        sample_offset=0,
+        access=settings["access"],
+        batch_size=settings["batch_size"],
+        confidence=confidence,
+        config=settings["config"],
+        progress=progress,
+        stacklevel=2,
+    )
+
     def search(start: int, stop: int) -> RadiusResult:
-        run = RunSettings(
-            seed=settings["seed"],
-            sample_offset=start,
-            access=settings["access"],
-            batch_size=settings["batch_size"],
-            confidence=confidence,
-            config=settings["config"],
-            progress=progress,
-            stacklevel=2,
-        )
-        return class_radius_unchecked(gen, clf, latents=None, num_samples=stop - start, run=run)
+        shard_run = replace(run, sample_offset=start)
+        return class_radius_unchecked(gen, clf, latents=None, num_samples=stop - start, run=shard_run)
 
     sample_labels, sample_queries = None, 0
     if settings["precision"] is not None:  # every rank makes the whole run: the same result everywhere
-        run = RunSettings(
-            seed=settings["seed"],
-            sample_offset=0,
-            access=settings["access"],
-            batch_size=settings["batch_size"],
-            confidence=confidence,
-            config=settings["config"],
-            progress=progress,
-            stacklevel=2,
-        )
         result = class_radius_to_precision(gen, clf, run=run, precision=settings["precision"])
         sample_labels, sample_queries = label_sample(
             gen, clf, seed=settings["seed"], num_samples=num_samples, batch_size=settings["batch_size"]
