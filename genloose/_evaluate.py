@@ -12,8 +12,8 @@ from genloose._validation import (
     check_access,
     check_batch_size,
     check_confidence,
-    check_float,
     check_num_samples,
+    check_precision,
     check_progress,
     check_seed,
 )
@@ -168,11 +168,7 @@ def evaluate(
             "access": check_access(access),
             "batch_size": check_batch_size(batch_size),
             "config": as_search_config(config),
-            "precision": None
-            if precision is None
-            else check_float(
-                "precision", precision, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False
-            ),
+            "precision": check_precision(precision),
         }
         models["generator"] = as_generator(generator, latent_dim=latent_dim)
         models["classifier"] = as_classifier(classifier, num_classes=num_classes)

@@ -342,6 +342,13 @@ def check_confidence(value: Any, name: str = "confidence") -> float:
     return check_float(name, value, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
 
 
+def check_precision(value: Any, name: str = "precision") -> float | None:
+    """A relative precision (the half-width of an interval over the estimate) strictly between 0 and 1, or None."""
+    if value is None:
+        return None
+    return check_float(name, value, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
+
+
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     """Return ``value`` if it is one of the allowed strings."""
     if not isinstance(value, str) or value not in choices:

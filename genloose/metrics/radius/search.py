@@ -24,10 +24,10 @@ from genloose._validation import (
     check_access,
     check_batch_size,
     check_confidence,
-    check_float,
     check_int,
     check_memory,
     check_num_samples,
+    check_precision,
     check_progress,
     check_seed,
     describe,
@@ -277,10 +277,7 @@ def class_radius(
     batch_size = check_batch_size(batch_size)
     confidence = check_confidence(confidence)
     config = as_search_config(config)
-    if precision is not None:
-        precision = check_float(
-            "precision", precision, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False
-        )
+    precision = check_precision(precision)
     if (latents is not None) + (num_samples is not None) + (precision is not None) != 1:
         raise InvalidArgumentError(
             "exactly one of latents, num_samples and precision must be given; got "
