@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -149,9 +151,6 @@ class RadiusResult:
         """
         if self.image_distances is None:
             return None
-        import dataclasses
-        import warnings
-
         from genloose.metrics.radius.aggregate import mean_estimate
 
         finite = self.image_distances[~self.censored]
