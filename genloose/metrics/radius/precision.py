@@ -391,6 +391,26 @@ def _combine(terms: list[list[np.ndarray]], pilot_points: int, z: float, confide
     stderr = math.sqrt(max(variance, 0.0))
     value = float(means.sum())
     estimate = Estimate.from_normal(
-        value, stderr, n=int(sizes.max()), confidence=confidence, method="multilevel Monte Carlo over search budgets"
+        value,
+        stderr,
+        n=_equivalent_sample_size(samples),
+        confidence=confidence,
+        method="multilevel Monte Carlo over search budgets",
     )
     return estimate, z * stderr
+
+
+def _equivalent_sample_size(samples: list[np.ndarray]) -> int:
+    """``1 +`` the Welch-Satterthwaite degrees of freedom of a sum of independent level means.
+
+    ``Estimate.n`` is what a two-sample test reads the estimate's information from (``n - 1`` degrees of
+    freedom); for a sum of level means that is df = (Σ V_l/n_l)² / Σ (V_l/n_l)² / (n_l - 1), at most the total
+    number of terms and at least the smallest level's ``n_l - 1``. (The largest level's size, used before,
+    overstated it: a few points at the full budget carry most of the variance.)
+    """
+    shares = np.array([float(s.var(ddof=1)) / s.size for s in samples])
+    sizes = np.array([s.size for s in samples], dtype=np.float64)
+    denominator = float(np.sum(shares**2 / (sizes - 1.0)))
+    if not denominator > 0.0:  # every term constant: nothing to weigh, the terms themselves count
+        return int(sizes.sum())
+    return 1 + int(math.floor(float(shares.sum()) ** 2 / denominator))

@@ -215,3 +215,26 @@ def test_a_point_without_a_witness_stops_the_run_with_a_clear_error():
     search, _ = _stub({b: (lambda i, b=b: radius(i, b)) for b in BUDGETS})
     with pytest.raises(genloose.GenlooseError, match="1 of 16 points have none within a budget of 30"):
         _run(search, 0.05)
+
+
+def test_the_equivalent_sample_size_of_one_level_is_its_size():
+    samples = [np.random.default_rng(0).normal(size=40)]
+    assert precision_module._equivalent_sample_size(samples) == 40
+
+
+def test_the_equivalent_sample_size_is_one_plus_the_welch_satterthwaite_df():
+    rng = np.random.default_rng(1)
+    coarse, fine = rng.normal(0.0, 1.0, size=800), rng.normal(0.0, 0.5, size=40)
+    share_coarse, share_fine = coarse.var(ddof=1) / 800, fine.var(ddof=1) / 40
+    df = (share_coarse + share_fine) ** 2 / (share_coarse**2 / 799 + share_fine**2 / 39)
+    n = precision_module._equivalent_sample_size([coarse, fine])
+    assert n == 1 + math.floor(df)
+    # a few points at the full budget carry much of the variance: far fewer than the 800 of the largest level
+    assert 40 <= n < 400
+
+
+def test_a_precision_estimate_reports_its_equivalent_sample_size_not_its_largest_level():
+    search, _ = _stub({b: (lambda i, b=b: 1.0 + _hash_uniform(i, 5) + _hash_uniform(i, b or 7) / 8) for b in BUDGETS})
+    estimate, summary, _ = _run(search, 0.02)
+    assert len(summary.level_points) > 1  # the stub's cheap levels are worth using
+    assert estimate.n < int(summary.level_points.max())
