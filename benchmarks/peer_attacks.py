@@ -15,8 +15,9 @@ clamped: latent space has no box.
   needs (see :class:`_LatentHSJ`), recording the iterate after every step so that one run answers several
   query budgets.
 
-:func:`verify` re-labels every returned point with the same model and turns non-adversarial outputs into
-failures (distance ``inf``).
+:func:`verify` re-labels every returned point with the same model, in one batch and alone, and turns outputs that
+are not adversarial in both layouts (after the least push genloose gives its own witnesses) into failures
+(distance ``inf``).
 """
 
 from __future__ import annotations
@@ -278,27 +279,74 @@ def foolbox_deepfool(
     return clipped
 
 
+#: Pushes out along the ray from z, in units of 4 float roundings of the point's largest coordinate: the ladder
+#: genloose's own hardening uses (``genloose.metrics.radius.state.HARDEN_PUSHES``) for witnesses that do not cross
+#: in two layouts.
+LEAST_PUSHES = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
+
+
 @dataclass
 class Verified:
-    """A peer's output re-labelled by the same model."""
+    """A method's output re-labelled by the same model.
 
-    points: np.ndarray  # (n, d) float64 copies of the points the model labelled
-    distances: np.ndarray  # (n,) ||point - z||, inf where the point is not adversarial
+    ``distances`` follow the two-layout rule (adversarial in one batch of all the points and alone, after the
+    least push); ``one_layout`` the earlier rule (adversarial in one batch of all the points, as returned).
+    """
+
+    points: np.ndarray  # (n, d) float64 copies of the points that count (pushed where that was needed)
+    distances: np.ndarray  # (n,) ||point - z||, inf where the point is not adversarial in both layouts
     success: np.ndarray  # (n,) bool
+    one_layout: np.ndarray  # (n,) distances under the one-batch rule, inf where not adversarial there
+    pushed: int  # points that crossed in both layouts only after a push
+
+
+def _adversarial_in_both_layouts(model: LatentModel, points: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    together = model.labels(points) != y
+    alone = torch.cat([model.labels(points[i : i + 1]) for i in range(points.shape[0])]) != y
+    return together & alone
 
 
 def verify(model: LatentModel, z: torch.Tensor, y: torch.Tensor, adv: torch.Tensor) -> Verified:
-    """Re-label ``adv`` (in the models' dtype, all points in one batch); measure ``||adv - z||`` in float64.
+    """Re-label ``adv`` in the models' dtype, in one batch of all points and each point alone; distances in float64.
 
-    float32 labels within ~1e-7 of a boundary can depend on the batch they are computed in (matrix products
-    round differently for different batch sizes); the rule here is one batch of all the method's points.
+    float32 labels within ~1e-7 of a boundary depend on the batch they are computed in (matrix products round
+    differently for different batch sizes). A point counts only where the model labels it adversarial in both
+    layouts, the rule genloose's own witnesses meet; a point that crosses in one layout only is moved out along
+    its ray from z by the least of :data:`LEAST_PUSHES` that makes it cross in both (genloose's hardening does the
+    same to its witnesses), and fails (distance ``inf``) if none does. Every method, genloose included, goes
+    through this function.
     """
-    points = adv.detach().to(model.dtype)
-    success = (model.labels(points) != y).numpy()
+    points = adv.detach().to(model.dtype).clone()
+    y = y.to(points.device)
+    in_batch = (model.labels(points) != y).numpy()
+    z64 = z.double()
+    one_layout = np.linalg.norm(points.double().numpy() - z64.numpy(), axis=1)
+    one_layout = np.where(in_batch & np.isfinite(one_layout), one_layout, np.inf)
+    ok = _adversarial_in_both_layouts(model, points, y)
+    pushed = 0
+    eps = torch.finfo(model.dtype).eps
+    for i in torch.nonzero(~ok)[:, 0].tolist():
+        offset = points[i].double() - z64[i]
+        norm = float(torch.linalg.vector_norm(offset))
+        if not (math.isfinite(norm) and norm > 0.0):
+            continue
+        rounding = 4.0 * eps * max(1.0, float(points[i].double().abs().max()))
+        for push in LEAST_PUSHES:
+            moved = (z64[i] + offset * ((norm + rounding * push) / norm)).to(model.dtype)
+            batch = points.clone()
+            batch[i] = moved
+            if bool(_adversarial_in_both_layouts(model, batch[i : i + 1], y[i : i + 1])[0]) and bool(
+                model.labels(batch)[i] != y[i]
+            ):
+                points[i] = moved
+                ok[i] = True
+                pushed += 1
+                break
     values = points.double().numpy()
-    distances = np.linalg.norm(values - z.double().numpy(), axis=1)
+    distances = np.linalg.norm(values - z64.numpy(), axis=1)
+    success = ok.numpy()
     distances = np.where(success & np.isfinite(distances), distances, np.inf)
-    return Verified(points=values, distances=distances, success=success)
+    return Verified(points=values, distances=distances, success=success, one_layout=one_layout, pushed=pushed)
 
 
 @dataclass
