@@ -379,7 +379,7 @@ def label_sample(
     (the labeler's calls), so every label is the one that labelling the whole sample at once gives.
     """
     d = gen.latent_dim
-    check_memory("num_samples", num_samples, 2 * 8 * num_samples * d, f"{num_samples} points of dimension {d}")
+    check_memory("num_samples", num_samples, 8 * num_samples, f"the int64 labels of {num_samples} points")
     span = label_span(batch_size)
     labels = np.empty(num_samples, dtype=np.int64)
     labeler = LatentLabeler(gen, clf)
