@@ -742,7 +742,7 @@ def generated_class_frequencies(
     for name, module in (("generator", generator), ("classifier", classifier)):
         if not isinstance(module, nn.Module):
             raise fail(name, "a torch.nn.Module", module)
-    num_samples = check_size("num_samples", num_samples, min_value=1, bytes_each=16, what="the latents and labels")
+    num_samples = check_size("num_samples", num_samples, min_value=1, bytes_each=8, what="the int64 labels")
     seed = check_int("seed", seed, min_value=0)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     if latent_dim is None:
@@ -750,9 +750,8 @@ def generated_class_frequencies(
         if latent_dim is None:
             raise fail("latent_dim", "an integer >= 1 (the generator has no latent_dim attribute)", latent_dim)
     latent_dim = check_int("latent_dim", latent_dim, min_value=1)
-    check_memory(
-        "num_samples", num_samples, 4 * num_samples * latent_dim, f"{num_samples} latents of dimension {latent_dim}"
-    )
+    rows = min(num_samples, 16 * batch_size + 15)  # the most rows drawn at once (see _streamed_randn)
+    check_memory("latent_dim", latent_dim, 4 * rows * latent_dim, f"{rows} latents of dimension {latent_dim}")
     labels = np.empty(num_samples, dtype=np.int64)
     start = 0
     modes = (generator.training, classifier.training)
