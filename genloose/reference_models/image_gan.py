@@ -34,7 +34,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -708,8 +708,10 @@ def generated_class_frequencies(
 ) -> np.ndarray:
     """Fraction of generated images that the classifier puts in each of the 10 classes.
 
-    The latents are ``torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))``;
-    both modules run in eval mode (restored afterwards) with one intra-op thread.
+    The latents are ``torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))``,
+    drawn a few batches at a time (the same values, bit for bit) so that memory for them is
+    O(``batch_size`` · ``latent_dim``) and only their int64 labels are kept; both modules run in eval mode
+    (restored afterwards) with one intra-op thread.
 
     Parameters
     ----------
@@ -740,7 +742,7 @@ def generated_class_frequencies(
     for name, module in (("generator", generator), ("classifier", classifier)):
         if not isinstance(module, nn.Module):
             raise fail(name, "a torch.nn.Module", module)
-    num_samples = check_size("num_samples", num_samples, min_value=1, bytes_each=16, what="the latents and labels")
+    num_samples = check_size("num_samples", num_samples, min_value=1, bytes_each=8, what="the int64 labels")
     seed = check_int("seed", seed, min_value=0)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     if latent_dim is None:
@@ -748,20 +750,43 @@ def generated_class_frequencies(
         if latent_dim is None:
             raise fail("latent_dim", "an integer >= 1 (the generator has no latent_dim attribute)", latent_dim)
     latent_dim = check_int("latent_dim", latent_dim, min_value=1)
-    check_memory(
-        "num_samples", num_samples, 4 * num_samples * latent_dim, f"{num_samples} latents of dimension {latent_dim}"
-    )
-    latents = torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))
+    rows = min(num_samples, 16 * batch_size + 15)  # the most rows drawn at once (see _streamed_randn)
+    check_memory("latent_dim", latent_dim, 4 * rows * latent_dim, f"{rows} latents of dimension {latent_dim}")
+    labels = np.empty(num_samples, dtype=np.int64)
+    start = 0
     modes = (generator.training, classifier.training)
     generator.eval()
     classifier.eval()
     try:
         with _one_thread():
-            labels = torch.cat([classifier(generator(chunk)).argmax(dim=1) for chunk in latents.split(batch_size)])
+            for latents in _streamed_randn(num_samples, latent_dim, seed, batch_size):
+                for chunk in latents.split(batch_size):
+                    labels[start : start + chunk.shape[0]] = classifier(generator(chunk)).argmax(dim=1).numpy()
+                    start += chunk.shape[0]
     finally:
         generator.train(modes[0])
         classifier.train(modes[1])
-    return np.bincount(labels.numpy(), minlength=NUM_CLASSES).astype(np.float64) / num_samples
+    return np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64) / num_samples
+
+
+def _streamed_randn(num_samples: int, latent_dim: int, seed: int, rows: int) -> Iterator[torch.Tensor]:
+    """``torch.randn(num_samples, latent_dim, generator=torch.Generator().manual_seed(seed))``, in consecutive parts.
+
+    Each part but the last is a whole number of ``rows`` (so model batches fall where they fall in the whole
+    array) and of 16 entries; the last holds at least 16 entries (or is the whole draw). torch's CPU normal
+    sampler draws one uniform per entry and transforms them 16 at a time, redrawing the last 16 when the count
+    is not a multiple of 16, so such parts are bit-for-bit the rows of the one whole draw
+    (``tests/reference_models/test_image_gan.py::test_streamed_latents_are_the_whole_draw``), in O(rows·d) memory.
+    """
+    span = math.lcm(rows, 16 // math.gcd(16, latent_dim))
+    rng = torch.Generator().manual_seed(seed)
+    start = 0
+    while start < num_samples:
+        stop = min(num_samples, start + span)
+        if (num_samples - stop) * latent_dim < 16:  # a tail under 16 entries is drawn with this part
+            stop = num_samples
+        yield torch.randn(stop - start, latent_dim, generator=rng)
+        start = stop
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -104,6 +104,44 @@ def test_generated_samples_cover_all_ten_classes(latent_dim: int, classifier: Di
     assert min(recorded) >= 0.03
 
 
+@pytest.mark.parametrize(
+    ("num_samples", "latent_dim", "rows"),
+    [(1001, 3, 100), (37, 5, 4), (17, 1, 3), (19, 1, 16), (1000, 10, 7), (5, 7, 2), (3, 3, 1), (300, 64, 1000)],
+)
+def test_streamed_latents_are_the_whole_draw(num_samples: int, latent_dim: int, rows: int) -> None:
+    # shapes whose parts are not all multiples of 16 entries: the cases where naive parts differ from one draw
+    parts = list(image_gan._streamed_randn(num_samples, latent_dim, EVAL_SEED, rows))
+    assert torch.equal(torch.cat(parts), _latents(num_samples, latent_dim))
+    for part in parts[:-1]:
+        assert part.shape[0] % rows == 0
+        assert part.numel() % 16 == 0
+    assert max(part.shape[0] for part in parts) < rows * 16 + 16  # a whole number of rows, and a tail under 16
+
+
+def _whole_draw_frequencies(generator: torch.nn.Module, classifier: torch.nn.Module, n: int, d: int) -> np.ndarray:
+    """generated_class_frequencies as it was: all n latents drawn at once, then labelled in batches of 7."""
+    with torch.no_grad():
+        labels = torch.cat([classifier(generator(chunk)).argmax(dim=1) for chunk in _latents(n, d).split(7)])
+    return np.bincount(labels.numpy(), minlength=10).astype(np.float64) / n
+
+
+def test_generated_class_frequencies_label_the_latents_one_part_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    generator, classifier = torch.nn.Linear(3, 10).eval(), torch.nn.Tanh()  # float32 matrix products: batch-sensitive
+    expected = _whole_draw_frequencies(generator, classifier, 2001, 3)
+    drawn: list[int] = []
+    randn = torch.randn
+
+    def recording(*size: int, **kwargs: object) -> torch.Tensor:
+        drawn.append(size[0])
+        return randn(*size, **kwargs)
+
+    monkeypatch.setattr(torch, "randn", recording)
+    frequencies = generated_class_frequencies(generator, classifier, num_samples=2001, latent_dim=3, batch_size=7)
+    np.testing.assert_array_equal(frequencies, expected)
+    assert max(drawn) <= 7 * 16 + 16  # one part: whole batches, a whole number of 16 entries; never the 2001 rows
+
+
 def test_input_gradients_flow_through_generator_and_classifier(classifier: DigitCNN) -> None:
     generator = load_digit_dcgan(64)
     latents = _latents(5, 64).requires_grad_()

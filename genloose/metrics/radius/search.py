@@ -42,13 +42,13 @@ from genloose.metrics.radius.labeler import LatentLabeler
 from genloose.metrics.radius.precision import class_radius_to_precision
 from genloose.metrics.radius.restarts import successive_halving
 from genloose.metrics.radius.result import RadiusResult
-from genloose.metrics.radius.sampling import draw_latents
+from genloose.metrics.radius.sampling import BLOCK_SIZE, draw_latents
 from genloose.metrics.radius.seeding import ClassPool, pool_candidates, random_ray_seeds
 from genloose.metrics.radius.state import POLISH_RTOL, ChunkState
 from genloose.metrics.radius.whitebox import NormalRayRefiner, linearized_candidates, normal_ray_iteration
 from genloose.models import Classifier, Generator, as_classifier, as_generator
 
-__all__ = ["RunSettings", "class_radius", "class_radius_unchecked", "label_sample"]
+__all__ = ["RunSettings", "class_radius", "class_radius_unchecked", "label_sample", "label_span"]
 
 Access = Literal["auto", "white-box", "black-box"]
 
@@ -121,11 +121,14 @@ def _check_latents(latents: Any, latent_dim: int, dtype: torch.dtype) -> np.ndar
 
 
 def _label_in_chunks(
-    labeler: LatentLabeler, points: torch.Tensor, chunk: int, where: str | Callable[[int], str]
+    labeler: LatentLabeler, points: torch.Tensor, chunk: int, where: str | Callable[[int], str], offset: int = 0
 ) -> torch.Tensor:
-    """Labels of ``points``; errors name row i as ``where`` number i (or ``where(i)``)."""
+    """Labels of ``points``; errors name row i as ``where`` number ``offset + i`` (or ``where(offset + i)``)."""
     return torch.cat(
-        [labeler.labels(points[i : i + chunk], where=where, offset=i) for i in range(0, points.shape[0], chunk)]
+        [
+            labeler.labels(points[i : i + chunk], where=where, offset=offset + i)
+            for i in range(0, points.shape[0], chunk)
+        ]
     )
 
 
@@ -370,16 +373,39 @@ def label_sample(
     """The labels of points 0, ..., num_samples - 1 of the seed's sequence, checked, and the calls of c∘g spent.
 
     What :func:`genloose.evaluate` with ``precision`` uses for the collision metrics, whose sample is not the
-    class-radius run's.
+    class-radius run's. The latents are drawn, converted and labelled one span of :func:`label_span` rows at a
+    time, and only the int64 labels are kept: memory is O(span·d) for the latents, whatever ``num_samples``, and a
+    model that breaks on the sample fails on its first span. A span is a whole number of chunks of ``batch_size``
+    (the labeler's calls), so every label is the one that labelling the whole sample at once gives.
     """
     d = gen.latent_dim
-    check_memory("num_samples", num_samples, 2 * 8 * num_samples * d, f"{num_samples} points of dimension {d}")
+    check_memory("num_samples", num_samples, 8 * num_samples, f"the int64 labels of {num_samples} points")
+    span = label_span(batch_size)
+    labels = np.empty(num_samples, dtype=np.int64)
     labeler = LatentLabeler(gen, clf)
     with labeler.session():
         labeler.check_is_a_function(labeler.to_latents(draw_latents(seed, d, min(num_samples, FUNCTION_PROBE_ROWS))))
-        z = labeler.to_latents(draw_latents(seed, d, num_samples))
-        labels = _label_in_chunks(labeler, z, batch_size, "latent index").cpu().numpy().astype(np.int64)
+        for start in range(0, num_samples, span):
+            stop = min(num_samples, start + span)
+            z = labeler.to_latents(draw_latents(seed, d, stop, start=start))
+            labels[start:stop] = _label_in_chunks(labeler, z, batch_size, "latent index", start).cpu().numpy()
     return labels, labeler.queries.total
+
+
+def label_span(batch_size: int) -> int:
+    """Rows of latents that :func:`label_sample` draws and labels at a time.
+
+    The least multiple of ``batch_size`` that is at least :data:`~genloose.metrics.radius.sampling.BLOCK_SIZE`. A
+    multiple of the chunk keeps the labeler's blocks where labelling the whole sample puts them (labels
+    bit-identical); when ``batch_size`` divides ``BLOCK_SIZE`` or is a multiple of it (every power of two, the
+    default 256 included) a span is also a whole number of sampling blocks, so no block is drawn twice.
+
+    Examples
+    --------
+    >>> label_span(256), label_span(100), label_span(4096)
+    (1024, 1100, 4096)
+    """
+    return batch_size * -(-BLOCK_SIZE // batch_size)
 
 
 def _resolve_access(labeler: LatentLabeler, access: str, probe: torch.Tensor) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from genloose import (
     UndefinedMetricWarning,
     class_radius,
 )
+from genloose.metrics.radius import search
 from genloose.testing.assertions import (
     assert_estimate_close,
     assert_radii_are_upper_bounds,
@@ -525,3 +527,90 @@ def test_image_distances_are_nan_where_censored_and_merge_across_shards() -> Non
 
     whole, merged = run(12, 0), merge_radius_results([run(5, 0), run(7, 5)], confidence=0.95)
     np.testing.assert_array_equal(merged.image_distances, whole.image_distances)
+
+
+# ----------------------------------------------------------------------------- label_sample streams its latents
+
+
+def _positional_classifier(x: torch.Tensor) -> torch.Tensor:
+    """Labels that depend on a row's position in the model call as well as on the row: any shift of the call
+    blocks against the sample (a span that is not a whole number of chunks) changes them."""
+    position = torch.arange(x.shape[0], device=x.device)
+    return ((x[:, 0] > 0).long() + position) % 5
+
+
+def _whole_array_labels(gen: Generator, clf: Classifier, seed: int, num_samples: int, batch_size: int) -> np.ndarray:
+    """label_sample as it was: all num_samples latents drawn, converted and labelled at once."""
+    labeler = search.LatentLabeler(gen, clf)
+    with labeler.session():
+        z = labeler.to_latents(search.draw_latents(seed, gen.latent_dim, num_samples))
+        return search._label_in_chunks(labeler, z, batch_size, "latent index").cpu().numpy()
+
+
+class TestLabelSample:
+    @pytest.mark.parametrize("batch_size", [1, 7, 100, 256, 1500])
+    def test_streamed_labels_are_bit_identical_to_the_whole_array(self, batch_size: int) -> None:
+        gen = Generator(torch.nn.Identity(), latent_dim=3, batch_size=48)
+        clf = Classifier(_positional_classifier, num_classes=5)
+        n = 3001  # not a multiple of any span or block
+        labels, queries = search.label_sample(gen, clf, seed=3, num_samples=n, batch_size=batch_size)
+        expected = _whole_array_labels(gen, clf, 3, n, batch_size)
+        assert labels.dtype == np.int64
+        np.testing.assert_array_equal(labels, expected)
+        assert queries == n + 3 * search.FUNCTION_PROBE_ROWS  # the sample, and the probe's three evaluations
+
+    @pytest.mark.parametrize("batch_size", [100, 256, 1500])
+    def test_latents_are_drawn_one_span_at_a_time(self, batch_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        drawn: list[int] = []
+        draw = search.draw_latents
+
+        def recording(seed: int, latent_dim: int, stop: int, *, start: int = 0, **kwargs: object) -> np.ndarray:
+            drawn.append(stop - start)
+            return draw(seed, latent_dim, stop, start=start, **kwargs)
+
+        monkeypatch.setattr(search, "draw_latents", recording)
+        n = 5000  # more than any span here: drawing the whole sample would ask for 5000 rows at once
+        span = search.label_span(batch_size)
+        assert span % batch_size == 0
+        assert search.BLOCK_SIZE <= span < search.BLOCK_SIZE + batch_size
+        gen, clf = Generator(torch.nn.Identity(), latent_dim=2), Classifier(lambda x: x, num_classes=2)
+        search.label_sample(gen, clf, seed=0, num_samples=n, batch_size=batch_size)
+        assert max(drawn) == span
+        assert sum(drawn) == n + search.FUNCTION_PROBE_ROWS  # every latent once, and the probe's head
+
+    def test_a_model_breaking_on_the_sample_fails_on_the_first_span_in_little_memory(self) -> None:
+        calls = 0
+
+        def breaks_after_the_probe(z: torch.Tensor) -> torch.Tensor:
+            nonlocal calls
+            calls += 1
+            return z if calls <= 3 else z * math.nan  # the probe's three calls pass, the first labelling call fails
+
+        n = 10**7
+        gen = Generator(breaks_after_the_probe, latent_dim=2)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ModelOutputError, match="generator returned NaN"):
+                search.label_sample(gen, Classifier(lambda x: x, num_classes=2), seed=0, num_samples=n, batch_size=256)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert calls == 4
+        # the int64 labels (8 n bytes, reserved) and one span; the whole sample in float64 alone is 16 n bytes more
+        assert peak < 8 * n + 2**20
+
+    def test_a_failure_deep_in_the_sample_names_the_latent_index(self) -> None:
+        bad = 2500  # in the third span of 1024 rows, at row 452 of a chunk of 256
+        marker = float(search.draw_latents(0, 2, bad + 1)[bad, 0])
+
+        def gen(z: torch.Tensor) -> torch.Tensor:
+            return torch.where(z[:, :1] == torch.tensor(marker, dtype=z.dtype), torch.nan, z)
+
+        with pytest.raises(ModelOutputError, match=rf"first at latent index {bad}\)"):
+            search.label_sample(
+                Generator(gen, latent_dim=2, dtype=torch.float64),
+                Classifier(lambda x: x, num_classes=2),
+                seed=0,
+                num_samples=4000,
+                batch_size=256,
+            )
