@@ -346,9 +346,7 @@ def run_attack(name: str, attack: Attack, model: Model, z: torch.Tensor, y: torc
         adv = attack(latent, z.clone(), y.clone())
         seconds = time.perf_counter() - start
     checked = verify(latent, z, y, adv)
-    return MethodRun(
-        name, checked.distances, latent.forward_rows / len(z), seconds, checked.one_layout, checked.pushed
-    )
+    return MethodRun(name, checked.distances, latent.forward_rows / len(z), seconds, checked.one_layout, checked.pushed)
 
 
 def best_of(runs: list[MethodRun]) -> np.ndarray:
