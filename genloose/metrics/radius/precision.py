@@ -413,4 +413,4 @@ def _equivalent_sample_size(samples: list[np.ndarray]) -> int:
     denominator = float(np.sum(shares**2 / (sizes - 1.0)))
     if not denominator > 0.0:  # every term constant: nothing to weigh, the terms themselves count
         return int(sizes.sum())
-    return 1 + int(math.floor(float(shares.sum()) ** 2 / denominator))
+    return 1 + math.floor(float(shares.sum()) ** 2 / denominator)
