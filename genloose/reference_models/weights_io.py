@@ -305,10 +305,11 @@ class WeightsManifest:
 
     Every family loads its weights through :meth:`load_into`, which checks, in this order: the manifest (a JSON
     object with the family's ``format`` and entries), the model's entry (an object; ``sha256`` a SHA-256 digest of
-    64 hexadecimal digits, either case; ``metrics`` an object; the recipe the code's), then the weights file (it
-    exists, has the recorded digest, parses as safetensors, carries the code's recipe in its header, and holds
-    exactly the model's tensors with their shapes and dtypes, all finite). Each refusal names the file, the field,
-    what was expected and what was got, then :attr:`hint`.
+    64 hexadecimal digits, either case; ``file`` the expected file name; the size field a whole number of bytes;
+    ``metrics`` an object; the recipe the code's), then the weights file (it exists, has the recorded size and
+    digest, parses as safetensors, carries the code's recipe in its header, and holds exactly the model's tensors
+    with their shapes and dtypes, all finite). Each refusal names the file, the field, what was expected and what
+    was got, then :attr:`hint`.
 
     Attributes
     ----------
@@ -481,7 +482,7 @@ class WeightsManifest:
         path = directory / self.weights_file.format(name=name)
         _require_file(path, self.hint)
         recorded = f"as {manifest_path} records"
-        _check_bytes(path, sha256=sha256, size=None, recorded=recorded, hint=self.hint)
+        _check_bytes(path, sha256=sha256, size=entry[self.size_field], recorded=recorded, hint=self.hint)
         tensors, header = _read_safetensors(path, hint=self.hint)
         if header.get(self.header_field) != _recipe_json(recipe):
             stored = header.get(self.header_field)
@@ -524,6 +525,12 @@ class WeightsManifest:
         sha256 = _normalised_sha256(entry.get("sha256"))
         if sha256 is None:
             raise refuse("sha256", _DIGEST)
+        file_name = self.weights_file.format(name=name)
+        if entry.get("file") != file_name:
+            raise refuse("file", repr(file_name))
+        size = entry.get(self.size_field)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise refuse(self.size_field, "a whole number of bytes (an integer >= 0)")
         if not isinstance(entry.get("metrics"), dict):
             raise refuse("metrics", "a JSON object")
         if self.recipe_field is None:

@@ -330,6 +330,14 @@ def test_an_upper_case_digest_is_the_same_digest(bundle: Path, family: Family) -
 
 BAD_FIELDS: dict[str, tuple[str, object, str]] = {
     # case: (field, value (None: drop it; "size": the family's size field), what the message expects)
+    "file missing": ("file", None, "'{file}'"),
+    "file another name": ("file", "other.safetensors", "'{file}'"),
+    "file a number": ("file", 3, "'{file}'"),
+    "size missing": ("size", None, r"a whole number of bytes \(an integer >= 0\)"),
+    "size a string": ("size", "12", r"a whole number of bytes \(an integer >= 0\)"),
+    "size negative": ("size", -1, r"a whole number of bytes \(an integer >= 0\)"),
+    "size a bool": ("size", True, r"a whole number of bytes \(an integer >= 0\)"),
+    "size a float": ("size", 12.0, r"a whole number of bytes \(an integer >= 0\)"),
     "metrics missing": ("metrics", None, "a JSON object"),
     "metrics a list": ("metrics", [1, 2], "a JSON object"),
 }
@@ -361,6 +369,13 @@ def test_a_stale_recipe_in_the_manifest_is_refused(bundle: Path, family: Family)
 def test_a_missing_weights_file_is_refused(bundle: Path, family: Family) -> None:
     (bundle / family.file_name).unlink()
     _refused(bundle, family, family.file_name, "the weights file must be an existing file; got nothing there")
+
+
+def test_a_size_other_than_the_recorded_is_refused(bundle: Path, family: Family) -> None:
+    size = (bundle / family.file_name).stat().st_size
+    _edit_entry(bundle, family, lambda entry: entry.update({family.layout.size_field: size + 1}))
+    pattern = rf"the file's size must be {size + 1} bytes \(as .+ records\); got {size} \(a corrupt or modified file\)"
+    _refused(bundle, family, family.file_name, pattern)
 
 
 def _flip_a_bit(bundle: Path, family: Family) -> None:
