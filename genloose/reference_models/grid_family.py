@@ -63,13 +63,13 @@ _MANIFEST_FORMAT = 1
 GRID_MANIFEST = WeightsManifest(
     file_name=MANIFEST_NAME,
     format=_MANIFEST_FORMAT,
+    header_field="genloose_grid_recipe",
+    hint="retrain it with genloose.reference_models.grid_family.retrain_family(out_dir, names=[...])",
     entries_field="members",
     listed=True,
     size_field="size_bytes",
     recipe_field=None,  # the recipe's fields (name, seed, description, config) stand in the entry
-    header_field="genloose_grid_recipe",
     weights_file="grid_{name}.safetensors",
-    hint="retrain it with genloose.reference_models.grid_family.retrain_family(out_dir, names=[...])",
 )
 
 

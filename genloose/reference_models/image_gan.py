@@ -56,7 +56,8 @@ from genloose._validation import (
 )
 from genloose.reference_models._training import (
     check_recipe,
-    classification_epoch,
+    classification_training,
+    digits_splits,
     prepare_out_dir,
     training_environment,
 )
@@ -122,12 +123,7 @@ _DATA_SEED = 0
 IMAGE_MANIFEST = WeightsManifest(
     file_name=IMAGE_MANIFEST_NAME,
     format=_MANIFEST_FORMAT,
-    entries_field="models",
-    listed=False,
-    size_field="bytes",
-    recipe_field="recipe",
     header_field="genloose_image_recipe",
-    weights_file="{name}.safetensors",
     hint="retrain it with genloose.reference_models.image_gan.retrain_image_models(out_dir, names=[...])",
     floating_only=True,  # BatchNorm's integer num_batches_tracked counters are not used in eval mode
 )
@@ -382,7 +378,6 @@ class DigitCNNConfig:
     def __post_init__(self) -> None:
         check_recipe(self)
         check_float("dropout", self.dropout, min_value=0.0, max_value=1.0, max_inclusive=False)
-        check_int("seed", self.seed, min_value=0)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -448,27 +443,23 @@ def train_digit_cnn(
     num_batches = math.ceil(count / config.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * num_batches)
-    records: list[dict[str, float]] = []
-    steps = 0
     dropout_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     with _one_thread(), torch.enable_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(dropout_seed)  # dropout draws from the (forked) global RNG
-        model.train()
-        for epoch in progress_bar(range(config.epochs), progress=progress, desc="training digit CNN"):
-            record, epoch_steps = classification_epoch(
-                model,
-                images,
-                labels,
-                optimizer=optimizer,
-                generator=generator,
-                num_batches=num_batches,
-                augment=lambda batch: _shift_each(batch, config.max_shift, generator),
-                scheduler=scheduler,
-            )
-            steps += epoch_steps
-            records.append({"epoch": float(epoch + 1), **record})
-    model.eval()
-    return TrainedCNN(model, TrainingLog(records=tuple(records), steps=steps))
+        records, steps = classification_training(
+            model,
+            images,
+            labels,
+            epochs=config.epochs,
+            progress=progress,
+            desc="training digit CNN",
+            optimizer=optimizer,
+            generator=generator,
+            num_batches=num_batches,
+            augment=lambda batch: _shift_each(batch, config.max_shift, generator),
+            scheduler=scheduler,
+        )
+    return TrainedCNN(model, TrainingLog(records=records, steps=steps))
 
 
 @dataclass(frozen=True)
@@ -1015,8 +1006,7 @@ def retrain_image_models(
     classifier: nn.Module | None = None
     if "digit_cnn" not in chosen:  # the generators are measured with the classifier already there: fail fast
         classifier = _load_into(DigitCNN(dropout=CNN_RECIPE.dropout, seed=0), "digit_cnn", directory)
-    train = load_digits_28(split="train", seed=_DATA_SEED)
-    test = load_digits_28(split="test", seed=_DATA_SEED)
+    train, test, data = digits_splits(_DATA_SEED)
     for name in chosen:
         start = time.perf_counter()
         path = directory / f"{name}.safetensors"
@@ -1055,13 +1045,7 @@ def retrain_image_models(
         "format": _MANIFEST_FORMAT,
         "description": "DCGAN generators of 28x28 digits and a CNN digit classifier; see "
         "genloose.reference_models.image_gan",
-        "data": {
-            "source": "sklearn.datasets.load_digits, 8x8 -> 28x28 bilinear, values / 16",
-            "split_seed": _DATA_SEED,
-            "test_fraction": 0.2,
-            "train_size": int(train.labels.numel()),
-            "test_size": int(test.labels.numel()),
-        },
+        "data": data,
         "evaluation": {
             "seed": EVAL_SEED,
             "num_samples": EVAL_NUM_SAMPLES,

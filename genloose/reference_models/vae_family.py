@@ -34,6 +34,7 @@ from typing import Any, Literal
 import torch
 
 from genloose._validation import check_choice, check_int, check_progress, fail
+from genloose.reference_models._training import digits_splits
 from genloose.reference_models.digit_classifier import (
     ClassifierConfig,
     DigitClassifier,
@@ -71,12 +72,7 @@ _FORMAT = "genloose-vae-family-1"
 VAE_MANIFEST = WeightsManifest(
     file_name=MANIFEST_NAME,
     format=_FORMAT,
-    entries_field="models",
-    listed=False,
-    size_field="bytes",
-    recipe_field="recipe",
     header_field="recipe",
-    weights_file="{name}.safetensors",
     hint="regenerate the bundle with genloose.reference_models.vae_family.bundle_vae_family, or use retrain=True",
     header_extra={"format": _FORMAT},
 )
@@ -290,8 +286,7 @@ def bundle_vae_family(
         target / MANIFEST_NAME
     ]:  # fail fast, before any training
         check_destination(path, overwrite=overwrite, name="directory")
-    train = load_digits_28(split="train", seed=_DATA_SEED)
-    test = load_digits_28(split="test", seed=_DATA_SEED)
+    train, test, data = digits_splits(_DATA_SEED)
     models: dict[str, Any] = {}
     for name in FAMILY_NAMES:
         start = time.perf_counter()
@@ -325,13 +320,7 @@ def bundle_vae_family(
         }
     manifest = {
         "format": _FORMAT,
-        "data": {
-            "source": "sklearn.datasets.load_digits, 8x8 -> 28x28 bilinear, values / 16",
-            "split_seed": _DATA_SEED,
-            "test_fraction": 0.2,
-            "train_size": int(train.labels.numel()),
-            "test_size": int(test.labels.numel()),
-        },
+        "data": data,
         "torch_version": torch.__version__,
         "torch_num_threads": torch.get_num_threads(),
         "models": models,

@@ -317,31 +317,29 @@ class WeightsManifest:
         The manifest's file name in the weights directory.
     format : int or str
         The value of the manifest's ``format`` field.
-    entries_field : str
-        The manifest's field holding the entries.
-    listed : bool
-        The entries are a list of objects, each with its ``name`` (else an object of entries by name).
-    size_field : str
-        The entry's field holding the weights file's size in bytes.
-    recipe_field : str or None
-        The entry's field holding the recipe; None when the recipe's own fields stand in the entry.
     header_field : str
         The weights file's header field holding the recipe as JSON.
-    weights_file : str
-        The weights file's name, with ``{name}`` for the model's name.
     hint : str
         What to do about a refusal (how to remake the files).
-    floating_only : bool
+    entries_field : str, default "models"
+        The manifest's field holding the entries.
+    listed : bool, default False
+        The entries are a list of objects, each with its ``name`` (else an object of entries by name).
+    size_field : str, default "bytes"
+        The entry's field holding the weights file's size in bytes.
+    recipe_field : str or None, default "recipe"
+        The entry's field holding the recipe; None when the recipe's own fields stand in the entry.
+    weights_file : str, default "{name}.safetensors"
+        The weights file's name, with ``{name}`` for the model's name.
+    floating_only : bool, default False
         The files hold only the floating-point tensors of the model's state dict (integer counters such as
         BatchNorm's ``num_batches_tracked`` stay as built).
-    header_extra : mapping of str to str
+    header_extra : mapping of str to str, optional
         Further header fields written with the recipe (not checked on load).
 
     Examples
     --------
-    >>> layout = WeightsManifest(file_name="demo.json", format=1, entries_field="models", listed=False,
-    ...                          size_field="bytes", recipe_field="recipe", header_field="recipe",
-    ...                          weights_file="{name}.safetensors", hint="remake it")
+    >>> layout = WeightsManifest(file_name="demo.json", format=1, header_field="recipe", hint="remake it")
     >>> layout.read("/nonexistent")
     Traceback (most recent call last):
     ...
@@ -350,13 +348,13 @@ class WeightsManifest:
 
     file_name: str
     format: int | str
-    entries_field: str
-    listed: bool
-    size_field: str
-    recipe_field: str | None
     header_field: str
-    weights_file: str
     hint: str
+    entries_field: str = "models"
+    listed: bool = False
+    size_field: str = "bytes"
+    recipe_field: str | None = "recipe"
+    weights_file: str = "{name}.safetensors"
     floating_only: bool = False
     header_extra: Mapping[str, str] | None = None
 
