@@ -1,5 +1,6 @@
-"""What the reference models' training and bundling code shares: recipe checks, one epoch of classifier training,
-eval mode for a measurement, the output directory of a retrain, and the environment a manifest records.
+"""What the reference models' training and bundling code shares: recipe checks, the epochs of classifier training,
+eval mode for a measurement, the digits splits a family trains on, the output directory of a retrain, and the
+environment a manifest records.
 
 Private: each helper is the code its callers held before, moved here unchanged, so trained weights stay
 bit-identical.
@@ -11,28 +12,30 @@ import contextlib
 import platform
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from genloose._validation import check_float, check_int, fail
+from genloose.reference_models.digits import LabelledImages, load_digits_28
 
 
 def check_recipe(config: Any) -> None:
-    """Check the fields every classifier recipe has: epochs, batch size, learning rate, weight decay and shift.
+    """Check the fields every classifier recipe has: epochs, batch size, learning rate, weight decay, shift, seed.
 
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> check_recipe(SimpleNamespace(epochs=1, batch_size=8, learning_rate=1e-3, weight_decay=0.0, max_shift=2))
+    >>> check_recipe(SimpleNamespace(epochs=1, batch_size=8, learning_rate=1e-3, weight_decay=0.0, max_shift=2, seed=0))
     """
     check_int("epochs", config.epochs, min_value=1)
     check_int("batch_size", config.batch_size, min_value=1)
     check_float("learning_rate", config.learning_rate, min_value=0.0, min_inclusive=False)
     check_float("weight_decay", config.weight_decay, min_value=0.0)
     check_int("max_shift", config.max_shift, min_value=0, max_value=13)
+    check_int("seed", config.seed, min_value=0)
 
 
 def classification_epoch(
@@ -80,6 +83,77 @@ def classification_epoch(
         total_loss += float(loss.detach())
         correct += int((logits.detach().argmax(dim=1) == target).sum())
     return {"loss": total_loss / count, "accuracy": correct / count}, steps
+
+
+def classification_training(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    epochs: int,
+    progress: bool | None,
+    desc: str,
+    **epoch_options: Any,
+) -> tuple[tuple[dict[str, float], ...], int]:
+    """Train ``model`` for ``epochs`` epochs of :func:`classification_epoch` (train mode, then eval mode).
+
+    Returns the per-epoch records (``epoch``, then the epoch's ``loss`` and ``accuracy``) and the steps taken;
+    ``epoch_options`` go to :func:`classification_epoch` unchanged.
+
+    Examples
+    --------
+    >>> model = nn.Linear(2, 2)
+    >>> records, steps = classification_training(
+    ...     model, torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), epochs=2, progress=False, desc="demo",
+    ...     optimizer=torch.optim.SGD(model.parameters(), lr=0.1), generator=torch.Generator().manual_seed(0),
+    ...     num_batches=2, augment=lambda batch: batch)
+    >>> [record["epoch"] for record in records], steps, model.training
+    ([1.0, 2.0], 4, False)
+    """
+    from genloose._progress import progress_bar
+
+    records: list[dict[str, float]] = []
+    steps = 0
+    model.train()
+    for epoch in progress_bar(range(epochs), progress=progress, desc=desc):
+        record, epoch_steps = classification_epoch(model, images, labels, **epoch_options)
+        steps += epoch_steps
+        records.append({"epoch": float(epoch + 1), **record})
+    model.eval()
+    return tuple(records), steps
+
+
+#: The share of each class in the test split of the bundled digits (load_digits_28's default).
+DIGITS_TEST_FRACTION = 0.2
+
+
+class DigitsSplits(NamedTuple):
+    """The training and test splits a family trains and measures on, and what its manifest records about them."""
+
+    train: LabelledImages
+    test: LabelledImages
+    record: dict[str, Any]
+
+
+def digits_splits(seed: int) -> DigitsSplits:
+    """The splits of :func:`~genloose.reference_models.digits.load_digits_28` with ``seed``, and their record.
+
+    Examples
+    --------
+    >>> splits = digits_splits(0)
+    >>> splits.record["train_size"] == splits.train.labels.numel(), splits.record["test_fraction"]
+    (True, 0.2)
+    """
+    train = load_digits_28(split="train", seed=seed, test_fraction=DIGITS_TEST_FRACTION)
+    test = load_digits_28(split="test", seed=seed, test_fraction=DIGITS_TEST_FRACTION)
+    record = {
+        "source": "sklearn.datasets.load_digits, 8x8 -> 28x28 bilinear, values / 16",
+        "split_seed": seed,
+        "test_fraction": DIGITS_TEST_FRACTION,
+        "train_size": int(train.labels.numel()),
+        "test_size": int(test.labels.numel()),
+    }
+    return DigitsSplits(train, test, record)
 
 
 @contextlib.contextmanager

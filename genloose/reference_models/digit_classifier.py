@@ -15,10 +15,9 @@ import torch
 from torch import nn
 
 from genloose._errors import InvalidArgumentError
-from genloose._progress import progress_bar
 from genloose._validation import check_dense_tensor, check_int, check_progress, fail
 from genloose.estimate import Estimate, normal_quantile
-from genloose.reference_models._training import check_recipe, classification_epoch, evaluating
+from genloose.reference_models._training import check_recipe, classification_training, evaluating
 from genloose.reference_models.vae import IMAGE_SHAPE, TrainingLog, _isolated_init
 
 __all__ = [
@@ -112,7 +111,6 @@ class ClassifierConfig:
 
     def __post_init__(self) -> None:
         check_recipe(self)
-        check_int("seed", self.seed, min_value=0)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -207,8 +205,6 @@ def train_digit_classifier(
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     num_batches = math.ceil(images.shape[0] / config.batch_size)
-    records: list[dict[str, float]] = []
-    steps = 0
 
     def augment(batch: torch.Tensor) -> torch.Tensor:
         if not config.max_shift:
@@ -216,15 +212,19 @@ def train_digit_classifier(
         dy, dx = torch.randint(-config.max_shift, config.max_shift + 1, (2,), generator=generator).tolist()
         return _shift(batch, dy, dx)
 
-    model.train()
-    for epoch in progress_bar(range(config.epochs), progress=progress, desc="training classifier"):
-        record, epoch_steps = classification_epoch(
-            model, images, labels, optimizer=optimizer, generator=generator, num_batches=num_batches, augment=augment
-        )
-        steps += epoch_steps
-        records.append({"epoch": float(epoch + 1), **record})
-    model.eval()
-    return TrainedClassifier(model, TrainingLog(records=tuple(records), steps=steps))
+    records, steps = classification_training(
+        model,
+        images,
+        labels,
+        epochs=config.epochs,
+        progress=progress,
+        desc="training classifier",
+        optimizer=optimizer,
+        generator=generator,
+        num_batches=num_batches,
+        augment=augment,
+    )
+    return TrainedClassifier(model, TrainingLog(records=records, steps=steps))
 
 
 @torch.no_grad()

@@ -31,18 +31,17 @@ from genloose.reference_models._training import prepare_out_dir, training_enviro
 from genloose.reference_models.gan import GANConfig, GridGenerator, _one_thread, train_gan
 from genloose.reference_models.grid import GRID_STD, grid_means
 from genloose.reference_models.weights_io import (
+    BUNDLED_WEIGHTS_DIR,
     WeightsFileError,
-    file_sha256,
-    load_weights,
-    manifest_sha256,
-    read_json_file,
-    save_weights,
+    WeightsManifest,
+    weights_directory,
 )
 
 __all__ = [
     "EVAL_NUM_SAMPLES",
     "EVAL_SEED",
     "GRID_FAMILY",
+    "GRID_MANIFEST",
     "GridGAN",
     "GridGANRecipe",
     "default_weights_dir",
@@ -60,6 +59,18 @@ EVAL_SEED = 2018
 EVAL_NUM_SAMPLES = 2500
 MANIFEST_NAME = "grid_family.json"
 _MANIFEST_FORMAT = 1
+#: Where the family keeps what in its manifest (read and verified by :class:`WeightsManifest`).
+GRID_MANIFEST = WeightsManifest(
+    file_name=MANIFEST_NAME,
+    format=_MANIFEST_FORMAT,
+    header_field="genloose_grid_recipe",
+    hint="retrain it with genloose.reference_models.grid_family.retrain_family(out_dir, names=[...])",
+    entries_field="members",
+    listed=True,
+    size_field="size_bytes",
+    recipe_field=None,  # the recipe's fields (name, seed, description, config) stand in the entry
+    weights_file="grid_{name}.safetensors",
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,7 @@ class GridGANRecipe:
     @property
     def filename(self) -> str:
         """The weights file name, ``grid_<name>.safetensors``."""
-        return f"grid_{self.name}.safetensors"
+        return GRID_MANIFEST.weights_file.format(name=self.name)
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as JSON-serialisable data."""
@@ -153,7 +164,7 @@ def default_weights_dir() -> Path:
     >>> default_weights_dir().name
     'weights'
     """
-    return Path(__file__).resolve().parent / "weights"
+    return BUNDLED_WEIGHTS_DIR
 
 
 def measure_grid_generator(
@@ -241,14 +252,6 @@ class GridGAN:
         return self.recipe.config.latent_dim
 
 
-def _weights_dir(weights_dir: str | os.PathLike[str] | None) -> Path:
-    if weights_dir is None:
-        return default_weights_dir()
-    if not isinstance(weights_dir, (str, os.PathLike)):
-        raise fail("weights_dir", "a path or None", weights_dir)
-    return Path(weights_dir)
-
-
 def read_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The manifest of a weights directory (the bundled one by default).
 
@@ -263,38 +266,7 @@ def read_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict[str
     >>> manifest["evaluation"]["num_samples"]
     2500
     """
-    path = _weights_dir(weights_dir) / MANIFEST_NAME
-    manifest = read_json_file(
-        path,
-        missing=f"manifest {path} does not exist; regenerate the family with "
-        "genloose.reference_models.grid_family.retrain_family(out_dir)",
-        invalid=f"manifest {path} is not valid JSON",
-    )
-    if (
-        not isinstance(manifest, dict)
-        or manifest.get("format") != _MANIFEST_FORMAT
-        or not isinstance(manifest.get("members"), list)
-    ):
-        raise WeightsFileError(f"manifest {path} is not a grid-family manifest of format {_MANIFEST_FORMAT}")
-    return manifest
-
-
-def _manifest_entry(manifest: dict[str, Any], recipe: GridGANRecipe, directory: Path) -> dict:
-    for entry in manifest["members"]:
-        if isinstance(entry, dict) and entry.get("name") == recipe.name:
-            break
-    else:
-        raise WeightsFileError(
-            f"the manifest in {directory} has no entry for {recipe.name!r}; "
-            "retrain it with retrain_family(out_dir, names=[...])"
-        )
-    recorded = {key: entry.get(key) for key in ("name", "seed", "description", "config")}
-    if recorded != recipe.to_dict():
-        raise WeightsFileError(
-            f"the manifest in {directory} records a different recipe for {recipe.name!r} than "
-            "the code (GRID_FAMILY); the weights are stale: retrain them with retrain_family"
-        )
-    return entry
+    return GRID_MANIFEST.read(weights_directory(weights_dir))
 
 
 def load_grid_gan(name: str, *, weights_dir: str | os.PathLike[str] | None = None) -> GridGAN:
@@ -316,8 +288,9 @@ def load_grid_gan(name: str, *, weights_dir: str | os.PathLike[str] | None = Non
     InvalidArgumentError
         If ``name`` is not a member.
     WeightsFileError
-        If the manifest or the file is missing, the file's SHA-256 differs from the manifest's, or
-        its tensors do not match the recipe's architecture.
+        If the manifest, the member's entry or the file fails a check of
+        :meth:`~genloose.reference_models.weights_io.WeightsManifest.load_into` (missing, malformed, a size or
+        SHA-256 other than the manifest's, a stale recipe, tensors that do not match the recipe's architecture).
 
     Examples
     --------
@@ -328,28 +301,12 @@ def load_grid_gan(name: str, *, weights_dir: str | os.PathLike[str] | None = Non
     ['high_quality_counts', 'high_quality_fraction', 'min_count']
     """
     recipe = get_recipe(name)
-    directory = _weights_dir(weights_dir)
-    entry = _manifest_entry(read_manifest(directory), recipe, directory)
+    directory = weights_directory(weights_dir)
     generator = recipe.config.build_generator()
+    entry = GRID_MANIFEST.load_into(generator, directory, recipe.name, recipe.to_dict())
+    generator.requires_grad_(False)
     path = directory / recipe.filename
-    digest = manifest_sha256(
-        entry,
-        model=recipe.name,
-        manifest=f"the manifest in {directory}",
-        hint="retrain it with retrain_family(out_dir, names=[...])",
-    )
-    metrics = entry.get("metrics", {})
-    if not isinstance(metrics, dict):
-        raise WeightsFileError(
-            f"the manifest in {directory} must record the metrics of {recipe.name!r} as an object; got "
-            f"{type(metrics).__name__}"
-        )
-    tensors = load_weights(path, expected_shapes=generator.expected_shapes(), sha256=digest)
-    generator.load_state_dict(tensors, strict=True)
-    generator.eval()
-    for parameter in generator.parameters():
-        parameter.requires_grad_(False)
-    return GridGAN(name=recipe.name, generator=generator, recipe=recipe, metrics=dict(metrics), path=path)
+    return GridGAN(name=recipe.name, generator=generator, recipe=recipe, metrics=entry["metrics"], path=path)
 
 
 def load_grid_family(*, weights_dir: str | os.PathLike[str] | None = None) -> list[GridGAN]:
@@ -415,7 +372,7 @@ def retrain_family(
     'w12d1'
     """
     progress = check_progress(progress)
-    directory = _weights_dir(out_dir)
+    directory = weights_directory(out_dir, "out_dir")
     if names is None:
         recipes = list(GRID_FAMILY)
     else:
@@ -423,15 +380,10 @@ def retrain_family(
             raise fail("names", "a non-empty list of member names or None", names)
         recipes = [get_recipe(name) for name in names]
     prepare_out_dir(directory, [r.filename for r in recipes], overwrite=overwrite, what="members")
-    try:
-        manifest = read_manifest(directory)
+    try:  # keep the entries of the members not retrained
+        entries = {entry["name"]: entry for entry in read_manifest(directory)["members"]}
     except WeightsFileError:
-        manifest = None
-    entries = {
-        entry["name"]: entry
-        for entry in (manifest or {}).get("members", [])
-        if isinstance(entry, dict) and "name" in entry
-    }
+        entries = {}
     from genloose._progress import progress_bar
 
     for recipe in progress_bar(recipes, progress=progress, desc="train grid family"):
@@ -439,20 +391,13 @@ def retrain_family(
         result = train_gan(recipe.config, seed=recipe.seed)
         seconds = time.perf_counter() - start
         path = directory / recipe.filename
-        save_weights(
-            path,
-            result.generator.state_dict(),
-            # one metadata key: safetensors orders several keys arbitrarily, which
-            # would make the file bytes (and SHA-256) differ from run to run
-            metadata={"genloose_grid_recipe": json.dumps(recipe.to_dict(), sort_keys=True)},
-            overwrite=True,
-        )
+        # one header key: safetensors orders several keys arbitrarily, which
+        # would make the file bytes (and SHA-256) differ from run to run
+        GRID_MANIFEST.save(result.generator, path, recipe.to_dict(), overwrite=True)
         metrics = measure_grid_generator(result.generator, latent_dim=recipe.config.latent_dim, n=recipe.config.n)
         entries[recipe.name] = {
             **recipe.to_dict(),
-            "file": recipe.filename,
-            "sha256": file_sha256(path),
-            "size_bytes": path.stat().st_size,
+            **GRID_MANIFEST.record(path),
             "train_seconds": round(seconds, 1),
             "final_d_loss": float(result.log.d_loss[-1]) if len(result.log.step) else None,
             "final_g_loss": float(result.log.g_loss[-1]) if len(result.log.step) else None,

@@ -17,10 +17,11 @@ file                model
 each as ``<name>.safetensors`` in ``genloose/reference_models/weights/``, described by
 ``image_manifest.json`` (the recipe, the SHA-256 of the file, the training time, the classifier's test
 accuracy and the class frequencies of 10,000 generated samples). :func:`load_digit_dcgan` and
-:func:`load_digit_cnn` verify each file with
-:func:`~genloose.reference_models.weights_io.load_weights` (digest, tensor names, shapes, dtype,
-finiteness) and the manifest's recipe against the recipe in this module; :func:`retrain_image_models`
-remakes the files and the manifest from the recipes.
+:func:`load_digit_cnn` verify each file with :data:`IMAGE_MANIFEST`, the reader and verifier all
+weights families share (:class:`~genloose.reference_models.weights_io.WeightsManifest`: the manifest's
+fields, the file's size and digest, the recipe in the manifest and in the file's header against the recipe
+in this module, tensor names, shapes, dtype, finiteness); :func:`retrain_image_models` remakes the files and
+the manifest from the recipes.
 
 Training is seeded and CPU-deterministic: initial weights are drawn inside
 :func:`torch.random.fork_rng`, batch order, augmentation and latents come from a private
@@ -36,7 +37,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -56,7 +56,8 @@ from genloose._validation import (
 )
 from genloose.reference_models._training import (
     check_recipe,
-    classification_epoch,
+    classification_training,
+    digits_splits,
     prepare_out_dir,
     training_environment,
 )
@@ -69,14 +70,7 @@ from genloose.reference_models.digit_classifier import (
 from genloose.reference_models.digits import load_digits_28
 from genloose.reference_models.gan import _one_thread
 from genloose.reference_models.vae import IMAGE_SHAPE, TrainingLog, _isolated_init
-from genloose.reference_models.weights_io import (
-    WeightsFileError,
-    file_sha256,
-    load_weights,
-    manifest_sha256,
-    read_json_file,
-    save_weights,
-)
+from genloose.reference_models.weights_io import WeightsFileError, WeightsManifest, weights_directory
 
 __all__ = [
     "CNN_RECIPE",
@@ -85,6 +79,7 @@ __all__ = [
     "DCGAN_SEED",
     "EVAL_NUM_SAMPLES",
     "EVAL_SEED",
+    "IMAGE_MANIFEST",
     "IMAGE_MANIFEST_NAME",
     "IMAGE_MODEL_NAMES",
     "DCGANConfig",
@@ -124,7 +119,15 @@ DCGAN_SEED = 0
 
 _MANIFEST_FORMAT = "genloose-image-models-1"
 _DATA_SEED = 0
-_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+IMAGE_MANIFEST = WeightsManifest(
+    file_name=IMAGE_MANIFEST_NAME,
+    format=_MANIFEST_FORMAT,
+    header_field="genloose_image_recipe",
+    hint="retrain it with genloose.reference_models.image_gan.retrain_image_models(out_dir, names=[...])",
+    floating_only=True,  # BatchNorm's integer num_batches_tracked counters are not used in eval mode
+)
+"""Where the image models keep what in their manifest (read and verified by :class:`WeightsManifest`)."""
 _PROJECTION_CHANNELS = 16  # generator feature map after the linear layer: 16 x 7 x 7
 _UPSAMPLE_CHANNELS = 64  # after the first transposed convolution: 64 x 14 x 14
 _INIT_STD = 0.02  # DCGAN initialisation N(0, 0.02) (Radford et al., 2016)
@@ -375,7 +378,6 @@ class DigitCNNConfig:
     def __post_init__(self) -> None:
         check_recipe(self)
         check_float("dropout", self.dropout, min_value=0.0, max_value=1.0, max_inclusive=False)
-        check_int("seed", self.seed, min_value=0)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -441,27 +443,23 @@ def train_digit_cnn(
     num_batches = math.ceil(count / config.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * num_batches)
-    records: list[dict[str, float]] = []
-    steps = 0
     dropout_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     with _one_thread(), torch.enable_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(dropout_seed)  # dropout draws from the (forked) global RNG
-        model.train()
-        for epoch in progress_bar(range(config.epochs), progress=progress, desc="training digit CNN"):
-            record, epoch_steps = classification_epoch(
-                model,
-                images,
-                labels,
-                optimizer=optimizer,
-                generator=generator,
-                num_batches=num_batches,
-                augment=lambda batch: _shift_each(batch, config.max_shift, generator),
-                scheduler=scheduler,
-            )
-            steps += epoch_steps
-            records.append({"epoch": float(epoch + 1), **record})
-    model.eval()
-    return TrainedCNN(model, TrainingLog(records=tuple(records), steps=steps))
+        records, steps = classification_training(
+            model,
+            images,
+            labels,
+            epochs=config.epochs,
+            progress=progress,
+            desc="training digit CNN",
+            optimizer=optimizer,
+            generator=generator,
+            num_batches=num_batches,
+            augment=lambda batch: _shift_each(batch, config.max_shift, generator),
+            scheduler=scheduler,
+        )
+    return TrainedCNN(model, TrainingLog(records=records, steps=steps))
 
 
 @dataclass(frozen=True)
@@ -870,14 +868,6 @@ def image_model_recipe(name: str) -> dict[str, Any]:
     }
 
 
-def _directory(weights_dir: Any, name: str = "weights_dir") -> Path:
-    if weights_dir is None:
-        return _WEIGHTS_DIR
-    if not isinstance(weights_dir, (str, os.PathLike)):
-        raise fail(name, "a directory path or None", weights_dir)
-    return Path(weights_dir)
-
-
 def read_image_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The manifest of the image models in a weights directory (the bundled one by default).
 
@@ -902,47 +892,14 @@ def read_image_manifest(weights_dir: str | os.PathLike[str] | None = None) -> di
     >>> sorted(read_image_manifest()["models"]) == sorted(IMAGE_MODEL_NAMES)
     True
     """
-    path = _directory(weights_dir) / IMAGE_MANIFEST_NAME
-    manifest = read_json_file(
-        path,
-        missing=f"image-model manifest {str(path)!r} does not exist; regenerate it with "
-        "genloose.reference_models.image_gan.retrain_image_models(out_dir)",
-        invalid=f"image-model manifest {str(path)!r} is not valid JSON",
-    )
-    if (
-        not isinstance(manifest, dict)
-        or manifest.get("format") != _MANIFEST_FORMAT
-        or not isinstance(manifest.get("models"), dict)
-    ):
-        raise WeightsFileError(
-            f"image-model manifest {str(path)!r} must be a JSON object of format {_MANIFEST_FORMAT!r} "
-            "with a 'models' object"
-        )
-    return manifest
+    return IMAGE_MANIFEST.read(weights_directory(weights_dir))
 
 
 def _load_into(model: nn.Module, name: str, weights_dir: Any) -> nn.Module:
-    """Fill ``model`` from ``<weights_dir>/<name>.safetensors``, checked against the manifest; eval mode,
-    parameters frozen (gradients with respect to the input still flow)."""
-    directory = _directory(weights_dir)
-    entry = read_image_manifest(directory)["models"].get(name)
-    digest = manifest_sha256(
-        entry,
-        model=name,
-        manifest=f"the image-model manifest in {str(directory)!r}",
-        hint=f"retrain it with retrain_image_models(out_dir, names=[{name!r}])",
-    )
-    if entry.get("recipe") != image_model_recipe(name):
-        raise WeightsFileError(
-            f"the image-model manifest in {str(directory)!r} records a different recipe for {name!r} than "
-            "the code; the weights are stale: retrain them with retrain_image_models"
-        )
-    expected = _float_shapes(model)
-    tensors = load_weights(directory / f"{name}.safetensors", expected_shapes=expected, sha256=digest)
-    model.load_state_dict(tensors, strict=False)  # only the integer num_batches_tracked counters stay as built
-    model.eval()
-    model.requires_grad_(False)
-    return model
+    """Fill ``model`` from its file in ``weights_dir``, verified by :data:`IMAGE_MANIFEST`; eval mode, parameters
+    frozen (gradients with respect to the input still flow)."""
+    IMAGE_MANIFEST.load_into(model, weights_directory(weights_dir), name, image_model_recipe(name))
+    return model.requires_grad_(False)
 
 
 def load_digit_dcgan(latent_dim: int, *, weights_dir: str | os.PathLike[str] | None = None) -> DigitDCGANGenerator:
@@ -1007,17 +964,6 @@ def load_digit_cnn(*, weights_dir: str | os.PathLike[str] | None = None) -> Digi
     return _load_into(model, "digit_cnn", weights_dir)  # type: ignore[return-value]
 
 
-def _save(model: nn.Module, path: Path, name: str) -> None:
-    tensors = {key: value for key, value in model.state_dict().items() if value.is_floating_point()}
-    # one metadata key: safetensors orders several keys arbitrarily, which would change the file's bytes
-    save_weights(
-        path,
-        tensors,
-        metadata={"genloose_image_recipe": json.dumps(image_model_recipe(name), sort_keys=True)},
-        overwrite=True,
-    )
-
-
 def _check_names(names: Any) -> list[str]:
     if names is None:
         return list(IMAGE_MODEL_NAMES)
@@ -1075,7 +1021,7 @@ def retrain_image_models(
     >>> retrain_image_models(tempfile.mkdtemp())["models"]["digit_cnn"]["metrics"]  # doctest: +SKIP
     """
     progress = check_progress(progress)
-    directory = _directory(out_dir, "out_dir")
+    directory = weights_directory(out_dir, "out_dir")
     chosen = _check_names(names)
     prepare_out_dir(directory, [f"{name}.safetensors" for name in chosen], overwrite=overwrite, what="models")
     try:
@@ -1085,15 +1031,14 @@ def retrain_image_models(
     classifier: nn.Module | None = None
     if "digit_cnn" not in chosen:  # the generators are measured with the classifier already there: fail fast
         classifier = _load_into(DigitCNN(dropout=CNN_RECIPE.dropout, seed=0), "digit_cnn", directory)
-    train = load_digits_28(split="train", seed=_DATA_SEED)
-    test = load_digits_28(split="test", seed=_DATA_SEED)
+    train, test, data = digits_splits(_DATA_SEED)
     for name in chosen:
         start = time.perf_counter()
         path = directory / f"{name}.safetensors"
         if name == "digit_cnn":
             cnn, log = train_digit_cnn(train.images, train.labels, CNN_RECIPE, progress=progress)
             seconds = time.perf_counter() - start
-            _save(cnn, path, name)
+            IMAGE_MANIFEST.save(cnn, path, image_model_recipe(name), overwrite=True)
             classifier = cnn
             metrics: dict[str, Any] = {
                 "final_train_loss": log.final["loss"],
@@ -1104,7 +1049,7 @@ def retrain_image_models(
             latent_dim = int(name.removeprefix("dcgan_d"))
             trained = train_digit_dcgan(latent_dim, seed=DCGAN_SEED, config=DCGAN_RECIPE, progress=progress)
             seconds = time.perf_counter() - start
-            _save(trained.generator, path, name)
+            IMAGE_MANIFEST.save(trained.generator, path, image_model_recipe(name), overwrite=True)
             assert classifier is not None  # trained or loaded above
             frequencies = generated_class_frequencies(trained.generator, classifier)
             metrics = {
@@ -1115,9 +1060,7 @@ def retrain_image_models(
             }
             log = trained.log
         models[name] = {
-            "file": path.name,
-            "sha256": file_sha256(path),
-            "bytes": path.stat().st_size,
+            **IMAGE_MANIFEST.record(path),
             "recipe": image_model_recipe(name),
             "steps": log.steps,
             "training_seconds": round(seconds, 1),
@@ -1127,13 +1070,7 @@ def retrain_image_models(
         "format": _MANIFEST_FORMAT,
         "description": "DCGAN generators of 28x28 digits and a CNN digit classifier; see "
         "genloose.reference_models.image_gan",
-        "data": {
-            "source": "sklearn.datasets.load_digits, 8x8 -> 28x28 bilinear, values / 16",
-            "split_seed": _DATA_SEED,
-            "test_fraction": 0.2,
-            "train_size": int(train.labels.numel()),
-            "test_size": int(test.labels.numel()),
-        },
+        "data": data,
         "evaluation": {
             "seed": EVAL_SEED,
             "num_samples": EVAL_NUM_SAMPLES,

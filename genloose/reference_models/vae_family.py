@@ -14,12 +14,14 @@ file                        model
 ==========================  ===========================================================
 
 each as ``<name>.safetensors`` (tensors only: no pickle, no code runs on load), described by
-``vae_manifest.json`` (recipe, SHA-256, metrics recorded when the file was made). Loading checks
-the SHA-256 against the manifest, the recipe stored in the file's header against the recipe in
-this module, and every tensor's name, shape, dtype and finiteness against the model, and raises
-:class:`~genloose.reference_models.weights_io.WeightsFileError` (as the grid family does) with a
-message naming the file otherwise. ``retrain=True`` trains a fresh model with the same
-seeded recipe instead (seconds to a minute each on one CPU core).
+``vae_manifest.json`` (recipe, SHA-256, size, metrics recorded when the file was made). Loading goes
+through :data:`VAE_MANIFEST`, the reader and verifier all weights families share
+(:class:`~genloose.reference_models.weights_io.WeightsManifest`): the manifest's fields, the file's size
+and SHA-256, the recipe in the manifest and in the file's header against the recipe in this module, and
+every tensor's name, shape, dtype and finiteness against the model; otherwise it raises
+:class:`~genloose.reference_models.weights_io.WeightsFileError` naming the file and the field.
+``retrain=True`` trains a fresh model with the same seeded recipe instead (seconds to a minute each on
+one CPU core).
 """
 
 from __future__ import annotations
@@ -27,14 +29,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch import nn
 
 from genloose._validation import check_choice, check_int, check_progress, fail
+from genloose.reference_models._training import digits_splits
 from genloose.reference_models.digit_classifier import (
     ClassifierConfig,
     DigitClassifier,
@@ -43,12 +43,13 @@ from genloose.reference_models.digit_classifier import (
 )
 from genloose.reference_models.digits import load_digits_28
 from genloose.reference_models.vae import VAE, VAEConfig, reconstruction_error, train_vae
-from genloose.reference_models.weights_io import WeightsFileError, file_sha256, manifest_sha256, read_json_file
+from genloose.reference_models.weights_io import WeightsManifest, weights_directory
 
 __all__ = [
     "CLASSIFIER_RECIPE",
     "FAMILY_NAMES",
     "MANIFEST_NAME",
+    "VAE_MANIFEST",
     "bundle_vae_family",
     "load_digit_classifier",
     "load_vae",
@@ -66,7 +67,16 @@ FAMILY_NAMES = ("vae_vanilla_d2", "vae_lc_d2", "vae_vanilla_d10", "vae_lc_d10", 
 _KINDS = ("vae", "lc-vae")
 _LATENT_DIMS = (2, 10)
 _DATA_SEED = 0
-_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+_FORMAT = "genloose-vae-family-1"
+
+VAE_MANIFEST = WeightsManifest(
+    file_name=MANIFEST_NAME,
+    format=_FORMAT,
+    header_field="recipe",
+    hint="regenerate the bundle with genloose.reference_models.vae_family.bundle_vae_family, or use retrain=True",
+    header_extra={"format": _FORMAT},
+)
+"""Where the VAE family keeps what in its manifest (read and verified by :class:`WeightsManifest`)."""
 
 # The recipe. The paper trains 20 epochs of MNIST (60,000 images, batch 300: 4,000 steps); the
 # bundled data set has 1,438 training images, so one epoch is 5 steps of ~288 images and the
@@ -174,8 +184,8 @@ def load_vae(
     if retrain:
         return train_vae(load_digits_28(split="train", seed=_DATA_SEED).images, recipe, progress=progress).model
     model = VAE(recipe.latent_dim, width=recipe.width)
-    _load_into(model, vae_name(kind, latent_dim), recipe.to_dict(), weights_dir)
-    return model.eval()
+    VAE_MANIFEST.load_into(model, weights_directory(weights_dir), vae_name(kind, latent_dim), recipe.to_dict())
+    return model
 
 
 def load_digit_classifier(
@@ -216,8 +226,8 @@ def load_digit_classifier(
         train = load_digits_28(split="train", seed=_DATA_SEED)
         return train_digit_classifier(train.images, train.labels, CLASSIFIER_RECIPE, progress=progress).model
     model = DigitClassifier()
-    _load_into(model, "digit_classifier", CLASSIFIER_RECIPE.to_dict(), weights_dir)
-    return model.eval()
+    VAE_MANIFEST.load_into(model, weights_directory(weights_dir), "digit_classifier", CLASSIFIER_RECIPE.to_dict())
+    return model
 
 
 def read_vae_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -229,89 +239,7 @@ def read_vae_manifest(weights_dir: str | os.PathLike[str] | None = None) -> dict
     >>> sorted(manifest["models"]) == sorted(FAMILY_NAMES)
     True
     """
-    path = _directory(weights_dir) / MANIFEST_NAME
-    manifest = read_json_file(
-        path,
-        missing=f"VAE weights manifest not found: {str(path)!r}; regenerate the bundle with "
-        "genloose.reference_models.vae_family.bundle_vae_family, or use retrain=True",
-        invalid=f"weights manifest must be valid JSON; got {str(path)!r}",
-    )
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), dict):
-        raise WeightsFileError(f"weights manifest must be a JSON object with a 'models' object; got {str(path)!r}")
-    return manifest
-
-
-def _directory(weights_dir: str | os.PathLike[str] | None) -> Path:
-    if weights_dir is None:
-        return _WEIGHTS_DIR
-    if not isinstance(weights_dir, (str, os.PathLike)):
-        raise fail("weights_dir", "a directory path or None", weights_dir)
-    return Path(weights_dir)
-
-
-def _recipe_json(recipe: Mapping[str, Any]) -> str:
-    return json.dumps(dict(recipe), sort_keys=True)
-
-
-def _load_into(
-    model: nn.Module,
-    name: str,
-    recipe: Mapping[str, Any],
-    weights_dir: str | os.PathLike[str] | None,
-) -> None:
-    """Validate ``<weights_dir>/<name>.safetensors`` against the manifest, recipe and model."""
-    from safetensors import SafetensorError, safe_open
-
-    directory = _directory(weights_dir)
-    path = directory / f"{name}.safetensors"
-    hint = "regenerate the bundle with genloose.reference_models.vae_family.bundle_vae_family, or use retrain=True"
-    if not path.is_file():
-        raise WeightsFileError(f"weights file not found: {str(path)!r}; {hint}")
-
-    def bad(reason: str) -> WeightsFileError:
-        return WeightsFileError(
-            f"weights file {str(path)!r} must be an intact safetensors file of model {name!r}; got {reason}; {hint}"
-        )
-
-    entry = read_vae_manifest(directory)["models"].get(name)
-    recorded = manifest_sha256(entry, model=name, manifest=f"{MANIFEST_NAME} in {str(directory)!r}", hint=hint)
-    digest = file_sha256(path)
-    if digest != recorded:
-        raise bad(f"SHA-256 {digest[:12]}... but the manifest records {recorded[:12]}... (corrupt or modified file)")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as error:
-        raise bad(f"an unreadable file ({error})") from error
-    stored_recipe = metadata.get("recipe")
-    if stored_recipe != _recipe_json(recipe):
-        raise bad(f"recipe {stored_recipe} in its header, not the current recipe {_recipe_json(recipe)}")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise bad(f"missing tensors {missing} and unexpected tensors {unexpected}")
-    for key, reference in expected.items():
-        tensor = tensors[key]
-        if tensor.shape != reference.shape or tensor.dtype != reference.dtype:
-            raise bad(
-                f"tensor {key!r} of shape {tuple(tensor.shape)} and dtype {tensor.dtype}, "
-                f"expected {tuple(reference.shape)} and {reference.dtype}"
-            )
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise bad(f"non-finite values in tensor {key!r}")
-    model.load_state_dict(tensors, strict=True)
-
-
-def _save_model(model: nn.Module, path: Path, recipe: Mapping[str, Any], overwrite: bool) -> None:
-    from safetensors.torch import save
-
-    from genloose._io import atomic_write_bytes
-
-    tensors = {key: value.detach().contiguous().clone() for key, value in model.state_dict().items()}
-    metadata = {"recipe": _recipe_json(recipe), "format": "genloose-vae-family-1"}
-    atomic_write_bytes(path, save(tensors, metadata=metadata), overwrite=overwrite)
+    return VAE_MANIFEST.read(weights_directory(weights_dir))
 
 
 def bundle_vae_family(
@@ -350,7 +278,7 @@ def bundle_vae_family(
     progress = check_progress(progress)
     from genloose._io import atomic_write_text, check_destination
 
-    target = _directory(directory)
+    target = weights_directory(directory, "directory")
     if not isinstance(overwrite, bool):
         raise fail("overwrite", "a bool", overwrite)
     target.mkdir(parents=True, exist_ok=True)
@@ -358,8 +286,7 @@ def bundle_vae_family(
         target / MANIFEST_NAME
     ]:  # fail fast, before any training
         check_destination(path, overwrite=overwrite, name="directory")
-    train = load_digits_28(split="train", seed=_DATA_SEED)
-    test = load_digits_28(split="test", seed=_DATA_SEED)
+    train, test, data = digits_splits(_DATA_SEED)
     models: dict[str, Any] = {}
     for name in FAMILY_NAMES:
         start = time.perf_counter()
@@ -383,25 +310,17 @@ def bundle_vae_family(
             }
         seconds = time.perf_counter() - start
         path = target / f"{name}.safetensors"
-        _save_model(model, path, recipe, overwrite)
+        VAE_MANIFEST.save(model, path, recipe, overwrite=overwrite)
         models[name] = {
-            "file": path.name,
-            "sha256": file_sha256(path),
-            "bytes": path.stat().st_size,
+            **VAE_MANIFEST.record(path),
             "recipe": recipe,
             "steps": log.steps,
             "training_seconds": round(seconds, 1),
             "metrics": metrics,
         }
     manifest = {
-        "format": "genloose-vae-family-1",
-        "data": {
-            "source": "sklearn.datasets.load_digits, 8x8 -> 28x28 bilinear, values / 16",
-            "split_seed": _DATA_SEED,
-            "test_fraction": 0.2,
-            "train_size": int(train.labels.numel()),
-            "test_size": int(test.labels.numel()),
-        },
+        "format": _FORMAT,
+        "data": data,
         "torch_version": torch.__version__,
         "torch_num_threads": torch.get_num_threads(),
         "models": models,
