@@ -205,10 +205,11 @@ def evaluate(
 
     sample_labels, sample_queries = None, 0
     if settings["precision"] is not None:  # every rank makes the whole run: the same result everywhere
-        result = class_radius_to_precision(gen, clf, run=run, precision=settings["precision"])
+        # the cheap labels first: a sample no memory holds, or a model that breaks on it, stops the run early
         sample_labels, sample_queries = label_sample(
             gen, clf, seed=settings["seed"], num_samples=num_samples, batch_size=settings["batch_size"]
         )
+        result = class_radius_to_precision(gen, clf, run=run, precision=settings["precision"])
     elif world_size == 1:
         result = search(0, num_samples)
     else:

@@ -292,3 +292,24 @@ def test_the_cap_check_is_reported_as_not_made_where_it_does_not_apply() -> None
     assert math.isnan(not_checked.to_frame().set_index("quantity").loc["cap_respected", "value"])
     assert genloose.Report.from_json(not_checked.to_json()).diagnostics.cap_respected is None
     assert build_report(sampled, **build).diagnostics.cap_respected is True
+
+
+def test_with_precision_the_sample_is_labelled_before_the_search_so_a_broken_model_stops_it_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import genloose._evaluate as evaluate_module
+
+    def must_not_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the multilevel search ran before the sample was labelled")
+
+    monkeypatch.setattr(evaluate_module, "class_radius_to_precision", must_not_run)
+    calls = {"n": 0}
+
+    def nan_after_the_probe(z: torch.Tensor) -> torch.Tensor:  # fine on the probe's first calls, then NaN
+        calls["n"] += 1
+        return z if calls["n"] <= 3 else torch.full_like(z, math.nan)
+
+    with pytest.raises(genloose.ModelOutputError):
+        genloose.evaluate(
+            nan_after_the_probe, _two_halves, latent_dim=2, num_samples=5000, precision=0.1, seed=0, progress=False
+        )
