@@ -181,6 +181,7 @@ def run_case(
     seed: int,
     max_queries: int | None,
     repeats: int = 1,
+    block_rows: int | None = None,
 ) -> dict[str, Any]:
     """Search ``num_samples`` points ``repeats`` times with timed models; return the figures of the fastest run.
 
@@ -194,7 +195,9 @@ def run_case(
     replays = []
     for _ in range(repeats):
         clock = _Clock(device)
-        gen = genloose.Generator(_TimedGenerator(generator, clock), latent_dim=LATENT_DIM, device=device)
+        gen = genloose.Generator(
+            _TimedGenerator(generator, clock), latent_dim=LATENT_DIM, device=device, batch_size=block_rows
+        )
         clf = _TimedClassifier(classifier, clock)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -304,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", action="store_true", help="also cProfile one run per case and print where the time goes"
     )
     parser.add_argument("--quick", action="store_true", help="few points, one repeat: a smoke test")
+    parser.add_argument(
+        "--block-rows", type=int, default=None, help="rows per model call (default: genloose's, 32 on a CPU)"
+    )
     args = parser.parse_args(argv)
 
     device = torch.device(args.device)
@@ -336,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     rows = []
     for access, n in cases:
-        row = run_case(access, n, device, seed=args.seed, max_queries=args.max_queries, repeats=repeats)
+        row = run_case(
+            access, n, device, seed=args.seed, max_queries=args.max_queries, repeats=repeats, block_rows=args.block_rows
+        )
         rows.append(row)
         print(
             f"{row['access']:9} {row['n']:>4} {row['total_s']:>8.2f} {row['points_per_s']:>9.2f} "

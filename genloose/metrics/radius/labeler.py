@@ -20,7 +20,28 @@ from genloose._errors import ModelOutputError, NonDeterministicModelError
 from genloose._validation import check_int, check_memory
 from genloose.models import Classifier, Generator, RowPlace, eval_mode, indexed_rows, isolated_rng
 
-__all__ = ["LatentLabeler", "QueryCounter"]
+__all__ = ["ACCELERATOR_BLOCK_SIZE", "CPU_BLOCK_SIZE", "LatentLabeler", "QueryCounter", "default_block_size"]
+
+#: Rows per model call on a CPU when neither adapter sets ``batch_size``. A CPU's cost per row of a
+#: convolutional model is flat from 16 rows up, so small blocks waste the fewest rows on padding: on the bundled
+#: d = 64 digit DCGAN, 1.8 times faster per point than 128-row blocks at n = 50 and 1.3 times at n = 500
+#: (``benchmarks/radius_padding.py``). A small MLP, whose calls cost little next to genloose's own per-call
+#: work, is about 18% slower than with 128 rows: set ``batch_size=128`` on its adapter.
+CPU_BLOCK_SIZE = 32
+#: Rows per model call on an accelerator (CUDA, MPS...), where a call's cost barely grows with its rows.
+ACCELERATOR_BLOCK_SIZE = 128
+
+
+def default_block_size(device: torch.device) -> int:
+    """Rows per model call when the adapters set no ``batch_size``: :data:`CPU_BLOCK_SIZE` on a CPU, else
+    :data:`ACCELERATOR_BLOCK_SIZE`.
+
+    Examples
+    --------
+    >>> default_block_size(torch.device("cpu"))
+    32
+    """
+    return CPU_BLOCK_SIZE if torch.device(device).type == "cpu" else ACCELERATOR_BLOCK_SIZE
 
 
 def _search_row(row: int) -> str:
@@ -75,7 +96,8 @@ class LatentLabeler:
     generator, classifier
         The adapters.
     block_size : int, optional
-        Rows per model call. Default: the generator's ``batch_size``, else the classifier's, else 128.
+        Rows per model call. Default: the generator's ``batch_size``, else the classifier's, else
+        :func:`default_block_size` of the generator's device (32 on a CPU, 128 on an accelerator).
 
     Examples
     --------
@@ -92,7 +114,7 @@ class LatentLabeler:
         self.generator = generator
         self.classifier = classifier
         self.queries = QueryCounter()
-        default = generator.batch_size or classifier.batch_size or 128
+        default = generator.batch_size or classifier.batch_size or default_block_size(generator.device)
         self.block_size = default if block_size is None else check_int("block_size", block_size, min_value=1)
         # every model call gets a full block (padded): a block no memory holds is refused before any call
         check_memory("batch_size", self.block_size, 16 * self.block_size * generator.latent_dim, "one block of latents")

@@ -200,8 +200,8 @@ def class_radius(
         K, needed to validate a classifier that returns labels.
     batch_size : int
         Points searched together (the search state's memory scales with it); results do not depend on it. At
-        least one model block is searched together (the adapters' ``batch_size``, default 128 rows per model
-        call): a smaller chunk would only fill the model's blocks with padding.
+        least one model block is searched together (the adapters' ``batch_size``, default 32 rows per model
+        call on a CPU, 128 on an accelerator): a smaller chunk would only fill the model's blocks with padding.
     confidence : float
         Level of the Monte Carlo confidence interval.
     config : SearchConfig, optional

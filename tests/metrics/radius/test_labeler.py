@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genloose import Classifier, Generator, ModelOutputError
-from genloose.metrics.radius.labeler import LatentLabeler
+from genloose.metrics.radius.labeler import ACCELERATOR_BLOCK_SIZE, CPU_BLOCK_SIZE, LatentLabeler, default_block_size
 
 
 def _linear_labeler(d: int = 3, k: int = 4) -> tuple[LatentLabeler, torch.Tensor]:
@@ -103,3 +103,26 @@ def test_grad_mode_inside_a_session_is_set_per_call_and_restored() -> None:
         labeler.margin_gradients(torch.ones(2, 1), torch.zeros(2, dtype=torch.long), None)
         assert not torch.is_grad_enabled()
     assert seen == [False, True, True]
+
+
+def test_the_default_block_is_small_on_a_cpu_and_large_on_an_accelerator() -> None:
+    assert (CPU_BLOCK_SIZE, ACCELERATOR_BLOCK_SIZE) == (32, 128)
+    assert default_block_size(torch.device("cpu")) == CPU_BLOCK_SIZE
+    assert default_block_size(torch.device("cuda", 0)) == ACCELERATOR_BLOCK_SIZE  # a device name needs no GPU
+
+
+@pytest.mark.parametrize(
+    ("generator_rows", "classifier_rows", "expected"), [(None, None, 32), (7, None, 7), (None, 9, 9)]
+)
+def test_the_adapters_batch_size_sets_the_block_else_the_device_default(
+    generator_rows: int | None, classifier_rows: int | None, expected: int
+) -> None:
+    labeler = LatentLabeler(
+        Generator(torch.nn.Identity(), latent_dim=2, batch_size=generator_rows),
+        Classifier(lambda x: x, num_classes=2, batch_size=classifier_rows),
+    )
+    assert labeler.block_size == expected
+    seen: list[int] = []
+    labeler.generator.fn = lambda z: (seen.append(z.shape[0]), z)[1]  # type: ignore[method-assign]
+    labeler.labels(torch.randn(expected + 1, 2))
+    assert seen == [expected, expected]  # every call a full block, the last one padded

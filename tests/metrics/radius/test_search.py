@@ -239,7 +239,7 @@ class TestBadInput:
 
         return gen
 
-    @pytest.mark.parametrize(("n", "bad", "block"), [(400, 300, "1 of 128"), (5, 4, "1 of 5"), (130, 129, "1 of 2")])
+    @pytest.mark.parametrize(("n", "bad", "block"), [(400, 300, "1 of 32"), (5, 4, "1 of 5"), (130, 129, "1 of 2")])
     def test_generator_nan_at_a_sampled_latent_names_its_index(self, n: int, bad: int, block: str) -> None:
         # the index is the latent's index in result.latents, whatever the chunk and block it falls in, and the
         # count is of real rows only (padding repeats the block's last row, which must not be counted again)
@@ -251,7 +251,7 @@ class TestBadInput:
     def test_classifier_nan_at_a_sampled_latent_names_its_index(self) -> None:
         latents = np.random.default_rng(0).standard_normal((40, 2))
         latents[33, 0] = 7.0
-        message = r"NaN or Inf scores for 1 of 40 samples \(first at latent index 33\)"
+        message = r"NaN or Inf scores for 1 of 8 samples \(first at latent index 33\)"  # 40 = 32 + 8 rows
         with pytest.raises(ModelOutputError, match=message):
             class_radius(torch.nn.Identity(), self._nan_at(7.0), latents=latents, progress=False)
 
