@@ -431,7 +431,7 @@ class Generator:
     ) -> None:
         _check_callable(fn, "generator")
         self.fn = fn
-        # models are called on blocks of latents (128 rows by default): a dimension no block fits is refused
+        # models are called on blocks of latents (at most 128 rows by default): a dimension no block fits is refused
         self.latent_dim = check_size(
             "latent_dim", latent_dim, min_value=1, bytes_each=8 * 128, what="a block of latents"
         )
