@@ -50,6 +50,14 @@ import genloose
 LATENT_DIM = 128
 IMAGE_DIM = 784
 NUM_CLASSES = 10
+#: ``--model``: the random MLPs below (``"mlp"``) or the bundled d = 64 digit DCGAN and CNN (``"dcgan64"``).
+MODEL = "mlp"
+DCGAN_LATENT_DIM = 64
+
+
+def latent_dim() -> int:
+    """The latent dimension of the benchmark's generator (:data:`MODEL`)."""
+    return DCGAN_LATENT_DIM if MODEL == "dcgan64" else LATENT_DIM
 
 
 def _mlp(sizes: list[int], *, last: torch.nn.Module | None, seed: int) -> torch.nn.Sequential:
@@ -73,7 +81,14 @@ def _mlp(sizes: list[int], *, last: torch.nn.Module | None, seed: int) -> torch.
 
 
 def build_models(device: torch.device, seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The benchmark's generator (d=128 -> 3x512 -> 784) and classifier (784 -> 256 -> 10)."""
+    """The benchmark's generator (d=128 -> 3x512 -> 784) and classifier (784 -> 256 -> 10), or the bundled DCGAN."""
+    if MODEL == "dcgan64":
+        from genloose import reference_models
+
+        return (
+            reference_models.load_digit_dcgan(DCGAN_LATENT_DIM).to(device),
+            reference_models.load_digit_cnn().to(device),
+        )
     generator = _mlp([LATENT_DIM, 512, 512, 512, IMAGE_DIM], last=torch.nn.Tanh(), seed=seed)
     # A random classifier on random images puts nearly everything in one or two classes; a larger
     # first-layer scale spreads the labels so that the search sees several classes.
@@ -155,7 +170,7 @@ def _replay(
 ) -> float:
     """Wall time of the logged model calls on the bare models."""
     largest = max(rows for rows, _ in calls)
-    latents = torch.randn(largest, LATENT_DIM, generator=torch.Generator().manual_seed(1)).to(device)
+    latents = torch.randn(largest, latent_dim(), generator=torch.Generator().manual_seed(1)).to(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
@@ -196,7 +211,7 @@ def run_case(
     for _ in range(repeats):
         clock = _Clock(device)
         gen = genloose.Generator(
-            _TimedGenerator(generator, clock), latent_dim=LATENT_DIM, device=device, batch_size=block_rows
+            _TimedGenerator(generator, clock), latent_dim=latent_dim(), device=device, batch_size=block_rows
         )
         clf = _TimedClassifier(classifier, clock)
         with warnings.catch_warnings(record=True) as caught:
@@ -256,7 +271,7 @@ def profile_case(access: str, num_samples: int, device: torch.device, *, seed: i
     """Run once under cProfile and print where the time goes (grouped, then the top functions)."""
     config = genloose.SearchConfig(max_queries=max_queries)
     generator, classifier = build_models(device, seed=seed)
-    gen = genloose.Generator(generator, latent_dim=LATENT_DIM, device=device)
+    gen = genloose.Generator(generator, latent_dim=latent_dim(), device=device)
     profiler = cProfile.Profile()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -307,10 +322,13 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", action="store_true", help="also cProfile one run per case and print where the time goes"
     )
     parser.add_argument("--quick", action="store_true", help="few points, one repeat: a smoke test")
+    parser.add_argument("--model", choices=["mlp", "dcgan64"], default="mlp", help="models to time (default mlp)")
     parser.add_argument(
         "--block-rows", type=int, default=None, help="rows per model call (default: genloose's, 32 on a CPU)"
     )
     args = parser.parse_args(argv)
+    global MODEL
+    MODEL = args.model
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -328,10 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {device} ({name}), torch threads: {torch.get_num_threads()}, os.cpu_count: {os.cpu_count()}")
     if hasattr(os, "getloadavg"):
         print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(
-        f"models: generator MLP {LATENT_DIM}-512-512-512-{IMAGE_DIM} (tanh), classifier MLP {IMAGE_DIM}-256-"
-        f"{NUM_CLASSES}, random init (seed {args.seed}); fastest of {repeats} run(s) per case"
-    )
+    if MODEL == "dcgan64":
+        print(f"models: the bundled d = 64 digit DCGAN and CNN; fastest of {repeats} run(s) per case")
+    else:
+        print(
+            f"models: generator MLP {LATENT_DIM}-512-512-512-{IMAGE_DIM} (tanh), classifier MLP {IMAGE_DIM}-256-"
+            f"{NUM_CLASSES}, random init (seed {args.seed}); fastest of {repeats} run(s) per case"
+        )
     # warm-up (first calls allocate memory and load kernels)
     run_case("white-box", 8, device, seed=args.seed + 100, max_queries=50)
     header = (
