@@ -78,7 +78,8 @@ class RadiusResult:
         The paper's bounds are on the latent radius, not on this; Fawzi et al. bound it through the generator's
         modulus of continuity.
     metadata : dict
-        The run's settings and call counts (``search_config``, ``forward_queries``, ...).
+        The run's settings and call counts (``search_config``, ``block_size``, the rows per model call,
+        ``forward_queries``, ...).
     precision : PrecisionSummary or None
         With ``precision=``: how the multilevel run spent its calls. Then the per-point arrays hold the points
         searched at the full budget (a random subset of the run's points), while ``estimate`` combines every

@@ -618,6 +618,7 @@ def _search(labeler: LatentLabeler, points64: np.ndarray, *, sample_seed: int | 
             "search_config": config.to_dict(),
             "dtype": str(labeler.dtype).removeprefix("torch."),
             "device": str(labeler.device),
+            "block_size": labeler.block_size,  # rows per model call: another block size can change the last bits
             "forward_queries": labeler.queries.forward,
             "backward_queries": labeler.queries.backward,
         },

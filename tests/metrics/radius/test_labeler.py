@@ -126,3 +126,17 @@ def test_the_adapters_batch_size_sets_the_block_else_the_device_default(
     labeler.generator.fn = lambda z: (seen.append(z.shape[0]), z)[1]  # type: ignore[method-assign]
     labeler.labels(torch.randn(expected + 1, 2))
     assert seen == [expected, expected]  # every call a full block, the last one padded
+
+
+def test_a_search_records_its_block_size() -> None:
+    import genloose
+
+    result = genloose.class_radius(
+        torch.nn.Identity(), lambda x: torch.stack([x[:, 0], -x[:, 0]], 1), latent_dim=2, num_samples=3, progress=False
+    )
+    assert result.metadata["block_size"] == CPU_BLOCK_SIZE
+    generator = Generator(torch.nn.Identity(), latent_dim=2, batch_size=5)
+    result = genloose.class_radius(
+        generator, lambda x: torch.stack([x[:, 0], -x[:, 0]], 1), num_samples=3, progress=False
+    )
+    assert result.metadata["block_size"] == 5
