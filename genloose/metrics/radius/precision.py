@@ -179,7 +179,12 @@ def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettin
                 latents=None,
                 num_samples=count,
                 run=replace(
-                    run, sample_offset=start, config=config, stacklevel=run.stacklevel + 2, pool_cache=pool_cache
+                    run,
+                    sample_offset=start,
+                    config=config,
+                    stacklevel=run.stacklevel + 2,
+                    pool_cache=pool_cache,
+                    image_distances=budget is None,  # only the full-budget results are kept
                 ),
             )
 

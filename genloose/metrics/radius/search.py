@@ -331,6 +331,9 @@ class RunSettings:
     #: Shared by the calls of one run on the same models and seed (a precision run's levels): the seeding pool's
     #: labels, computed by the first call and reused, uncounted, by the others (None: label the pool every call).
     pool_cache: dict[str, Any] | None = None
+    #: Measure the witnesses' image distances (two generator calls per point); a precision run's coarse levels,
+    #: whose results only give radii and calls, skip them.
+    image_distances: bool = True
 
 
 def class_radius_unchecked(
@@ -558,10 +561,12 @@ def _search(labeler: LatentLabeler, points64: np.ndarray, *, sample_seed: int | 
     witnesses[censored] = np.nan
     witness_labels[censored] = -1
     labels = y_all.cpu().numpy()
-    image_distances = np.full(n, np.nan)
-    found = np.flatnonzero(~censored)
-    if found.size:
-        image_distances[found] = labeler.image_distances(z_all[found], labeler.to_latents(witnesses[found]))
+    image_distances = None
+    if run.image_distances:
+        image_distances = np.full(n, np.nan)
+        found = np.flatnonzero(~censored)
+        if found.size:
+            image_distances[found] = labeler.image_distances(z_all[found], labeler.to_latents(witnesses[found]))
 
     counts = np.bincount(np.concatenate([labels, pool_y.cpu().numpy()]), minlength=labeler.num_classes or 0).astype(
         np.int64

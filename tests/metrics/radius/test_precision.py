@@ -238,3 +238,20 @@ def test_a_precision_estimate_reports_its_equivalent_sample_size_not_its_largest
     estimate, summary, _ = _run(search, 0.02)
     assert len(summary.level_points) > 1  # the stub's cheap levels are worth using
     assert estimate.n < int(summary.level_points.max())
+
+
+def test_image_distances_are_measured_only_for_the_full_budget_points_that_are_kept(sectors, monkeypatch):
+    from genloose.metrics.radius.labeler import LatentLabeler
+
+    measured: list[int] = []
+    original = LatentLabeler.image_distances
+
+    def counting(self, latents, others):
+        measured.append(latents.shape[0])
+        return original(self, latents, others)
+
+    monkeypatch.setattr(LatentLabeler, "image_distances", counting)
+    result = _with_precision(sectors, 0.1, seed=2)
+    assert result.precision.level_points.sum() > result.radii.size  # coarse levels searched more points
+    assert sum(measured) == int((~result.censored).sum())
+    assert np.isfinite(result.image_distances[~result.censored]).all()
