@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from genloose.metrics.radius.state import HARDEN_PUSHES
+
 
 class BudgetExhaustedError(RuntimeError):
     """Raised by :class:`LatentModel` when a call would take its row count past ``limit``."""
@@ -279,12 +281,6 @@ def foolbox_deepfool(
     return clipped
 
 
-#: Pushes out along the ray from z, in units of 4 float roundings of the point's largest coordinate: the ladder
-#: genloose's own hardening uses (``genloose.metrics.radius.state.HARDEN_PUSHES``) for witnesses that do not cross
-#: in two layouts.
-LEAST_PUSHES = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
-
-
 @dataclass
 class Verified:
     """A method's output re-labelled by the same model.
@@ -300,10 +296,9 @@ class Verified:
     pushed: int  # points that crossed in both layouts only after a push
 
 
-def _adversarial_in_both_layouts(model: LatentModel, points: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    together = model.labels(points) != y
-    alone = torch.cat([model.labels(points[i : i + 1]) for i in range(points.shape[0])]) != y
-    return together & alone
+def _labels_alone(model: LatentModel, points: torch.Tensor) -> torch.Tensor:
+    """Each point's label from a call of one row."""
+    return torch.cat([model.labels(points[i : i + 1]) for i in range(points.shape[0])])
 
 
 def verify(model: LatentModel, z: torch.Tensor, y: torch.Tensor, adv: torch.Tensor) -> Verified:
@@ -312,17 +307,18 @@ def verify(model: LatentModel, z: torch.Tensor, y: torch.Tensor, adv: torch.Tens
     float32 labels within ~1e-7 of a boundary depend on the batch they are computed in (matrix products round
     differently for different batch sizes). A point counts only where the model labels it adversarial in both
     layouts, the rule genloose's own witnesses meet; a point that crosses in one layout only is moved out along
-    its ray from z by the least of :data:`LEAST_PUSHES` that makes it cross in both (genloose's hardening does the
-    same to its witnesses), and fails (distance ``inf``) if none does. Every method, genloose included, goes
+    its ray from z by the least of genloose's ``HARDEN_PUSHES`` (fractions of 4 units of rounding at the point's
+    largest coordinate) that makes it cross in both, as genloose's hardening does to its own witnesses, and fails
+    (distance ``inf``) if none does. Every method, genloose included, goes
     through this function.
     """
     points = adv.detach().to(model.dtype).clone()
     y = y.to(points.device)
-    in_batch = (model.labels(points) != y).numpy()
+    in_batch = model.labels(points) != y
     z64 = z.double()
     one_layout = np.linalg.norm(points.double().numpy() - z64.numpy(), axis=1)
-    one_layout = np.where(in_batch & np.isfinite(one_layout), one_layout, np.inf)
-    ok = _adversarial_in_both_layouts(model, points, y)
+    one_layout = np.where(in_batch.numpy() & np.isfinite(one_layout), one_layout, np.inf)
+    ok = in_batch & (_labels_alone(model, points) != y)
     pushed = 0
     eps = torch.finfo(model.dtype).eps
     for i in torch.nonzero(~ok)[:, 0].tolist():
@@ -331,13 +327,13 @@ def verify(model: LatentModel, z: torch.Tensor, y: torch.Tensor, adv: torch.Tens
         if not (math.isfinite(norm) and norm > 0.0):
             continue
         rounding = 4.0 * eps * max(1.0, float(points[i].double().abs().max()))
-        for push in LEAST_PUSHES:
+        for push in HARDEN_PUSHES:
             moved = (z64[i] + offset * ((norm + rounding * push) / norm)).to(model.dtype)
+            if bool(model.labels(moved[None])[0] == y[i]):  # not adversarial alone
+                continue
             batch = points.clone()
             batch[i] = moved
-            if bool(_adversarial_in_both_layouts(model, batch[i : i + 1], y[i : i + 1])[0]) and bool(
-                model.labels(batch)[i] != y[i]
-            ):
+            if bool(model.labels(batch)[i] != y[i]):  # adversarial in the batch too
                 points[i] = moved
                 ok[i] = True
                 pushed += 1
