@@ -15,6 +15,7 @@ Run::
 
     python benchmarks/radius_padding.py                      # n = 50 and 200, 1 torch thread
     python benchmarks/radius_padding.py --sizes 50,500 --threads 2
+    python benchmarks/radius_padding.py --sizes 50,500 --block-rows 32,128   # block sizes, look-ahead on
 """
 
 from __future__ import annotations
@@ -75,8 +76,10 @@ def lookahead(enabled: bool) -> Iterator[None]:
         state_module._lookahead_levels = original
 
 
-def run(n: int, enabled: bool, seed: int) -> tuple[genloose.RadiusResult, Rows, float, int]:
-    generator = reference_models.load_digit_dcgan(64)
+def run(
+    n: int, enabled: bool, seed: int, block_rows: int | None = None
+) -> tuple[genloose.RadiusResult, Rows, float, int]:
+    generator = genloose.Generator(reference_models.load_digit_dcgan(64), latent_dim=64, batch_size=block_rows)
     classifier = reference_models.load_digit_cnn()
     speculative = 0
     original_set_aside = QueryCounter.set_aside
@@ -104,10 +107,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,200", help="comma-separated numbers of points (default 50,200)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--block-rows",
+        default="",
+        help="comma-separated rows per model call: compare these block sizes (look-ahead on) instead of look-ahead "
+        "on and off at the default block",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"genloose {genloose.__version__}, torch {torch.__version__}, {args.threads} thread(s), load {load}")
+    if args.block_rows:
+        compare_blocks([int(x) for x in args.sizes.split(",")], [int(x) for x in args.block_rows.split(",")], args.seed)
+        return
     print(f"{'n':>5} {'look-ahead':>10} {'rows':>9} {'padding':>8} {'unused ahead':>12} {'calls':>7} {'s/point':>8}")
     per_point: dict[tuple[int, bool], float] = {}
     for n in (int(x) for x in args.sizes.split(",")):
@@ -131,6 +143,25 @@ def main() -> None:
         for enabled in (True, False):
             ratio = per_point[small, enabled] / per_point[large, enabled]
             print(f"time per point, n = {small} over n = {large}, look-ahead {'on' if enabled else 'off'}: {ratio:.2f}")
+
+
+def compare_blocks(sizes: list[int], blocks: list[int], seed: int) -> None:
+    """Rows, padding and time per point for each block size and n, and n-smallest over n-largest time per point."""
+    print(f"{'block':>5} {'n':>5} {'rows':>9} {'padding':>8} {'calls':>7} {'s/point':>8} {'mean radius':>12}")
+    for block in blocks:
+        per_point = {}
+        for n in sizes:
+            result, rows, seconds, _ = run(n, True, seed, block)
+            per_point[n] = seconds / n
+            total = rows.real + rows.padding
+            print(
+                f"{block:>5} {n:>5} {total:>9} {rows.padding / total:>8.1%} {rows.blocks:>7} {seconds / n:>8.3f} "
+                f"{float(np.mean(result.radii)):>12.6f}",
+                flush=True,
+            )
+        if len(sizes) > 1:
+            small, large = min(sizes), max(sizes)
+            print(f"      time per point, n = {small} over n = {large}: {per_point[small] / per_point[large]:.2f}")
 
 
 if __name__ == "__main__":
