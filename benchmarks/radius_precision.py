@@ -17,6 +17,8 @@ Run::
     python benchmarks/radius_precision.py --models "digits d=64" --precisions 0.1,0.05 --plain-points 60
     python benchmarks/radius_precision.py --models none --coverage 200
     python benchmarks/radius_precision.py --models none --precisions 0.1 --grid-coverage 100
+    python benchmarks/radius_precision.py --models none --precisions 0.1 --grid-coverage 100 \
+        --reference 0.19711,0.00108                                # the 40 000-point reference of docs/benchmarks.md
 
 ``--grid-coverage R`` runs R seeded replications on the grid GAN w32d1 and counts the intervals that contain a
 reference: one full search per point on ``--reference-points`` points of another seed.
@@ -32,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from scipy import stats
 
@@ -77,10 +78,7 @@ def compare(name: str, precisions: list[float], plain_points: int, seed: int) ->
         seconds = time.perf_counter() - start
         plain = (z * cv / precision) ** 2 * per_point + pool
         summary = result.precision
-        ladder = " + ".join(
-            f"{row.num_points}@{row.budget}" + (f"-{row.coarse_budget}" if row.coarse_budget is not pd.NA else "")
-            for row in summary.to_frame().itertuples()
-        )
+        ladder = " + ".join(f"{row.num_points}×[{row.term}]" for row in summary.to_frame().itertuples())
         print(
             f"  ±{precision:.0%}: reached ±{summary.reached:.2%}, estimate {result.estimate.value:.4f}, "
             f"{summary.total_calls:,} calls (pool {summary.pool_calls:,}, unused pilot {summary.pilot_calls:,}) "
@@ -106,10 +104,18 @@ def coverage(replications: int, precision: float) -> None:
         )
 
 
-def grid_coverage(name: str, replications: int, precision: float, reference_points: int) -> None:
-    """Coverage on a grid GAN, against one full search per point on ``reference_points`` points (seed 10**6)."""
+def grid_coverage(
+    name: str, replications: int, precision: float, reference_points: int, known: tuple[float, float] | None
+) -> None:
+    """Coverage on a grid GAN, against one full search per point on ``reference_points`` points (seed 10**6).
+
+    ``known``: that reference's (value, standard error) from an earlier run, instead of searching it again.
+    """
     model = _model(name)
-    reference = _search(model, num_samples=reference_points, seed=10**6).estimate
+    if known is None:
+        reference = _search(model, num_samples=reference_points, seed=10**6).estimate
+    else:
+        reference = genloose.Estimate.from_normal(known[0], known[1], n=reference_points)
     covered = 0
     for seed in range(replications):
         result = _search(model, precision=precision, seed=2000 + seed)
@@ -132,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coverage", type=int, default=0, help="replications per exact testbed (0: skip)")
     parser.add_argument("--grid-coverage", type=int, default=0, help="replications on grid w32d1 (0: skip)")
     parser.add_argument("--reference-points", type=int, default=40_000)
+    parser.add_argument(
+        "--reference", default=None, help='"value,stderr" of the grid reference from an earlier run (skips its search)'
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -142,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.coverage:
         coverage(args.coverage, max(precisions))
     if args.grid_coverage:
-        grid_coverage("grid w32d1", args.grid_coverage, max(precisions), args.reference_points)
+        known = tuple(float(x) for x in args.reference.split(",")) if args.reference else None
+        grid_coverage("grid w32d1", args.grid_coverage, max(precisions), args.reference_points, known)
     return 0
 
 

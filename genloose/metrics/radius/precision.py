@@ -12,11 +12,17 @@ small variance and few points need the expensive search. The level sizes that mi
 variance are :math:`n_l \propto \sqrt{V_l / C_l}` (:math:`V_l` the variance of a level's term, :math:`C_l` its
 calls per point).
 
-Every term is a mean of verified radii at some budget, so the estimate is an estimate of the mean of the full
-search's verified radii (the quantity :func:`genloose.class_radius` estimates with one full search per point), with
-the same upper-bound meaning. Which budgets form the levels is decided by measurement on a pilot sample that is
-searched at every candidate budget: the ladder of least predicted calls wins, plain sampling at the full budget
-included, so the method falls back to one search per point where a cheaper search says little.
+With gradients (white-box), the cheapest level can also be a *proxy* that is not a search at all: b times the
+distance to the nearest linearised boundary at z (:mod:`genloose.metrics.radius.proxy`, a handful of calls),
+with b the slope of the next level's radii on the proxy over the pilot, fixed from then on. The level above it
+then estimates :math:`E[r_1(z) - b\,p(z)]`: a control variate, as in two-phase sampling.
+
+The sum telescopes to the mean of the top level whatever the lower levels are, so the estimate is an estimate of
+the mean of the full search's verified radii (the quantity :func:`genloose.class_radius` estimates with one full
+search per point), with the same upper-bound meaning. Which budgets form the levels (and whether the proxy is
+one) is decided by measurement on a pilot sample that is searched at every candidate budget: the ladder of least
+predicted calls wins, plain sampling at the full budget included, so the method falls back to one search per
+point where a cheaper search says little.
 
 The i-th point of the run is point i of the seeded sequence (``sample_offset``), and points are assigned to levels
 in fixed index ranges, so the result depends only on the seed and the settings, not on the batch size.
@@ -27,7 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +53,8 @@ if TYPE_CHECKING:
 
     #: ``search(start, count, budget)``: points start..start+count-1 searched at ``budget`` (None: the full one).
     SearchRange = Callable[[int, int, int | None], RadiusResult]
+    #: ``proxy(start, count)``: the proxy of points start..start+count-1 and the calls of c∘g it spent.
+    ProxyRange = Callable[[int, int], tuple[np.ndarray, int]]
 
 __all__ = ["PrecisionSummary", "class_radius_to_precision", "run_to_precision"]
 
@@ -65,6 +73,8 @@ SHARE_POOL = True
 PLANNING_MARGIN = 1.05
 #: The first round, planned from the pilot's rough variances, adds this share of the points they call for.
 FIRST_ROUND_SHARE = 0.5
+#: The proxy's place in a ladder of budgets (a level that searches nothing).
+PROXY = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +83,9 @@ class PrecisionSummary:
 
     Level l's term is :math:`r_l - r_{l-1}` (:math:`r_0` on level 0): the verified radius at budget
     ``level_budgets[l]`` minus the one at ``level_coarse_budgets[l]`` on the same point (0: no coarse search).
+    When ``proxy_scale`` is finite, level 0 is the proxy instead (``level_budgets[0]`` is 0): its term is
+    ``proxy_scale`` times the distance to the nearest linearised boundary at z, and level 1's term is its radius
+    minus that. ``to_frame()``'s ``term`` column spells each level's term out.
 
     Attributes
     ----------
@@ -94,6 +107,8 @@ class PrecisionSummary:
         a budget that two levels share counts in both).
     level_means, level_variances : ndarray of float64
         Per level: the sample mean and variance of its term.
+    proxy_scale : float
+        The proxy's coefficient b (fixed from the pilot), or NaN when no level is the proxy.
 
     Examples
     --------
@@ -101,7 +116,7 @@ class PrecisionSummary:
     >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, precision=0.1,
     ...                           progress=False)
     >>> r.precision.met, list(r.precision.to_frame().columns)[:3]
-    (True, ['budget', 'coarse_budget', 'num_points'])
+    (True, ['term', 'budget', 'coarse_budget'])
     """
 
     requested: float
@@ -117,6 +132,7 @@ class PrecisionSummary:
     level_calls: np.ndarray
     level_means: np.ndarray
     level_variances: np.ndarray
+    proxy_scale: float = math.nan
 
     @property
     def num_points(self) -> int:
@@ -132,13 +148,21 @@ class PrecisionSummary:
         >>> r = genloose.class_radius(torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, precision=0.1,
         ...                           progress=False)
         >>> list(r.precision.to_frame().columns)
-        ['budget', 'coarse_budget', 'num_points', 'calls', 'mean', 'variance']
+        ['term', 'budget', 'coarse_budget', 'num_points', 'calls', 'mean', 'variance']
         """
         import pandas as pd
 
         coarse = [int(b) if b else None for b in self.level_coarse_budgets]
+        proxy = f"{self.proxy_scale:.4g}·proxy"
+        terms = []
+        for level, (fine, low) in enumerate(zip(self.level_budgets, self.level_coarse_budgets, strict=True)):
+            has_proxy = level < 2 and math.isfinite(self.proxy_scale)
+            fine_text = proxy if has_proxy and level == 0 else f"r@{int(fine)}"
+            low_text = proxy if has_proxy and level == 1 else (f"r@{int(low)}" if low else "")
+            terms.append(f"{fine_text} - {low_text}" if low_text else fine_text)
         return pd.DataFrame(
             {
+                "term": terms,
                 "budget": self.level_budgets.astype(np.int64),
                 "coarse_budget": pd.array(coarse, dtype="Int64"),
                 "num_points": self.level_points.astype(np.int64),
@@ -151,10 +175,21 @@ class PrecisionSummary:
 
 @dataclass
 class _Samples:
-    """The per-point radii and calls of the pilot at each budget it was searched at."""
+    """The per-point radii and calls of the pilot at each budget it was searched at (and its proxy, if any).
+
+    ``radii[PROXY]`` is the unscaled proxy; a ladder that starts with the proxy scales it by ``scale[B1]``, the
+    slope of the radii at its next budget B1 on the proxy.
+    """
 
     radii: dict[int, np.ndarray]
     queries: dict[int, np.ndarray]
+    scale: dict[int, float] = field(default_factory=dict)
+
+    def value(self, ladder: tuple[int, ...], level: int) -> np.ndarray:
+        """The quantity of ``ladder[level]`` on the pilot: a radius, or the proxy scaled for this ladder."""
+        if ladder[level] == PROXY:
+            return self.scale[ladder[1]] * self.radii[PROXY]
+        return self.radii[ladder[level]]
 
 
 def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettings, precision: float) -> RadiusResult:
@@ -195,6 +230,7 @@ def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettin
         max_points=run.config.precision_max_points,
         pilot_points=run.config.precision_pilot_points,
         stacklevel=run.stacklevel + 1,
+        proxy=_proxy_range(gen, clf, run),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SearchFailureWarning)  # the cap check is made again on the estimate
@@ -205,6 +241,36 @@ def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettin
     return replace(merged, estimate=estimate, exceeds_cap=exceeds, pool_queries=summary.pool_calls, precision=summary)
 
 
+def _proxy_range(gen: Generator, clf: Classifier, run: RunSettings) -> ProxyRange | None:
+    """The linearised-distance proxy of a range of the run's points, or None without score gradients."""
+    from genloose.metrics.radius.labeler import LatentLabeler
+    from genloose.metrics.radius.proxy import linearized_distances
+    from genloose.metrics.radius.sampling import BLOCK_SIZE, draw_latents
+
+    if run.access == "black-box":
+        return None
+    d = gen.latent_dim
+    labeler = LatentLabeler(gen, clf)
+    with labeler.session():
+        if not labeler.supports_gradients(labeler.to_latents(draw_latents(run.seed, d, 2))):
+            return None
+
+    charged = 0  # the first range also pays for the probe above
+
+    def proxy(start: int, count: int) -> tuple[np.ndarray, int]:
+        nonlocal charged
+        values = []
+        with labeler.session():
+            for low in range(start, start + count, BLOCK_SIZE):  # memory: one span of latents at a time
+                high = min(start + count, low + BLOCK_SIZE)
+                z = labeler.to_latents(draw_latents(run.seed, d, high, start=low))
+                values.append(linearized_distances(labeler, z))
+        spent, charged = labeler.queries.total - charged, labeler.queries.total
+        return np.concatenate(values) if values else np.zeros(0), spent
+
+    return proxy
+
+
 def run_to_precision(
     search: SearchRange,
     *,
@@ -213,8 +279,12 @@ def run_to_precision(
     max_points: int,
     pilot_points: int,
     stacklevel: int = 2,
+    proxy: ProxyRange | None = None,
 ) -> tuple[Estimate, PrecisionSummary, list[RadiusResult]]:
-    """The multilevel run on a range search: the estimate, the summary and the full-budget searches' results."""
+    """The multilevel run on a range search: the estimate, the summary and the full-budget searches' results.
+
+    ``proxy``, if given, is a candidate for the cheapest level (a control variate scaled on the pilot).
+    """
     pool_calls = search_calls = 0
     full: list[RadiusResult] = []
 
@@ -244,11 +314,29 @@ def run_to_precision(
     pilot = _Samples(radii={top: top_radii}, queries={top: top_queries})
     for budget in candidates:
         pilot.radii[budget], pilot.queries[budget] = run(0, pilot_points, budget)
+    if proxy is not None:
+        values, spent = proxy(0, pilot_points)
+        search_calls += spent
+        pilot.radii[PROXY] = values
+        pilot.queries[PROXY] = np.full(pilot_points, spent / pilot_points)
+        pilot.scale = {b: _slope(values, r) for b, r in pilot.radii.items() if b != PROXY}
+        candidates = [PROXY, *candidates]
 
     ladder = _cheapest_ladder(pilot, candidates, top)
     unused = set(candidates) - set(ladder)
     pilot_calls = int(sum(pilot.queries[b].sum() for b in unused))
+    scale = pilot.scale[ladder[1]] if ladder[0] == PROXY else math.nan
     z = normal_quantile(confidence)
+
+    def evaluate(budget: int, start: int, count: int) -> tuple[np.ndarray, int]:
+        """The quantity of a ladder rung on points start..start+count-1, and the calls it spent."""
+        nonlocal search_calls
+        if budget == PROXY:
+            values, spent = proxy(start, count)  # type: ignore[misc]
+            search_calls += spent
+            return scale * values, spent
+        radii, queries = run(start, count, budget if budget != top else None)
+        return radii, int(queries.sum())
 
     # each level's terms: the pilot's, then one array per index range added round by round
     terms: list[list[np.ndarray]] = [[_term(pilot, ladder, level)] for level in range(len(ladder))]
@@ -272,12 +360,10 @@ def run_to_precision(
             extra = min(max(size - have[level], 0), max_points - next_index)
             if extra <= 0:
                 continue
-            fine_budget = ladder[level] if ladder[level] != top else None
-            fine_r, fine_q = run(next_index, extra, fine_budget)
-            term, spent = fine_r, int(fine_q.sum())
+            term, spent = evaluate(ladder[level], next_index, extra)
             if level:
-                coarse_r, coarse_q = run(next_index, extra, ladder[level - 1])
-                term, spent = fine_r - coarse_r, spent + int(coarse_q.sum())
+                coarse, coarse_spent = evaluate(ladder[level - 1], next_index, extra)
+                term, spent = term - coarse, spent + coarse_spent
             terms[level].append(term)
             calls[level] += spent
             next_index += extra
@@ -309,6 +395,7 @@ def run_to_precision(
         level_calls=np.array(calls, dtype=np.int64),
         level_means=np.array([t.mean() for t in joined]),
         level_variances=np.array([t.var(ddof=1) for t in joined]),
+        proxy_scale=float(scale),
     )
     return estimate, summary, full
 
@@ -333,9 +420,15 @@ def _undefined_summary(precision: float, calls: int, pool_calls: int, pilot_poin
     )
 
 
+def _slope(proxy: np.ndarray, radii: np.ndarray) -> float:
+    """The least-squares slope of ``radii`` on ``proxy`` (0 when the proxy does not vary)."""
+    spread = float(np.var(proxy))
+    return float(np.cov(proxy, radii, ddof=0)[0, 1]) / spread if spread > 0 else 0.0
+
+
 def _term(samples: _Samples, ladder: tuple[int, ...], level: int) -> np.ndarray:
-    fine = samples.radii[ladder[level]]
-    return fine - samples.radii[ladder[level - 1]] if level else fine.copy()
+    fine = samples.value(ladder, level)
+    return fine - samples.value(ladder, level - 1) if level else fine.copy()
 
 
 def _term_calls(samples: _Samples, ladder: tuple[int, ...], level: int) -> int:
@@ -346,36 +439,45 @@ def _term_calls(samples: _Samples, ladder: tuple[int, ...], level: int) -> int:
 def _cheapest_ladder(pilot: _Samples, candidates: list[int], top: int) -> tuple[int, ...]:
     """The budgets (ending at ``top``) whose multilevel estimator needs the fewest calls for a given variance.
 
-    For levels with term variances V_l and calls per point C_l the optimal allocation costs (Σ sqrt(V_l C_l))²
-    per unit of inverse variance; plain sampling at ``top`` is the ladder with one level.
+    Each ladder is costed as it would be run: the level sizes of :func:`_allocation` (the optimal
+    n_l ∝ sqrt(V_l / C_l), with the floor on the levels above the cheapest) times the calls per point. Without
+    the floor that is (Σ sqrt(V_l C_l))²; with it, a level whose term is nearly 0 still costs its share of
+    points, so a ladder does not keep levels that add nothing. Plain sampling at ``top`` is the ladder with one
+    level. ``candidates`` are in increasing order (the proxy, if there, first).
     """
     best: tuple[float, tuple[int, ...]] = (math.inf, (top,))
+    points = pilot.radii[top].size
     for size in range(len(candidates) + 1):
         for coarse in itertools.combinations(candidates, size):
             ladder = (*coarse, top)
-            cost = 0.0
-            for level in range(len(ladder)):
-                variance = float(_term(pilot, ladder, level).var(ddof=1))
-                per_point = _term_calls(pilot, ladder, level) / pilot.radii[top].size
-                cost += math.sqrt(max(variance, 0.0) * per_point)
-            if cost**2 < best[0]:
-                best = (cost**2, ladder)
+            variances = [float(_term(pilot, ladder, level).var(ddof=1)) for level in range(len(ladder))]
+            per_point = [_term_calls(pilot, ladder, level) / points for level in range(len(ladder))]
+            sizes = _allocation(variances, per_point, target_variance=1.0)
+            cost = sum(n * c for n, c in zip(sizes, per_point, strict=True))
+            if cost < best[0]:
+                best = (cost, ladder)
     return best[1]
 
 
-def _level_sizes(terms: list[list[np.ndarray]], calls: list[int], target_stderr: float) -> list[int]:
-    """Points per level for a standard error of ``target_stderr`` at least calls: n_l ∝ sqrt(V_l / C_l).
+def _allocation(variances: list[float], per_point: list[float], target_variance: float) -> list[float]:
+    """Points per level for a variance of the sum of ``target_variance`` at least calls: n_l ∝ sqrt(V_l / C_l).
 
     Every level above the cheapest keeps at least :data:`MIN_LEVEL_SHARE` of the cheapest level's points: a
     difference that was 0 on every pilot point (a cheap search that fails only rarely) would otherwise never be
     sampled again, and its rare failures would bias the estimate with an interval that cannot show it.
     """
+    variances = [max(v, 0.0) for v in variances]
+    scale = sum(math.sqrt(v * c) for v, c in zip(variances, per_point, strict=True)) / target_variance
+    sizes = [scale * math.sqrt(v / c) if c > 0 else 0.0 for v, c in zip(variances, per_point, strict=True)]
+    floor = MIN_LEVEL_SHARE * sizes[0]
+    return [sizes[0], *(max(size, floor) for size in sizes[1:])]
+
+
+def _level_sizes(terms: list[list[np.ndarray]], calls: list[int], target_stderr: float) -> list[int]:
+    """Points per level for a standard error of ``target_stderr`` (:func:`_allocation`, rounded up)."""
     variances = [float(np.concatenate(t).var(ddof=1)) for t in terms]
     per_point = [c / sum(x.size for x in t) for c, t in zip(calls, terms, strict=True)]
-    scale = sum(math.sqrt(v * c) for v, c in zip(variances, per_point, strict=True)) / target_stderr**2
-    sizes = [math.ceil(scale * math.sqrt(v / c)) if c > 0 else 0 for v, c in zip(variances, per_point, strict=True)]
-    floor = math.ceil(MIN_LEVEL_SHARE * sizes[0])
-    return [sizes[0], *(max(size, floor) for size in sizes[1:])]
+    return [math.ceil(size) for size in _allocation(variances, per_point, target_stderr**2)]
 
 
 def _combine(terms: list[list[np.ndarray]], pilot_points: int, z: float, confidence: float) -> tuple[Estimate, float]:

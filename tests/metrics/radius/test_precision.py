@@ -255,3 +255,92 @@ def test_image_distances_are_measured_only_for_the_full_budget_points_that_are_k
     assert result.precision.level_points.sum() > result.radii.size  # coarse levels searched more points
     assert sum(measured) == int((~result.censored).sum())
     assert np.isfinite(result.image_distances[~result.censored]).all()
+
+
+def _stub_proxy(value_at, calls_per_point=7):
+    """A proxy whose value at point i is ``value_at(i)``, costing ``calls_per_point`` calls per point."""
+    log: list[tuple[int, int]] = []
+
+    def proxy(start: int, count: int):
+        log.append((start, count))
+        return np.asarray(value_at(np.arange(start, start + count)), dtype=np.float64), calls_per_point * count
+
+    return proxy, log
+
+
+def _tracked(i, budget=None):
+    """A radius that a proxy ``(r - 0.25) / 2`` tracks up to a small budget-dependent wobble."""
+    return 1.0 + _hash_uniform(i, 11) + _hash_uniform(i, 20 + (budget or 0)) / 200
+
+
+def test_a_proxy_that_tracks_the_radius_is_the_cheapest_level_scaled_by_its_pilot_slope():
+    search, log = _stub({b: (lambda i, b=b: _tracked(i, b)) for b in BUDGETS})
+    proxy, proxy_log = _stub_proxy(lambda i: (1.0 + _hash_uniform(i, 11) - 0.25) / 2)
+    estimate, summary, _ = run_to_precision(
+        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=proxy
+    )
+    assert summary.level_budgets[0] == precision_module.PROXY
+    # b: the least-squares slope, on the pilot, of the next level's radii on the proxy (about 2)
+    pilot_proxy = (1.0 + _hash_uniform(np.arange(16), 11) - 0.25) / 2
+    nxt = summary.level_budgets[1]
+    pilot_radii = _tracked(np.arange(16), None if nxt == 960 else int(nxt))
+    assert summary.proxy_scale == pytest.approx(np.polyfit(pilot_proxy, pilot_radii, 1)[0], rel=1e-9)
+    assert summary.to_frame()["term"][0] == f"{summary.proxy_scale:.4g}·proxy"
+    assert summary.to_frame()["term"][1].endswith(f" - {summary.proxy_scale:.4g}·proxy")
+    # every proxy call is counted with the searches'
+    searched = sum(count * (budget or 960) for _, count, budget in log) + 5 * len(log)
+    assert summary.total_calls == searched + 7 * sum(count for _, count in proxy_log)
+    # most points only get the proxy, and the estimate is the sum of the level means
+    assert summary.level_points[0] > 10 * summary.level_points[1]
+    assert estimate.value == pytest.approx(float(summary.level_means.sum()), rel=1e-12)
+    assert summary.met
+
+
+def test_the_proxy_level_estimates_the_scaled_proxy_on_its_own_points():
+    search, log = _stub({b: (lambda i, b=b: _tracked(i, b)) for b in BUDGETS})
+    proxy, proxy_log = _stub_proxy(lambda i: (1.0 + _hash_uniform(i, 11) - 0.25) / 2)
+    _, summary, _ = run_to_precision(
+        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=proxy
+    )
+    searched = {start for start, _, _ in log}
+    # the proxy-only ranges, with the pilot: level 0's points
+    ranges = [(0, 16)] + [(s, n) for s, n in proxy_log if s not in searched]
+    points = np.concatenate([np.arange(s, s + n) for s, n in ranges])
+    assert points.size == summary.level_points[0]
+    values = summary.proxy_scale * (1.0 + _hash_uniform(points, 11) - 0.25) / 2
+    assert summary.level_means[0] == pytest.approx(float(values.mean()), rel=1e-12)
+
+
+def test_a_proxy_unrelated_to_the_radius_is_not_used_and_its_pilot_calls_are_reported():
+    search, _ = _stub({b: (lambda i, b=b: _tracked(i, b)) for b in BUDGETS})
+    proxy, proxy_log = _stub_proxy(lambda i: _hash_uniform(i, 99))
+    _, summary, _ = run_to_precision(
+        search, precision=0.02, confidence=0.95, max_points=100_000, pilot_points=16, proxy=proxy
+    )
+    assert precision_module.PROXY not in summary.level_budgets.tolist()
+    assert math.isnan(summary.proxy_scale)
+    assert proxy_log == [(0, 16)]  # the pilot only
+    assert summary.pilot_calls >= 7 * 16
+
+
+@pytest.fixture(scope="module")
+def halfspace():
+    return testing.halfspace(4, offset=0.5)
+
+
+def test_on_an_affine_testbed_the_proxy_is_exact_and_carries_the_estimate(halfspace):
+    result = _with_precision(halfspace, 0.05, seed=4)
+    summary = result.precision
+    assert summary.level_budgets[0] == precision_module.PROXY
+    assert summary.proxy_scale == pytest.approx(1.0, rel=1e-4)  # the linearised distance is r(z) itself
+    assert abs(summary.level_means[1]) < 1e-4  # r - proxy: the search's own error
+    exact = halfspace.exact_mean_radius()
+    # 4 standard errors: a correct estimator fails this for one seed in 16000; the search's own error is 1e-4
+    assert abs(result.estimate.value - exact) <= 4 * result.estimate.stderr + 1e-4 * exact
+    assert summary.met
+
+
+def test_black_box_runs_have_no_proxy(halfspace):
+    result = _with_precision(halfspace, 0.2, seed=4, access="black-box", pilot_points=8)
+    assert math.isnan(result.precision.proxy_scale)
+    assert precision_module.PROXY not in result.precision.level_budgets.tolist()
