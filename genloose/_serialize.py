@@ -34,11 +34,13 @@ from genloose._validation import describe
 
 __all__ = ["SCHEMA_VERSION", "decode_object", "encode_object", "read_document"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version of the ``exact`` section; a reader refuses files with a larger one.
 
 1: the first. 2: ``RadiusResult.class_counts`` renamed ``class_counts_with_pool`` (the counts hold the
-seeding pool too). Files of version 1 are read with their old names mapped (:data:`_RENAMED`).
+seeding pool too). Files of version 1 are read with their old names mapped (:data:`_RENAMED`). 3:
+``PrecisionSummary.proxy_scale`` added; older files, which had no proxy level, are read with it NaN
+(:data:`_ADDED`).
 
 Within version 2, ``RunMetadata.dtype`` was first written as ``"torch.float32"`` and is now ``"float32"``,
 the spelling of the search's metadata; older files are read with their values respelled
@@ -48,6 +50,9 @@ the spelling of the search's metadata; older files are read with their values re
 
 _RENAMED: dict[str, dict[str, str]] = {"RadiusResult": {"class_counts": "class_counts_with_pool"}}
 """Old field name -> new field name, per class, for files written before a rename."""
+
+_ADDED: dict[str, dict[str, Any]] = {"PrecisionSummary": {"proxy_scale": "nan"}}
+"""Field -> its encoded value in files written before it existed, per class (what those files meant)."""
 
 
 def _dtype_name(value: Any) -> Any:
@@ -232,11 +237,13 @@ def _decode(annotation: str, value: Any, where: str) -> Any:
 
 
 def _renamed_fields(name: str, value: dict[str, Any]) -> dict[str, Any]:
-    """``value`` with the fields an older genloose wrote under another name (or spelling) made current."""
+    """``value`` with the fields an older genloose wrote under another name (or spelling), or did not write, made
+    current."""
     renamed = {old: new for old, new in _RENAMED.get(name, {}).items() if old in value and new not in value}
     value = {renamed.get(key, key): item for key, item in value.items()} if renamed else value
     respelled = {key: respell(value[key]) for key, respell in _RESPELLED.get(name, {}).items() if key in value}
-    return {**value, **respelled} if respelled else value
+    added = {key: old for key, old in _ADDED.get(name, {}).items() if key not in value}
+    return {**value, **respelled, **added} if respelled or added else value
 
 
 def _decode_dataclass(expected: str, value: Any, where: str) -> Any:

@@ -206,7 +206,7 @@ def test_directory_and_binary_file(tmp_path: Path) -> None:
 def test_a_version_1_file_loads_with_its_old_field_names(six: Report) -> None:
     # schema version 1 named RadiusResult.class_counts_with_pool "class_counts": a file written then still loads
     data = json.loads(six.to_json())
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     exact = data["exact"]["radius_result"]
     exact["class_counts"] = exact.pop("class_counts_with_pool")
     old = dict(data, schema_version=1)
@@ -234,3 +234,18 @@ def test_an_old_file_with_the_seed_sentinel_reads_as_an_unknown_seed() -> None:
     data = json.loads(report.to_json())
     data["exact"]["metadata"]["seed"] = -1  # what genloose wrote for latents given by the caller
     assert Report.from_json(json.dumps(data)).metadata.seed is None
+
+
+def test_a_precision_summary_written_before_the_proxy_level_loads_with_no_proxy() -> None:
+    # schema version 3 added PrecisionSummary.proxy_scale; older files had no proxy level: NaN
+    from genloose import class_radius
+    from genloose._serialize import decode_object, encode_object
+
+    result = class_radius(
+        torch.nn.Identity(), lambda x: x[:, :2], latent_dim=2, precision=0.2, access="black-box", progress=False
+    )
+    encoded = encode_object(result)
+    del encoded["precision"]["proxy_scale"]
+    back = decode_object("RadiusResult", encoded)
+    assert math.isnan(back.precision.proxy_scale)
+    assert back.precision.to_frame().equals(result.precision.to_frame())
