@@ -464,13 +464,29 @@ def _allocation(variances: list[float], per_point: list[float], target_variance:
 
     Every level above the cheapest keeps at least :data:`MIN_LEVEL_SHARE` of the cheapest level's points: a
     difference that was 0 on every pilot point (a cheap search that fails only rarely) would otherwise never be
-    sampled again, and its rare failures would bias the estimate with an interval that cannot show it.
+    sampled again, and its rare failures would bias the estimate with an interval that cannot show it. A level
+    held at that floor moves with the cheapest level, so the two are sized as one (variance
+    ``V_0 + V_l / share``, calls ``C_0 + share·C_l`` per cheapest point) and the optimum is solved again: the
+    floor's points count toward the target instead of overshooting it.
     """
     variances = [max(v, 0.0) for v in variances]
-    scale = sum(math.sqrt(v * c) for v, c in zip(variances, per_point, strict=True)) / target_variance
-    sizes = [scale * math.sqrt(v / c) if c > 0 else 0.0 for v, c in zip(variances, per_point, strict=True)]
-    floor = MIN_LEVEL_SHARE * sizes[0]
-    return [sizes[0], *(max(size, floor) for size in sizes[1:])]
+    floored: set[int] = set()
+    while True:
+        free = [level for level in range(1, len(variances)) if level not in floored]
+        v0 = variances[0] + sum(variances[level] for level in floored) / MIN_LEVEL_SHARE
+        c0 = per_point[0] + MIN_LEVEL_SHARE * sum(per_point[level] for level in floored)
+        groups = [(v0, c0), *((variances[level], per_point[level]) for level in free)]
+        scale = sum(math.sqrt(v * c) for v, c in groups) / target_variance
+        sizes = [scale * math.sqrt(v / c) if c > 0 else 0.0 for v, c in groups]
+        below = {level for level, size in zip(free, sizes[1:], strict=True) if size < MIN_LEVEL_SHARE * sizes[0]}
+        if not below:
+            out = [sizes[0]] * len(variances)
+            for level in floored:
+                out[level] = MIN_LEVEL_SHARE * sizes[0]
+            for level, size in zip(free, sizes[1:], strict=True):
+                out[level] = size
+            return out
+        floored |= below
 
 
 def _level_sizes(terms: list[list[np.ndarray]], calls: list[int], target_stderr: float) -> list[int]:

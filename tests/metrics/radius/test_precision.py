@@ -344,3 +344,25 @@ def test_black_box_runs_have_no_proxy(halfspace):
     result = _with_precision(halfspace, 0.2, seed=4, access="black-box", pilot_points=8)
     assert math.isnan(result.precision.proxy_scale)
     assert precision_module.PROXY not in result.precision.level_budgets.tolist()
+
+
+def test_without_the_floor_the_allocation_is_the_classic_optimum():
+    variances, per_point = [4.0, 1.0], [1.0, 16.0]
+    sizes = precision_module._allocation(variances, per_point, target_variance=0.01)
+    # n_l = (Σ sqrt(V C)) / T · sqrt(V_l / C_l): (2 + 4) / 0.01 · (2, 1/4)
+    assert sizes == pytest.approx([1200.0, 150.0], rel=1e-12)
+    assert sum(v / n for v, n in zip(variances, sizes, strict=True)) == pytest.approx(0.01, rel=1e-12)
+
+
+def test_a_level_held_at_the_floor_counts_toward_the_target_instead_of_overshooting_it():
+    variances, per_point = [1.0, 0.001], [1.0, 1000.0]
+    sizes = precision_module._allocation(variances, per_point, target_variance=1e-3)
+    assert sizes[1] == pytest.approx(precision_module.MIN_LEVEL_SHARE * sizes[0], rel=1e-12)
+    # the target is met exactly, with fewer calls than flooring the unconstrained optimum would spend
+    assert sum(v / n for v, n in zip(variances, sizes, strict=True)) == pytest.approx(1e-3, rel=1e-12)
+    scale = sum(math.sqrt(v * c) for v, c in zip(variances, per_point, strict=True)) / 1e-3
+    naive = [scale * math.sqrt(variances[0] / per_point[0])]
+    naive.append(max(scale * math.sqrt(variances[1] / per_point[1]), precision_module.MIN_LEVEL_SHARE * naive[0]))
+    assert sum(n * c for n, c in zip(sizes, per_point, strict=True)) < sum(
+        n * c for n, c in zip(naive, per_point, strict=True)
+    )
