@@ -285,6 +285,7 @@ def test_a_proxy_that_tracks_the_radius_is_the_cheapest_level_scaled_by_its_pilo
     nxt = summary.level_budgets[1]
     pilot_radii = _tracked(np.arange(16), None if nxt == 960 else int(nxt))
     assert summary.proxy_scale == pytest.approx(np.polyfit(pilot_proxy, pilot_radii, 1)[0], rel=1e-9)
+    assert summary.proxy_power == 1.0  # the radius is affine in the proxy: its square root would fit worse
     assert summary.to_frame()["term"][0] == f"{summary.proxy_scale:.4g}·proxy"
     assert summary.to_frame()["term"][1].endswith(f" - {summary.proxy_scale:.4g}·proxy")
     # every proxy call is counted with the searches'
@@ -294,6 +295,21 @@ def test_a_proxy_that_tracks_the_radius_is_the_cheapest_level_scaled_by_its_pilo
     assert summary.level_points[0] > 10 * summary.level_points[1]
     assert estimate.value == pytest.approx(float(summary.level_means.sum()), rel=1e-12)
     assert summary.met
+
+
+def test_a_radius_that_grows_as_the_square_root_of_the_proxy_gets_the_root_rung():
+    search, _ = _stub({b: (lambda i, b=b: _tracked(i, b)) for b in BUDGETS})
+    proxy, _ = _stub_proxy(lambda i: ((1.0 + _hash_uniform(i, 11) - 0.25) / 2) ** 2)
+    _, summary, _ = run_to_precision(
+        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=proxy
+    )
+    assert summary.level_budgets[0] == 0
+    assert summary.proxy_power == 0.5
+    pilot_root = (1.0 + _hash_uniform(np.arange(16), 11) - 0.25) / 2
+    nxt = summary.level_budgets[1]
+    pilot_radii = _tracked(np.arange(16), None if nxt == 960 else int(nxt))
+    assert summary.proxy_scale == pytest.approx(np.polyfit(pilot_root, pilot_radii, 1)[0], rel=1e-9)
+    assert summary.to_frame()["term"][0] == f"{summary.proxy_scale:.4g}·proxy^0.5"
 
 
 def test_the_proxy_level_estimates_the_scaled_proxy_on_its_own_points():
@@ -319,6 +335,7 @@ def test_a_proxy_unrelated_to_the_radius_is_not_used_and_its_pilot_calls_are_rep
     )
     assert precision_module.PROXY not in summary.level_budgets.tolist()
     assert math.isnan(summary.proxy_scale)
+    assert math.isnan(summary.proxy_power)
     assert proxy_log == [(0, 16)]  # the pilot only
     assert summary.pilot_calls >= 7 * 16
 
@@ -333,6 +350,7 @@ def test_on_an_affine_testbed_the_proxy_is_exact_and_carries_the_estimate(halfsp
     summary = result.precision
     assert summary.level_budgets[0] == precision_module.PROXY
     assert summary.proxy_scale == pytest.approx(1.0, rel=1e-4)  # the linearised distance is r(z) itself
+    assert summary.proxy_power == 1.0
     assert abs(summary.level_means[1]) < 1e-4  # r - proxy: the search's own error
     exact = halfspace.exact_mean_radius()
     # 4 standard errors: a correct estimator fails this for one seed in 16000; the search's own error is 1e-4
