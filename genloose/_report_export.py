@@ -302,9 +302,12 @@ def summary(report: Report) -> str:
         radius_line = f"class radius: undefined (all {m.num_samples} points censored: no witness found)"
     elif report.radius_result.precision is not None:
         run = report.radius_result.precision
+        proxy_level = math.isfinite(run.proxy_scale)
+        proxy_only = f" and {run.num_proxy_only} given only the proxy" if proxy_level else ""
         radius_line = (
             f"class radius <= {_fmt(radius.value)}{_interval(radius)}, an upper estimate to ±{run.reached:.1%} "
-            f"from {run.num_points} points searched at {len(run.level_budgets)} budget level(s), {m.access} search"
+            f"from {run.num_searched} points searched at {len(run.level_budgets) - proxy_level} budget level(s)"
+            f"{proxy_only}, {m.access} search"
         )
     else:
         radius_line = (

@@ -94,7 +94,8 @@ class Diagnostics:
     num_censored : int
         Points with no witness (excluded from the radius mean; see :class:`~genloose.RadiusResult`).
     queries_per_point : float
-        Mean calls of c∘g per point in the search.
+        Mean calls of c∘g per point in the search (with ``precision``: all the run's calls over every point it
+        used, those given only the proxy included).
     total_queries : int
         All calls in the search, including labelling the seeding pool once.
     num_observed_classes : int

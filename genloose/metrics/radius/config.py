@@ -102,8 +102,9 @@ class SearchConfig:
         What to do when a witness fails re-verification (a non-deterministic model): raise
         :class:`~genloose.NonDeterministicModelError`, or censor those points with a warning.
     precision_max_points : int, default 100000
-        With ``precision=`` (:func:`genloose.class_radius`, :func:`genloose.evaluate`): the most points searched
-        in all; the run stops there, with a warning, even if the precision is not reached; >= 1.
+        With ``precision=`` (:func:`genloose.class_radius`, :func:`genloose.evaluate`): the most points used in
+        all (searched, or on a proxy level given only the proxy); the run stops there, with a warning, even if
+        the precision is not reached; >= 1.
     precision_pilot_points : int, default 32
         With ``precision=``: points searched at every candidate budget to choose the levels; >= 8 and at most
         ``precision_max_points``.

@@ -87,7 +87,8 @@ class PrecisionSummary:
     """How a class-radius run with a requested precision spent its calls, level by level.
 
     Level l's term is :math:`r_l - r_{l-1}` (:math:`r_0` on level 0): the verified radius at budget
-    ``level_budgets[l]`` minus the one at ``level_coarse_budgets[l]`` on the same point (0: no coarse search).
+    ``level_budgets[l]`` minus the one at ``level_coarse_budgets[l]`` on the same point (0: no coarse search, or
+    on level 1 above a proxy, the proxy).
     When ``proxy_scale`` is finite, level 0 is the proxy instead (``level_budgets[0]`` is 0): its term is
     ``proxy_scale`` times the distance to the nearest linearised boundary at z raised to ``proxy_power``, and
     level 1's term is its radius minus that. ``to_frame()``'s ``term`` column spells each level's term out.
@@ -143,8 +144,18 @@ class PrecisionSummary:
 
     @property
     def num_points(self) -> int:
-        """Distinct points searched (the pilot counted once)."""
+        """Distinct points used (the pilot counted once): searched, or, on a proxy level, given only the proxy."""
         return self.pilot_points + int((self.level_points - self.pilot_points).sum())
+
+    @property
+    def num_proxy_only(self) -> int:
+        """Points given only the proxy, never searched (0 without a proxy level)."""
+        return int(self.level_points[0] - self.pilot_points) if math.isfinite(self.proxy_scale) else 0
+
+    @property
+    def num_searched(self) -> int:
+        """Distinct points searched at some budget (the pilot counted once)."""
+        return self.num_points - self.num_proxy_only
 
     def to_frame(self) -> pd.DataFrame:
         """One row per level: budgets, points, calls, and the mean and variance of the level's term.
@@ -238,7 +249,7 @@ def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettin
         max_points=run.config.precision_max_points,
         pilot_points=run.config.precision_pilot_points,
         stacklevel=run.stacklevel + 1,
-        proxy=_proxy_range(gen, clf, run),
+        proxy=lambda pilot: _proxy_range(gen, clf, run) if pilot.access == "white-box" else None,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SearchFailureWarning)  # the cap check is made again on the estimate
@@ -249,32 +260,24 @@ def class_radius_to_precision(gen: Generator, clf: Classifier, *, run: RunSettin
     return replace(merged, estimate=estimate, exceeds_cap=exceeds, pool_queries=summary.pool_calls, precision=summary)
 
 
-def _proxy_range(gen: Generator, clf: Classifier, run: RunSettings) -> ProxyRange | None:
-    """The linearised-distance proxy of a range of the run's points, or None without score gradients."""
+def _proxy_range(gen: Generator, clf: Classifier, run: RunSettings) -> ProxyRange:
+    """The linearised-distance proxy of a range of the run's points (for a run whose search is white-box)."""
     from genloose.metrics.radius.labeler import LatentLabeler
     from genloose.metrics.radius.proxy import linearized_distances
     from genloose.metrics.radius.sampling import BLOCK_SIZE, draw_latents
 
-    if run.access == "black-box":
-        return None
     d = gen.latent_dim
     labeler = LatentLabeler(gen, clf)
-    with labeler.session():
-        if not labeler.supports_gradients(labeler.to_latents(draw_latents(run.seed, d, 2))):
-            return None
-
-    charged = 0  # the first range also pays for the probe above
 
     def proxy(start: int, count: int) -> tuple[np.ndarray, int]:
-        nonlocal charged
+        before = labeler.queries.total
         values = []
         with labeler.session():
             for low in range(start, start + count, BLOCK_SIZE):  # memory: one span of latents at a time
                 high = min(start + count, low + BLOCK_SIZE)
                 z = labeler.to_latents(draw_latents(run.seed, d, high, start=low))
-                values.append(linearized_distances(labeler, z))
-        spent, charged = labeler.queries.total - charged, labeler.queries.total
-        return np.concatenate(values) if values else np.zeros(0), spent
+                values.append(linearized_distances(labeler, z, offset=low))
+        return np.concatenate(values) if values else np.zeros(0), labeler.queries.total - before
 
     return proxy
 
@@ -287,11 +290,13 @@ def run_to_precision(
     max_points: int,
     pilot_points: int,
     stacklevel: int = 2,
-    proxy: ProxyRange | None = None,
+    proxy: Callable[[RadiusResult], ProxyRange | None] | None = None,
 ) -> tuple[Estimate, PrecisionSummary, list[RadiusResult]]:
     """The multilevel run on a range search: the estimate, the summary and the full-budget searches' results.
 
-    ``proxy``, if given, is a candidate for the cheapest level (a control variate scaled on the pilot).
+    ``proxy``, if given, is called with the pilot's full-budget result and returns the proxy range (or None: no
+    proxy for this run, e.g. a black-box search); the proxy is then a candidate for the cheapest level (a control
+    variate scaled on the pilot).
     """
     pool_calls = search_calls = 0
     full: list[RadiusResult] = []
@@ -322,8 +327,9 @@ def run_to_precision(
     pilot = _Samples(radii={top: top_radii}, queries={top: top_queries})
     for budget in candidates:
         pilot.radii[budget], pilot.queries[budget] = run(0, pilot_points, budget)
-    if proxy is not None:
-        values, spent = proxy(0, pilot_points)
+    proxy_range = proxy(full[0]) if proxy is not None else None
+    if proxy_range is not None:
+        values, spent = proxy_range(0, pilot_points)
         search_calls += spent
         budgets = [b for b in pilot.radii if b != PROXY]
         pilot.radii[PROXY] = values
@@ -336,8 +342,8 @@ def run_to_precision(
     ladder = _cheapest_ladder(pilot, candidates, top)
     uses_proxy = ladder[0] in PROXY_POWERS
     unused = {b for b in candidates if b not in ladder and b not in PROXY_POWERS}
-    unused |= {PROXY} if proxy is not None and not uses_proxy else set()  # the proxy's calls, counted once
-    pilot_calls = int(sum(pilot.queries[b].sum() for b in unused))
+    unused |= {PROXY} if proxy_range is not None and not uses_proxy else set()  # the proxy's calls, counted once
+    pilot_calls = round(sum(float(pilot.queries[b].sum()) for b in unused))
     scale = pilot.scale[ladder[0], ladder[1]] if uses_proxy else math.nan
     power = PROXY_POWERS[ladder[0]] if uses_proxy else math.nan
     z = normal_quantile(confidence)
@@ -346,7 +352,7 @@ def run_to_precision(
         """The quantity of a ladder rung on points start..start+count-1, and the calls it spent."""
         nonlocal search_calls
         if budget in PROXY_POWERS:
-            values, spent = proxy(start, count)  # type: ignore[misc]
+            values, spent = proxy_range(start, count)  # type: ignore[misc]
             search_calls += spent
             return scale * values**power, spent
         radii, queries = run(start, count, budget if budget != top else None)
@@ -447,8 +453,8 @@ def _term(samples: _Samples, ladder: tuple[int, ...], level: int) -> np.ndarray:
 
 
 def _term_calls(samples: _Samples, ladder: tuple[int, ...], level: int) -> int:
-    spent = int(samples.queries[ladder[level]].sum())
-    return spent + (int(samples.queries[ladder[level - 1]].sum()) if level else 0)
+    spent = float(samples.queries[ladder[level]].sum())  # the proxy's calls are stored spread over its points
+    return round(spent + (float(samples.queries[ladder[level - 1]].sum()) if level else 0.0))
 
 
 def _cheapest_ladder(pilot: _Samples, candidates: list[int], top: int) -> tuple[int, ...]:
@@ -482,28 +488,34 @@ def _allocation(variances: list[float], per_point: list[float], target_variance:
     Every level above the cheapest keeps at least :data:`MIN_LEVEL_SHARE` of the cheapest level's points: a
     difference that was 0 on every pilot point (a cheap search that fails only rarely) would otherwise never be
     sampled again, and its rare failures would bias the estimate with an interval that cannot show it. A level
-    held at that floor moves with the cheapest level, so the two are sized as one (variance
-    ``V_0 + V_l / share``, calls ``C_0 + share·C_l`` per cheapest point) and the optimum is solved again: the
-    floor's points count toward the target instead of overshooting it.
+    held at that floor moves with the cheapest level, so the two are sized as one (variance ``V_0 + V_l / share``,
+    calls ``C_0 + share·C_l`` per cheapest point) and its points count toward the target. Which levels sit at the
+    floor is found by trying every set (at most 2^(L-1), L <= 6 levels) and keeping the cheapest allocation that
+    respects the floor: the exact optimum of this convex problem.
     """
     variances = [max(v, 0.0) for v in variances]
-    floored: set[int] = set()
-    while True:
-        free = [level for level in range(1, len(variances)) if level not in floored]
-        v0 = variances[0] + sum(variances[level] for level in floored) / MIN_LEVEL_SHARE
-        c0 = per_point[0] + MIN_LEVEL_SHARE * sum(per_point[level] for level in floored)
-        groups = [(v0, c0), *((variances[level], per_point[level]) for level in free)]
-        scale = sum(math.sqrt(v * c) for v, c in groups) / target_variance
-        sizes = [scale * math.sqrt(v / c) if c > 0 else 0.0 for v, c in groups]
-        below = {level for level, size in zip(free, sizes[1:], strict=True) if size < MIN_LEVEL_SHARE * sizes[0]}
-        if not below:
-            out = [sizes[0]] * len(variances)
-            for level in floored:
-                out[level] = MIN_LEVEL_SHARE * sizes[0]
-            for level, size in zip(free, sizes[1:], strict=True):
-                out[level] = size
-            return out
-        floored |= below
+    upper = range(1, len(variances))
+    best: tuple[float, list[float]] | None = None
+    for size in range(len(variances)):
+        for floored in itertools.combinations(upper, size):
+            free = [level for level in upper if level not in floored]
+            v0 = variances[0] + sum(variances[level] for level in floored) / MIN_LEVEL_SHARE
+            c0 = per_point[0] + MIN_LEVEL_SHARE * sum(per_point[level] for level in floored)
+            groups = [(v0, c0), *((variances[level], per_point[level]) for level in free)]
+            scale = sum(math.sqrt(v * c) for v, c in groups) / target_variance
+            sizes = [scale * math.sqrt(v / c) if c > 0 else 0.0 for v, c in groups]
+            floor = MIN_LEVEL_SHARE * sizes[0]
+            if any(level_size < floor * (1.0 - 1e-12) for level_size in sizes[1:]):
+                continue  # a free level below the floor: not an allocation this set can give
+            out = [floor] * len(variances)
+            out[0] = sizes[0]
+            for level, level_size in zip(free, sizes[1:], strict=True):
+                out[level] = level_size
+            cost = sum(n * c for n, c in zip(out, per_point, strict=True))
+            if best is None or cost < best[0]:
+                best = (cost, out)
+    assert best is not None  # the set of every level is always allowed
+    return best[1]
 
 
 def _level_sizes(terms: list[list[np.ndarray]], calls: list[int], target_stderr: float) -> list[int]:

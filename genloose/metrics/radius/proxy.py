@@ -29,7 +29,9 @@ __all__ = ["PROXY_CLASSES", "linearized_distances"]
 PROXY_CLASSES = 3
 
 
-def linearized_distances(labeler: LatentLabeler, z: torch.Tensor, *, classes: int = PROXY_CLASSES) -> np.ndarray:
+def linearized_distances(
+    labeler: LatentLabeler, z: torch.Tensor, *, classes: int = PROXY_CLASSES, offset: int = 0
+) -> np.ndarray:
     """The distance from each row of ``z`` to its nearest linearised boundary, as float64 (0 where undefined).
 
     Parameters
@@ -41,6 +43,8 @@ def linearized_distances(labeler: LatentLabeler, z: torch.Tensor, *, classes: in
         Latents (n, d) in the models' dtype and device.
     classes : int
         How many of the highest-scoring other classes are measured.
+    offset : int
+        The latent index of ``z``'s first row, for error messages.
 
     Returns
     -------
@@ -61,7 +65,7 @@ def linearized_distances(labeler: LatentLabeler, z: torch.Tensor, *, classes: in
     out = np.zeros(n)
     if n == 0:
         return out
-    scores = labeler.scores(z, where="latent index")
+    scores = labeler.scores(z, where="latent index", offset=offset)
     if scores is None or scores.shape[1] < 2:
         return out
     labels = scores.argmax(dim=1)

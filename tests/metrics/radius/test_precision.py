@@ -277,7 +277,7 @@ def test_a_proxy_that_tracks_the_radius_is_the_cheapest_level_scaled_by_its_pilo
     search, log = _stub({b: (lambda i, b=b: _tracked(i, b)) for b in BUDGETS})
     proxy, proxy_log = _stub_proxy(lambda i: (1.0 + _hash_uniform(i, 11) - 0.25) / 2)
     estimate, summary, _ = run_to_precision(
-        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=proxy
+        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=lambda _: proxy
     )
     assert summary.level_budgets[0] == precision_module.PROXY
     # b: the least-squares slope, on the pilot, of the next level's radii on the proxy (about 2)
@@ -301,7 +301,7 @@ def test_a_radius_that_grows_as_the_square_root_of_the_proxy_gets_the_root_rung(
     search, _ = _stub({b: (lambda i, b=b: _tracked(i, b)) for b in BUDGETS})
     proxy, _ = _stub_proxy(lambda i: ((1.0 + _hash_uniform(i, 11) - 0.25) / 2) ** 2)
     _, summary, _ = run_to_precision(
-        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=proxy
+        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=lambda _: proxy
     )
     assert summary.level_budgets[0] == 0
     assert summary.proxy_power == 0.5
@@ -316,7 +316,7 @@ def test_the_proxy_level_estimates_the_scaled_proxy_on_its_own_points():
     search, log = _stub({b: (lambda i, b=b: _tracked(i, b)) for b in BUDGETS})
     proxy, proxy_log = _stub_proxy(lambda i: (1.0 + _hash_uniform(i, 11) - 0.25) / 2)
     _, summary, _ = run_to_precision(
-        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=proxy
+        search, precision=0.005, confidence=0.95, max_points=100_000, pilot_points=16, proxy=lambda _: proxy
     )
     searched = {start for start, _, _ in log}
     # the proxy-only ranges, with the pilot: level 0's points
@@ -331,7 +331,7 @@ def test_a_proxy_unrelated_to_the_radius_is_not_used_and_its_pilot_calls_are_rep
     search, _ = _stub({b: (lambda i, b=b: _tracked(i, b)) for b in BUDGETS})
     proxy, proxy_log = _stub_proxy(lambda i: _hash_uniform(i, 99))
     _, summary, _ = run_to_precision(
-        search, precision=0.02, confidence=0.95, max_points=100_000, pilot_points=16, proxy=proxy
+        search, precision=0.02, confidence=0.95, max_points=100_000, pilot_points=16, proxy=lambda _: proxy
     )
     assert precision_module.PROXY not in summary.level_budgets.tolist()
     assert math.isnan(summary.proxy_scale)
@@ -383,4 +383,113 @@ def test_a_level_held_at_the_floor_counts_toward_the_target_instead_of_overshoot
     naive.append(max(scale * math.sqrt(variances[1] / per_point[1]), precision_module.MIN_LEVEL_SHARE * naive[0]))
     assert sum(n * c for n, c in zip(sizes, per_point, strict=True)) < sum(
         n * c for n, c in zip(naive, per_point, strict=True)
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_floored_allocation_is_the_optimum_a_general_solver_finds(seed):
+    from scipy import optimize
+
+    rng = np.random.default_rng(seed)
+    levels = 4
+    variances = list(rng.uniform(0.0, 1.0, levels) * np.array([1.0, 0.05, 0.01, 0.001]))
+    per_point = list(np.array([7.0, 60.0, 250.0, 1200.0]) * rng.uniform(0.5, 2.0, levels))
+    target = 1e-4
+    sizes = precision_module._allocation(variances, per_point, target_variance=target)
+    share = precision_module.MIN_LEVEL_SHARE
+    assert sum(v / n for v, n in zip(variances, sizes, strict=True)) == pytest.approx(target, rel=1e-9)
+    assert all(n >= share * sizes[0] * (1 - 1e-9) for n in sizes[1:])
+    # the same problem in log sizes (cost and variance scaled to 1) for a general constrained solver, from
+    # perturbed starts: every feasible answer it finds costs at least as much
+    ours = float(np.dot(sizes, per_point))
+    cost = lambda x: float(np.exp(x) @ np.array(per_point)) / ours  # noqa: E731
+    constraints = [{"type": "ineq", "fun": lambda x: 1.0 - float(np.sum(np.array(variances) / np.exp(x))) / target}]
+    constraints += [{"type": "ineq", "fun": lambda x, i=i: x[i] - x[0] - math.log(share)} for i in range(1, levels)]
+    found = []
+    for _ in range(10):
+        start = np.log(sizes) + rng.normal(0, 0.5, levels)
+        x = optimize.minimize(
+            cost, start, constraints=constraints, method="SLSQP", options={"ftol": 1e-12, "maxiter": 500}
+        ).x
+        if all(c["fun"](x) >= -1e-9 for c in constraints):
+            found.append(cost(x))
+    assert found  # the solver found allocations that respect the constraints
+    assert min(found) >= 1 - 1e-6
+
+
+def test_a_review_case_where_releasing_a_floored_level_is_cheaper():
+    # levels: a proxy, a cheap search, the full one with a difference of 0 (held at the floor)
+    sizes = precision_module._allocation([0.88, 0.05, 0.0], [7.0, 247.0, 1200.0], target_variance=1e-3)
+    share = precision_module.MIN_LEVEL_SHARE
+    assert sizes[2] == pytest.approx(share * sizes[0], rel=1e-12)
+    assert sizes[1] > share * sizes[0]  # the cheap search's level is above the floor, not held at it
+    assert 0.88 / sizes[0] + 0.05 / sizes[1] == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_the_real_proxy_counts_its_calls_and_does_not_depend_on_how_ranges_are_split(sectors):
+    from genloose.metrics.radius.precision import _proxy_range
+    from genloose.metrics.radius.sampling import sample_latents
+    from genloose.metrics.radius.search import RunSettings
+
+    run = RunSettings(
+        seed=5,
+        sample_offset=0,
+        access="auto",
+        batch_size=256,
+        confidence=0.95,
+        config=genloose.SearchConfig(),
+        progress=False,
+        stacklevel=2,
+    )
+    gen = genloose.models.as_generator(sectors.generator, latent_dim=3)
+    clf = genloose.models.as_classifier(sectors.classifier)
+    proxy = _proxy_range(gen, clf, run)
+    whole, calls = proxy(0, 50)
+    # 1 scored call and 3 gradients (each a forward and a backward evaluation) per point
+    assert calls == 50 * (1 + 2 * 3)
+    for k in (1, 13, 31):
+        part, _ = proxy(k, 50 - k)
+        assert np.array_equal(part, whole[k:])
+    latents = sample_latents(5, 3, 50)
+    assert np.allclose(whole, sectors.exact_radius(latents), rtol=1e-5, atol=1e-6)  # sectors: p = r
+
+
+def test_a_label_only_classifier_under_auto_access_gets_no_proxy(halfspace):
+    labels_only = lambda x: (x[:, 0] > 0.3).long()  # noqa: E731
+    result = genloose.class_radius(
+        torch.nn.Identity(),
+        labels_only,
+        latent_dim=2,
+        precision=0.2,
+        progress=False,
+        config=genloose.SearchConfig(precision_pilot_points=8),
+    )
+    assert math.isnan(result.precision.proxy_scale)
+    assert result.total_queries == result.precision.total_calls
+
+
+def test_points_given_only_the_proxy_are_counted_apart_from_the_points_searched(halfspace):
+    summary = _with_precision(halfspace, 0.1, seed=6, pilot_points=8).precision
+    assert math.isfinite(summary.proxy_scale)
+    assert summary.num_proxy_only == summary.level_points[0] - summary.pilot_points > 0
+    assert summary.num_searched == summary.num_points - summary.num_proxy_only
+    assert summary.num_searched == summary.pilot_points + int((summary.level_points[1:] - summary.pilot_points).sum())
+
+
+def test_the_report_summary_says_how_many_points_got_only_the_proxy(halfspace):
+    report = genloose.evaluate(
+        halfspace.generator,
+        halfspace.classifier,
+        latent_dim=halfspace.latent_dim,
+        num_samples=500,
+        precision=0.1,
+        seed=6,
+        progress=False,
+        config=genloose.SearchConfig(precision_pilot_points=8),
+    )
+    run = report.radius_result.precision
+    budgets = len(run.level_budgets) - 1
+    assert (
+        f"from {run.num_searched} points searched at {budgets} budget level(s) and {run.num_proxy_only} given only "
+        "the proxy" in report.summary()
     )
