@@ -299,7 +299,7 @@ class Report:
         ...                       progress=False)
         >>> data = json.loads(r.to_json())
         >>> data["num_samples"], data["format"], data["schema_version"]
-        (50, 'genloose.Report', 2)
+        (50, 'genloose.Report', 3)
         """
         if indent is not None:
             indent = check_int("indent", indent, min_value=0)
