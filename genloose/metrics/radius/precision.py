@@ -113,9 +113,9 @@ class PrecisionSummary:
         a budget that two levels share counts in both).
     level_means, level_variances : ndarray of float64
         Per level: the sample mean and variance of its term.
-    proxy_scale, proxy_power : float
-        The proxy's coefficient b (fixed from the pilot) and the power of the distance it multiplies (1 or 1/2),
-        or NaN when no level is the proxy.
+    proxy_scale, proxy_power, proxy_cap : float
+        The proxy's coefficient b (fixed from the pilot), the power of the distance it multiplies (1 or 1/2), and
+        the cap the distance is held at (the pilot's largest), or NaN when no level is the proxy.
 
     Examples
     --------
@@ -141,6 +141,7 @@ class PrecisionSummary:
     level_variances: np.ndarray
     proxy_scale: float = math.nan
     proxy_power: float = math.nan
+    proxy_cap: float = math.nan
 
     @property
     def num_points(self) -> int:
@@ -171,7 +172,8 @@ class PrecisionSummary:
         import pandas as pd
 
         coarse = [int(b) if b else None for b in self.level_coarse_budgets]
-        proxy = f"{self.proxy_scale:.4g}·proxy" + ("" if self.proxy_power == 1.0 else f"^{self.proxy_power:g}")
+        held = f"min(proxy, {self.proxy_cap:.4g})"
+        proxy = f"{self.proxy_scale:.4g}·{held}" + ("" if self.proxy_power == 1.0 else f"^{self.proxy_power:g}")
         terms = []
         for level, (fine, low) in enumerate(zip(self.level_budgets, self.level_coarse_budgets, strict=True)):
             has_proxy = level < 2 and math.isfinite(self.proxy_scale)
@@ -328,10 +330,14 @@ def run_to_precision(
     for budget in candidates:
         pilot.radii[budget], pilot.queries[budget] = run(0, pilot_points, budget)
     proxy_range = proxy(full[0]) if proxy is not None else None
+    cap = math.nan
     if proxy_range is not None:
         values, spent = proxy_range(0, pilot_points)
         search_calls += spent
         budgets = [b for b in pilot.radii if b != PROXY]
+        # the proxy is held within the range the pilot saw: a point whose linearised boundary is far (a vanishing
+        # gradient) would otherwise put a value the pilot never weighed into the cheapest level's variance
+        cap = float(values.max())
         pilot.radii[PROXY] = values
         pilot.queries[PROXY] = pilot.queries[PROXY_ROOT] = np.full(pilot_points, spent / pilot_points)
         pilot.scale = {
@@ -354,7 +360,7 @@ def run_to_precision(
         if budget in PROXY_POWERS:
             values, spent = proxy_range(start, count)  # type: ignore[misc]
             search_calls += spent
-            return scale * values**power, spent
+            return scale * np.minimum(values, cap) ** power, spent
         radii, queries = run(start, count, budget if budget != top else None)
         return radii, int(queries.sum())
 
@@ -417,6 +423,7 @@ def run_to_precision(
         level_variances=np.array([t.var(ddof=1) for t in joined]),
         proxy_scale=float(scale),
         proxy_power=float(power),
+        proxy_cap=cap if uses_proxy else math.nan,
     )
     return estimate, summary, full
 
