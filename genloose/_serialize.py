@@ -39,7 +39,7 @@ SCHEMA_VERSION = 3
 
 1: the first. 2: ``RadiusResult.class_counts`` renamed ``class_counts_with_pool`` (the counts hold the
 seeding pool too). Files of version 1 are read with their old names mapped (:data:`_RENAMED`). 3:
-``PrecisionSummary.proxy_scale``, ``proxy_power`` and ``proxy_cap`` added; older files, which had no proxy level,
+``PrecisionSummary.proxy_scale`` and ``proxy_power`` added; older files, which had no proxy level,
 are read with them NaN (:data:`_ADDED`).
 
 Within version 2, ``RunMetadata.dtype`` was first written as ``"torch.float32"`` and is now ``"float32"``,
@@ -51,9 +51,7 @@ the spelling of the search's metadata; older files are read with their values re
 _RENAMED: dict[str, dict[str, str]] = {"RadiusResult": {"class_counts": "class_counts_with_pool"}}
 """Old field name -> new field name, per class, for files written before a rename."""
 
-_ADDED: dict[str, dict[str, Any]] = {
-    "PrecisionSummary": {"proxy_scale": "nan", "proxy_power": "nan", "proxy_cap": "nan"}
-}
+_ADDED: dict[str, dict[str, Any]] = {"PrecisionSummary": {"proxy_scale": "nan", "proxy_power": "nan"}}
 """Field -> its encoded value in files written before it existed, per class (what those files meant)."""
 
 

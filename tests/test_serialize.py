@@ -237,7 +237,7 @@ def test_an_old_file_with_the_seed_sentinel_reads_as_an_unknown_seed() -> None:
 
 
 def test_a_precision_summary_written_before_the_proxy_level_loads_with_no_proxy() -> None:
-    # schema version 3 added PrecisionSummary.proxy_scale, proxy_power and proxy_cap; older files (no proxy
+    # schema version 3 added PrecisionSummary.proxy_scale and proxy_power; older files (no proxy
     # level) read them as NaN
     from genloose import class_radius
     from genloose._serialize import decode_object, encode_object
@@ -248,9 +248,7 @@ def test_a_precision_summary_written_before_the_proxy_level_loads_with_no_proxy(
     encoded = encode_object(result)
     del encoded["precision"]["proxy_scale"]
     del encoded["precision"]["proxy_power"]
-    del encoded["precision"]["proxy_cap"]
     back = decode_object("RadiusResult", encoded)
     assert math.isnan(back.precision.proxy_scale)
     assert math.isnan(back.precision.proxy_power)
-    assert math.isnan(back.precision.proxy_cap)
     assert back.precision.to_frame().equals(result.precision.to_frame())

@@ -80,6 +80,10 @@ FIRST_ROUND_SHARE = 0.5
 PROXY = 0
 PROXY_ROOT = -1
 PROXY_POWERS = {PROXY: 1.0, PROXY_ROOT: 0.5}
+#: The proxy is also computed, alone, on this many times the pilot's points after them: its spread (a far tail of
+#: linearised distances the pilot's few points miss, as on grid w32d1 at seed 2072, where 32 points saw the proxy
+#: up to 1.1 and the run then met values up to 10.8 against radii near 0.2) is measured there.
+PROXY_SAMPLE_FACTOR = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,9 +117,9 @@ class PrecisionSummary:
         a budget that two levels share counts in both).
     level_means, level_variances : ndarray of float64
         Per level: the sample mean and variance of its term.
-    proxy_scale, proxy_power, proxy_cap : float
-        The proxy's coefficient b (fixed from the pilot), the power of the distance it multiplies (1 or 1/2), and
-        the cap the distance is held at (the pilot's largest), or NaN when no level is the proxy.
+    proxy_scale, proxy_power : float
+        The proxy's coefficient b (fixed from the pilot) and the power of the distance it multiplies (1 or 1/2),
+        or NaN when no level is the proxy.
 
     Examples
     --------
@@ -141,7 +145,6 @@ class PrecisionSummary:
     level_variances: np.ndarray
     proxy_scale: float = math.nan
     proxy_power: float = math.nan
-    proxy_cap: float = math.nan
 
     @property
     def num_points(self) -> int:
@@ -172,8 +175,7 @@ class PrecisionSummary:
         import pandas as pd
 
         coarse = [int(b) if b else None for b in self.level_coarse_budgets]
-        held = f"min(proxy, {self.proxy_cap:.4g})"
-        proxy = f"{self.proxy_scale:.4g}·{held}" + ("" if self.proxy_power == 1.0 else f"^{self.proxy_power:g}")
+        proxy = f"{self.proxy_scale:.4g}·proxy" + ("" if self.proxy_power == 1.0 else f"^{self.proxy_power:g}")
         terms = []
         for level, (fine, low) in enumerate(zip(self.level_budgets, self.level_coarse_budgets, strict=True)):
             has_proxy = level < 2 and math.isfinite(self.proxy_scale)
@@ -204,6 +206,24 @@ class _Samples:
     radii: dict[int, np.ndarray]
     queries: dict[int, np.ndarray]
     scale: dict[tuple[int, int], float] = field(default_factory=dict)
+    proxy_sample: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def variance(self, ladder: tuple[int, ...], level: int) -> float:
+        """The variance of level ``level``'s term, the proxy's own spread taken from the pilot and its sample.
+
+        On a proxy level that is b² Var(p^a) over both; on the level above it, the pilot's Var(r - b p^a) plus
+        b² times what the sample adds to Var(p^a) beyond the pilot's (a tail the pilot missed, uncorrelated with
+        r as far as the pilot can tell).
+        """
+        pilot_variance = float(_term(self, ladder, level).var(ddof=1))
+        if ladder[0] not in PROXY_POWERS or level > 1 or self.proxy_sample.size == 0:
+            return pilot_variance
+        power, scale = PROXY_POWERS[ladder[0]], self.scale[ladder[0], ladder[1]]
+        pilot_spread = float(np.var(self.radii[PROXY] ** power, ddof=1))
+        spread = float(np.var(np.concatenate([self.radii[PROXY], self.proxy_sample]) ** power, ddof=1))
+        if level == 0:
+            return scale**2 * spread
+        return pilot_variance + scale**2 * max(0.0, spread - pilot_spread)
 
     def value(self, ladder: tuple[int, ...], level: int) -> np.ndarray:
         """The quantity of ``ladder[level]`` on the pilot: a radius, or the proxy scaled for this ladder."""
@@ -330,14 +350,18 @@ def run_to_precision(
     for budget in candidates:
         pilot.radii[budget], pilot.queries[budget] = run(0, pilot_points, budget)
     proxy_range = proxy(full[0]) if proxy is not None else None
-    cap = math.nan
+    next_index = pilot_points
+    sample_calls = 0
     if proxy_range is not None:
         values, spent = proxy_range(0, pilot_points)
         search_calls += spent
+        # the proxy alone on more points (cheap): its own spread, tail included, is measured on them, not on the
+        # pilot's few points; they are the proxy level's first points if it is chosen
+        extra = max(0, min(PROXY_SAMPLE_FACTOR * pilot_points, max_points - pilot_points))
+        pilot.proxy_sample, sample_calls = proxy_range(pilot_points, extra)
+        search_calls += sample_calls
+        next_index += extra
         budgets = [b for b in pilot.radii if b != PROXY]
-        # the proxy is held within the range the pilot saw: a point whose linearised boundary is far (a vanishing
-        # gradient) would otherwise put a value the pilot never weighed into the cheapest level's variance
-        cap = float(values.max())
         pilot.radii[PROXY] = values
         pilot.queries[PROXY] = pilot.queries[PROXY_ROOT] = np.full(pilot_points, spent / pilot_points)
         pilot.scale = {
@@ -350,6 +374,7 @@ def run_to_precision(
     unused = {b for b in candidates if b not in ladder and b not in PROXY_POWERS}
     unused |= {PROXY} if proxy_range is not None and not uses_proxy else set()  # the proxy's calls, counted once
     pilot_calls = round(sum(float(pilot.queries[b].sum()) for b in unused))
+    pilot_calls += sample_calls if proxy_range is not None and not uses_proxy else 0
     scale = pilot.scale[ladder[0], ladder[1]] if uses_proxy else math.nan
     power = PROXY_POWERS[ladder[0]] if uses_proxy else math.nan
     z = normal_quantile(confidence)
@@ -360,14 +385,16 @@ def run_to_precision(
         if budget in PROXY_POWERS:
             values, spent = proxy_range(start, count)  # type: ignore[misc]
             search_calls += spent
-            return scale * np.minimum(values, cap) ** power, spent
+            return scale * values**power, spent
         radii, queries = run(start, count, budget if budget != top else None)
         return radii, int(queries.sum())
 
     # each level's terms: the pilot's, then one array per index range added round by round
     terms: list[list[np.ndarray]] = [[_term(pilot, ladder, level)] for level in range(len(ladder))]
     calls: list[int] = [_term_calls(pilot, ladder, level) for level in range(len(ladder))]
-    next_index = pilot_points
+    if uses_proxy and pilot.proxy_sample.size:
+        terms[0].append(scale * pilot.proxy_sample**power)
+        calls[0] += sample_calls
     estimate, half_width = _combine(terms, pilot_points, z, confidence)
     for round_ in range(MAX_ROUNDS):
         if half_width <= precision * abs(estimate.value) or next_index >= max_points:
@@ -423,7 +450,6 @@ def run_to_precision(
         level_variances=np.array([t.var(ddof=1) for t in joined]),
         proxy_scale=float(scale),
         proxy_power=float(power),
-        proxy_cap=cap if uses_proxy else math.nan,
     )
     return estimate, summary, full
 
@@ -480,7 +506,7 @@ def _cheapest_ladder(pilot: _Samples, candidates: list[int], top: int) -> tuple[
             if sum(rung in PROXY_POWERS for rung in coarse) > 1:  # one proxy at most, as the cheapest level
                 continue
             ladder = (*coarse, top)
-            variances = [float(_term(pilot, ladder, level).var(ddof=1)) for level in range(len(ladder))]
+            variances = [pilot.variance(ladder, level) for level in range(len(ladder))]
             per_point = [_term_calls(pilot, ladder, level) / points for level in range(len(ladder))]
             sizes = _allocation(variances, per_point, target_variance=1.0)
             cost = sum(n * c for n, c in zip(sizes, per_point, strict=True))
