@@ -361,7 +361,7 @@ def run_to_precision(
         pilot.proxy_sample, sample_calls = proxy_range(pilot_points, extra)
         search_calls += sample_calls
         next_index += extra
-        budgets = [b for b in pilot.radii if b != PROXY]
+        budgets = list(pilot.radii)  # the searched budgets (the proxy is added below)
         pilot.radii[PROXY] = values
         pilot.queries[PROXY] = pilot.queries[PROXY_ROOT] = np.full(pilot_points, spent / pilot_points)
         pilot.scale = {

@@ -455,7 +455,7 @@ def test_the_real_proxy_counts_its_calls_and_does_not_depend_on_how_ranges_are_s
     assert np.allclose(whole, sectors.exact_radius(latents), rtol=1e-5, atol=1e-6)  # sectors: p = r
 
 
-def test_a_label_only_classifier_under_auto_access_gets_no_proxy(halfspace):
+def test_a_label_only_classifier_under_auto_access_gets_no_proxy():
     labels_only = lambda x: (x[:, 0] > 0.3).long()  # noqa: E731
     result = genloose.class_radius(
         torch.nn.Identity(),
